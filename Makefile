@@ -1,0 +1,36 @@
+# ganbench: the two commands are `make bench SUITE=losses` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SUITE  ?= smoke
+WORKERS ?= 2
+RESULTS ?= results
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup bench test leaderboard plots clean
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml changes; the editable install picks up code edits.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+bench: $(STAMP)
+	$(BIN)/ganbench bench $(SUITE) --results $(RESULTS) --workers $(WORKERS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+leaderboard: $(STAMP)
+	$(BIN)/ganbench leaderboard $(SUITE) --results $(RESULTS)
+
+plots: $(STAMP)
+	$(BIN)/ganbench plot $(SUITE) --results $(RESULTS)
+
+# Removes the environment and caches; never the results a user produced.
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,24 @@
+"""Listings of every registry for `ganbench list`."""
+from __future__ import annotations
+
+
+def listing(kind: str) -> dict[str, str]:
+    """name -> one-line description for a registry kind."""
+    from ganbench.data import DATASETS
+    from ganbench.losses import LOSSES
+    from ganbench.metrics import METRICS
+    from ganbench.models import ARCHS
+    from ganbench.presets import PRESETS
+    from ganbench.registry import load_builtins
+    from ganbench.spec import list_suites
+    from ganbench.tricks import TRICKS
+
+    load_builtins()
+    if kind == "suites":
+        return list_suites()
+    if kind == "losses":  # losses and the presets that are used like them
+        out = {e.name: e.description for e in LOSSES.entries()}
+        out.update({e.name: f"(preset) {e.description}" for e in PRESETS.entries()})
+        return out
+    reg = {"presets": PRESETS, "tricks": TRICKS, "archs": ARCHS, "datasets": DATASETS, "metrics": METRICS}[kind]
+    return {e.name: e.description for e in reg.entries()}

@@ -1,0 +1,140 @@
+"""The `ganbench` command line: parse, call the library, print. No logic lives here."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ganbench.errors import GanbenchError
+
+RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+                       help="Root directory of results; a suite writes to RESULTS/SUITE/.")
+PLUGIN = click.option("--plugin", "plugins", multiple=True, help="Import this module first (it registers its own entries).")
+
+
+def _plugins(plugins: tuple[str, ...]) -> None:
+    from ganbench.registry import load_builtins, load_plugin
+
+    load_builtins()
+    for p in plugins:
+        load_plugin(p)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ganbench")
+def cli() -> None:
+    """ganbench: benchmark GAN losses, tricks and architectures across data sets."""
+
+
+@cli.command("list")
+@click.argument("kind", type=click.Choice(["losses", "presets", "tricks", "archs", "datasets", "metrics", "suites"]), default="losses")
+@PLUGIN
+def list_cmd(kind: str, plugins: tuple[str, ...]) -> None:
+    """List registered names with a one-line description."""
+    from ganbench import catalog
+
+    _plugins(plugins)
+    for name, desc in catalog.listing(kind).items():
+        click.echo(f"{name:<18} {desc}")
+
+
+@cli.command()
+@click.option("--dataset", "-d", required=True, help="Data set name (see `ganbench list datasets`).")
+@click.option("--loss", "-l", required=True, help="Loss or preset name (see `ganbench list losses`).")
+@click.option("--arch", "-a", default=None, help="Architecture (default: the data set's).")
+@click.option("--trick", "-t", "tricks", multiple=True, help="Trick, optionally with parameters: gp:lam=5. Repeatable.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--steps", type=int, default=None, help="G updates (default: 2000).")
+@click.option("--set", "sets", multiple=True, help="Override any run-spec field: --set lr_d=4e-4. Repeatable.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default: results/runs/<run_id>).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Print the resolved spec and exit.")
+@PLUGIN
+def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, plugins) -> None:
+    """Train and evaluate one run (the same code path as a suite cell)."""
+    import json
+
+    from ganbench.runner import execute, set_threads
+    from ganbench.spec import build_spec, parse_set
+    from ganbench.train import ExecOptions
+
+    _plugins(plugins)
+    fields = {"dataset": dataset, "loss": loss, "seed": seed, "tricks": list(tricks)}
+    if arch:
+        fields["arch"] = arch
+    if steps is not None:
+        fields["steps"] = steps
+    spec = build_spec(fields, parse_set(sets), where="the command line")
+    path = out or Path("results") / "runs" / spec.run_id
+    if dry_run:
+        click.echo(json.dumps(spec.to_json(), indent=2))
+        click.echo(f"run_id: {spec.run_id}\nrun directory: {path}")
+        return
+    set_threads()
+    record = execute(spec, path, ExecOptions(device=device))
+    click.echo(f"{spec.run_id} -> {path}")
+    for k, v in record["metrics"].items():
+        click.echo(f"  {k:<45} {v:.4g}")
+
+
+@cli.command()
+@click.argument("suite")
+@RESULTS
+@click.option("--workers", type=int, default=1, show_default=True, help="Parallel worker processes (one thread each).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--dry-run", is_flag=True, help="List the cells and whether each is done, without running.")
+@PLUGIN
+def bench(suite, results, workers, device, dry_run, plugins) -> None:
+    """Run a suite's missing cells, then write its leaderboard and plots."""
+    from ganbench import bench as bench_mod
+
+    _plugins(plugins)
+    code = bench_mod.bench(suite, results, workers=workers, device=device, dry_run=dry_run, echo=click.echo)
+    sys.exit(code)
+
+
+@cli.command()
+@click.argument("suite")
+@RESULTS
+def leaderboard(suite, results) -> None:
+    """Aggregate a suite's finished runs into leaderboard.csv and leaderboard.md."""
+    from ganbench.leaderboard import write_leaderboard
+    from ganbench.spec import load_suite
+
+    for p in write_leaderboard(results / load_suite(suite).name):
+        click.echo(f"wrote {p}")
+
+
+@cli.command()
+@click.argument("suite")
+@RESULTS
+def plot(suite, results) -> None:
+    """Write a suite's figures to RESULTS/SUITE/plots/."""
+    from ganbench.plots import write_plots
+    from ganbench.spec import load_suite
+
+    for p in write_plots(results / load_suite(suite).name):
+        click.echo(f"wrote {p}")
+
+
+def main() -> None:
+    """Entry point: user mistakes end in one line on stderr and exit status 2, never a traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except GanbenchError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted; finished runs are kept and the rest resume from their checkpoints", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

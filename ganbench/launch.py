@@ -1,0 +1,79 @@
+"""Executors: run a list of (spec, run directory) jobs; a failed run is recorded and never stops the others."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tqdm import tqdm
+
+from ganbench import store
+from ganbench.registry import Registry
+from ganbench.spec import RunSpec
+from ganbench.train import ExecOptions
+
+FAILED = "error.txt"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: str
+    ok: bool
+    message: str = ""
+
+
+Executor = Callable[[Sequence[tuple[RunSpec, Path]], int, ExecOptions], list[Outcome]]
+EXECUTORS: Registry[Executor] = Registry("executor")
+
+
+def _init_worker(threads: int) -> None:
+    from ganbench.registry import load_builtins
+    from ganbench.runner import set_threads
+
+    set_threads(threads)
+    load_builtins()
+
+
+def run_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
+    """Execute one job, turning any exception into a recorded failure (error.txt in the run directory)."""
+    from ganbench.runner import execute
+
+    spec, path, opts = job
+    try:
+        execute(spec, path, opts)
+        (path / FAILED).unlink(missing_ok=True)
+        return Outcome(spec.run_id, True)
+    except Exception as e:  # noqa: BLE001 - one failed cell must not stop a suite
+        path.mkdir(parents=True, exist_ok=True)
+        store.write_text(path / FAILED, traceback.format_exc())
+        return Outcome(spec.run_id, False, f"{type(e).__name__}: {e}")
+
+
+def cost(spec: RunSpec) -> float:
+    """A rough relative cost, to start the longest runs first."""
+    d_steps = next((dict(t.params).get("k", 1) for t in spec.tricks if t.name == "d-steps"), 1)
+    penalty = 3 if any(t.name == "gp" for t in spec.tricks) else 1
+    return spec.steps * (1 + d_steps * penalty)
+
+
+@EXECUTORS.register("local")
+def local(jobs: Sequence[tuple[RunSpec, Path]], workers: int, opts: ExecOptions) -> list[Outcome]:
+    """Worker processes on this machine (spawned, one thread each); runs in the calling process when workers=1."""
+    ordered = sorted(jobs, key=lambda j: -cost(j[0]))
+    payload = [(spec, path, opts) for spec, path in ordered]
+    bar = tqdm(total=len(payload), desc="runs", unit="run", disable=opts.progress is False)
+    outcomes = []
+    if workers <= 1:
+        _init_worker(1)
+        for job in payload:
+            outcomes.append(run_one(job))
+            bar.update(1)
+    else:
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(1,)) as pool:
+            for out in pool.imap_unordered(run_one, payload):
+                outcomes.append(out)
+                bar.update(1)
+    bar.close()
+    return outcomes

@@ -1,0 +1,55 @@
+"""Fully connected G and D for 2-D data, after the VEEGAN/PacGAN synthetic-data networks."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ganbench.models.base import ARCHS, init_normal
+
+
+class Maxout(nn.Module):
+    """Linear layer followed by a max over `pieces` groups of units (Goodfellow et al. 2013)."""
+
+    def __init__(self, d_in: int, d_out: int, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+        self.linear = nn.Linear(d_in, d_out * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.linear(x)
+        return y.view(*y.shape[:-1], -1, self.pieces).amax(dim=-1)
+
+
+def hidden_layer(d_in: int, d_out: int, act: str, pieces: int) -> nn.Module:
+    if act == "maxout":
+        return Maxout(d_in, d_out, pieces)
+    acts = {"relu": nn.ReLU(), "lrelu": nn.LeakyReLU(0.2), "tanh": nn.Tanh()}
+    if act not in acts:
+        raise ValueError(f"unknown activation {act!r}; use maxout, relu, lrelu or tanh")
+    return nn.Sequential(nn.Linear(d_in, d_out), acts[act])
+
+
+@ARCHS.register("mlp")
+def mlp(
+    sample_shape: tuple[int, ...], z_dim: int, *, g_hidden: int = 400, g_layers: int = 4, g_bn: bool = True,
+    d_hidden: int = 200, d_layers: int = 3, d_act: str = "maxout", pieces: int = 5,
+) -> tuple[nn.Module, nn.Module]:
+    """MLP G (ReLU, batch norm) and D (maxout) for 2-D data; PacGAN's defaults: G 4x400, D 3x200 maxout-5."""
+    x_dim = math.prod(sample_shape)
+    g: list[nn.Module] = []
+    d_in = z_dim
+    for _ in range(g_layers):
+        g += [nn.Linear(d_in, g_hidden, bias=not g_bn)] + ([nn.BatchNorm1d(g_hidden)] if g_bn else []) + [nn.ReLU()]
+        d_in = g_hidden
+    G = nn.Sequential(*g, nn.Linear(d_in, x_dim), nn.Unflatten(1, sample_shape))
+    d: list[nn.Module] = [nn.Flatten()]
+    d_in = x_dim
+    for _ in range(d_layers):
+        d.append(hidden_layer(d_in, d_hidden, d_act, pieces))
+        d_in = d_hidden
+    D = nn.Sequential(*d, nn.Linear(d_in, 1), nn.Flatten(0))
+    init_normal(G)
+    init_normal(D)
+    return G, D

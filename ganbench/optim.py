@@ -1,0 +1,50 @@
+"""Optimizers by name, and the optimizer settings that tricks may adjust."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+
+from ganbench.registry import Registry
+
+
+@dataclass(frozen=True)
+class OptimSettings:
+    """Learning rates and optimizer of G and D, after the run's tricks have adjusted them."""
+
+    optimizer: str
+    lr_g: float
+    lr_d: float
+    beta1: float
+    beta2: float
+    optimizer_d: str | None = None  # a trick may give D its own optimizer (e.g. SGD for D)
+
+
+OPTIMIZERS: Registry[Callable[[Iterable[torch.nn.Parameter], float, float, float], torch.optim.Optimizer]] = Registry("optimizer")
+
+
+@OPTIMIZERS.register("adam")
+def adam(params, lr: float, beta1: float, beta2: float) -> torch.optim.Optimizer:
+    """Adam (Kingma & Ba 2015) with betas (beta1, beta2)."""
+    return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2))
+
+
+@OPTIMIZERS.register("rmsprop")
+def rmsprop(params, lr: float, beta1: float, beta2: float) -> torch.optim.Optimizer:
+    """RMSprop as in WGAN (Arjovsky et al. 2017); the betas are ignored."""
+    return torch.optim.RMSprop(params, lr=lr)
+
+
+@OPTIMIZERS.register("sgd")
+def sgd(params, lr: float, beta1: float, beta2: float) -> torch.optim.Optimizer:
+    """Plain SGD with momentum beta1."""
+    return torch.optim.SGD(params, lr=lr, momentum=beta1)
+
+
+def make_optimizers(settings: OptimSettings, G: torch.nn.Module, D: torch.nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """The G and D optimizers described by `settings`."""
+    s = settings
+    opt_g = OPTIMIZERS.get(s.optimizer)(G.parameters(), s.lr_g, s.beta1, s.beta2)
+    opt_d = OPTIMIZERS.get(s.optimizer_d or s.optimizer)(D.parameters(), s.lr_d, s.beta1, s.beta2)
+    return opt_g, opt_d

@@ -1,0 +1,94 @@
+"""Seaborn figures of a suite: main-metric distributions over seeds, training curves, best samples per method."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from ganbench import store  # noqa: E402
+from ganbench.leaderboard import load_results  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    store.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+    return path
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "_", s)
+
+
+def metric_plot(df: pd.DataFrame, dataset: str, column: str, higher: bool, out: Path) -> Path:
+    """Box plot of the main metric per method with each seed as a point, best method first."""
+    d = df[df.dataset == dataset]
+    order = d.groupby("method")[column].mean().sort_values(ascending=not higher).index.tolist()
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(order) + 2), 3.6))
+    sns.boxplot(data=d, x="method", y=column, order=order, ax=ax, color="#dde6f0", fliersize=0)
+    sns.stripplot(data=d, x="method", y=column, order=order, ax=ax, color="#1f4e79", size=5, jitter=0.15)
+    ax.set(title=f"{dataset}: {column} ({'higher' if higher else 'lower'} is better)", xlabel="")
+    ax.tick_params(axis="x", rotation=30)
+    return _save(fig, out / f"metric_{_slug(dataset)}.png")
+
+
+def curves_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path) -> Path | None:
+    """Losses and D accuracy over training per method (mean and band over seeds)."""
+    frames = []
+    for _, row in df[df.dataset == dataset].iterrows():
+        h = suite_path / "runs" / row["run_id"] / store.HISTORY
+        if h.exists():
+            frames.append(pd.read_csv(h).assign(method=row["method"], seed=row["seed"]))
+    if not frames:
+        return None
+    h = pd.concat(frames)
+    panels = [("loss_d", "D loss"), ("loss_g", "G loss"), ("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake")]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
+    for ax, (col, title) in zip(axes, panels):
+        sns.lineplot(data=h, x="step", y=col, hue="method", ax=ax, errorbar="sd", legend=ax is axes[-1], linewidth=1)
+        ax.set(title=title, ylabel="")
+    if axes[-1].get_legend():
+        sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1, 1), fontsize=7)
+    fig.suptitle(dataset)
+    return _save(fig, out / f"curves_{_slug(dataset)}.png")
+
+
+def samples_plot(suite_path: Path, df: pd.DataFrame, dataset: str, column: str, higher: bool, out: Path) -> Path:
+    """The samples.png of the best seed of each method, side by side, best method first."""
+    d = df[df.dataset == dataset]
+    order = d.groupby("method")[column].mean().sort_values(ascending=not higher).index.tolist()
+    cols = min(5, len(order))
+    rows = -(-len(order) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, method in zip(axes.flat, order):
+        m = d[d.method == method]
+        best = m.loc[m[column].idxmax() if higher else m[column].idxmin()]
+        img = suite_path / "runs" / best["run_id"] / store.SAMPLES
+        if img.exists():
+            ax.imshow(plt.imread(img))
+        ax.set_title(f"{method} (seed {best['seed']}): {best[column]:.3g}", fontsize=8)
+    fig.suptitle(f"{dataset}: best seed of each method")
+    return _save(fig, out / f"samples_{_slug(dataset)}.png")
+
+
+def write_plots(suite_path: Path) -> list[Path]:
+    """All figures of a suite under <suite>/plots/."""
+    df, higher, main = load_results(suite_path)
+    out = suite_path / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for dataset, column in sorted(main.items()):
+        paths.append(metric_plot(df, dataset, column, higher[column], out))
+        curves = curves_plot(suite_path, df, dataset, out)
+        if curves:
+            paths.append(curves)
+        paths.append(samples_plot(suite_path, df, dataset, column, higher[column], out))
+    return paths

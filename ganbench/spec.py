@@ -1,0 +1,336 @@
+"""Run and suite specifications: YAML loading, validation, grid expansion and the run_id hash."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from ganbench.errors import SpecError
+from ganbench.registry import load_builtins
+
+
+@dataclass(frozen=True)
+class TrickSpec:
+    """A trick name with its parameters (sorted), as stored in a run spec."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "params": dict(self.params)}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run's numbers; its canonical JSON hashes to the run_id."""
+
+    dataset: str
+    loss: str
+    method: str  # leaderboard label: the loss or preset name, plus any added tricks
+    arch: str
+    arch_options: dict[str, Any]
+    tricks: tuple[TrickSpec, ...]
+    seed: int
+    steps: int
+    batch_size: int
+    z_dim: int
+    optimizer: str
+    lr_g: float
+    lr_d: float
+    beta1: float
+    beta2: float
+    eval_samples: int
+    log_every: int
+
+    def to_json(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["tricks"] = [t.to_json() for t in self.tricks]
+        d["arch_options"] = dict(sorted(self.arch_options.items()))
+        return d
+
+    def canonical(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+    @property
+    def run_id(self) -> str:
+        """Readable prefix + hash of the canonical spec: equal specs share a run directory."""
+        label = re.sub(r"[^a-zA-Z0-9_.+-]", "_", f"{self.dataset}-{self.method}-s{self.seed}")
+        return f"{label}-{self.digest[:10]}"
+
+    @staticmethod
+    def from_json(d: Mapping[str, Any]) -> "RunSpec":
+        d = dict(d)
+        d["tricks"] = tuple(TrickSpec(t["name"], tuple(sorted(t["params"].items()))) for t in d["tricks"])
+        return RunSpec(**d)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(RunSpec)}
+# Defaults that do not depend on the data set; arch, batch_size, z_dim, eval_samples come from the data set.
+DEFAULTS: dict[str, Any] = {
+    "arch_options": {}, "tricks": [], "seed": 0, "steps": 2000, "optimizer": "adam",
+    "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "log_every": 50,
+}
+SCALARS = {"seed": int, "steps": int, "batch_size": int, "z_dim": int, "eval_samples": int, "log_every": int,
+           "lr_g": float, "lr_d": float, "beta1": float, "beta2": float,
+           "dataset": str, "loss": str, "method": str, "arch": str, "optimizer": str}
+
+
+def parse_tricks(value: Any) -> dict[str, dict[str, Any]]:
+    """Tricks given as 'name', 'name:k=v,k=v', {name: {k: v}} or a list of these -> {name: params}."""
+    if value is None:
+        return {}
+    items = value if isinstance(value, (list, tuple)) else [value]
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if isinstance(item, TrickSpec):
+            name, params = item.name, dict(item.params)
+        elif isinstance(item, str):
+            name, _, rest = item.partition(":")
+            params = {}
+            for kv in filter(None, rest.split(",")):
+                k, eq, v = kv.partition("=")
+                if not eq:
+                    raise SpecError(f"trick {item!r}: write parameters as name:key=value,key=value")
+                params[k.strip()] = yaml.safe_load(v)
+        elif isinstance(item, Mapping) and len(item) == 1:
+            name, params = next(iter(item.items()))
+            params = dict(params or {})
+            if not isinstance(params, dict):
+                raise SpecError(f"trick {name!r}: parameters must be a mapping, got {params!r}")
+        else:
+            raise SpecError(f"cannot read trick {item!r}: use a name, 'name:key=value' or {{name: {{key: value}}}}")
+        if name in out:
+            raise SpecError(f"trick {name!r} is listed twice")
+        out[str(name).strip()] = params
+    return out
+
+
+def merge(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Later layers win field by field; tricks are united (later parameters win), arch_options merged."""
+    out: dict[str, Any] = {}
+    for layer in layers:
+        for k, v in layer.items():
+            if k == "tricks":
+                tricks = parse_tricks(out.get("tricks"))
+                for name, params in parse_tricks(v).items():
+                    tricks[name] = {**tricks.get(name, {}), **params}
+                out["tricks"] = [{n: p} for n, p in tricks.items()]
+            elif k == "arch_options":
+                if not isinstance(v, Mapping):
+                    raise SpecError(f"arch_options must be a mapping, got {v!r}")
+                out[k] = {**out.get(k, {}), **v}
+            else:
+                out[k] = v
+    return out
+
+
+def check_keys(fields: Mapping[str, Any], where: str) -> None:
+    for k in fields:
+        if k not in FIELDS:
+            close = difflib.get_close_matches(k, list(FIELDS), n=2)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"valid keys: {', '.join(FIELDS)}"
+            raise SpecError(f"unknown run-spec key {k!r} in {where}; {hint}")
+
+
+def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSpec:
+    """Resolve layered fields (defaults < ... < last) into a validated RunSpec; a named preset in `loss` expands."""
+    load_builtins()
+    from ganbench.data import DATASETS, get_dataset
+    from ganbench.losses import LOSSES
+    from ganbench.models.base import resolve_options
+    from ganbench.presets import PRESETS
+
+    layers = list(layers)
+    for layer in layers:
+        check_keys(layer, where)
+    raw = merge(layers)
+    for required in ("dataset", "loss"):
+        if required not in raw:
+            raise SpecError(f"{where} has no {required!r}; give one (e.g. --{required} ...)")
+    name = raw["loss"]
+    preset_tricks: set[str] = set()
+    if name in PRESETS:  # the preset sits just above the layer that named it; later layers still win
+        preset = PRESETS.get(name)
+        preset_tricks = set(parse_tricks(preset.get("tricks")))
+        at = max(i for i, layer in enumerate(layers) if "loss" in layer)
+        raw = merge(layers[: at + 1] + [preset] + layers[at + 1 :])
+    elif name not in LOSSES:
+        close = difflib.get_close_matches(str(name), LOSSES.names() + PRESETS.names(), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else f"losses: {', '.join(LOSSES.names())}; presets: {', '.join(PRESETS.names())}"
+        raise SpecError(f"unknown loss {name!r}; {hint} (see `ganbench list losses`)")
+    if "method" not in raw:
+        raw["method"] = "+".join([name] + [t for t in parse_tricks(raw.get("tricks")) if t not in preset_tricks])
+    DATASETS.get(raw["dataset"])
+    data = get_dataset(raw["dataset"])
+    full = {**DEFAULTS, **data.defaults, **raw}
+    for k, typ in SCALARS.items():
+        try:
+            full[k] = typ(full[k]) if not isinstance(full[k], bool) else full[k]
+        except (TypeError, ValueError):
+            raise SpecError(f"{where}: {k}={full[k]!r} is not a valid {typ.__name__}") from None
+    from ganbench.tricks.base import TRICKS, TrickStack, make_trick
+    from ganbench.optim import OPTIMIZERS
+    from ganbench.models import ARCHS
+
+    ARCHS.get(full["arch"])
+    OPTIMIZERS.get(full["optimizer"])
+    full["arch_options"] = resolve_options(full["arch"], dict(full["arch_options"]))
+    tricks = parse_tricks(full["tricks"])
+    for t in tricks:
+        TRICKS.get(t)
+    instances = [make_trick(n, p) for n, p in tricks.items()]
+    full["tricks"] = tuple(sorted((TrickSpec(t.name, tuple(sorted(t.params().items()))) for t in instances),
+                                  key=lambda s: (TRICKS.get(s.name).order, s.name)))
+    spec = RunSpec(**full)
+    for k in ("steps", "batch_size", "z_dim", "eval_samples", "log_every"):
+        if getattr(spec, k) < 1:
+            raise SpecError(f"{where}: {k} must be at least 1, got {getattr(spec, k)}")
+    if spec.batch_size > len(data):
+        raise SpecError(f"{where}: batch_size {spec.batch_size} exceeds the {len(data)} samples of {spec.dataset}")
+    if spec.seed < 0:
+        raise SpecError(f"{where}: seed must be non-negative")
+    TrickStack(instances).check(spec, LOSSES.get(spec.loss))
+    return spec
+
+
+def parse_set(items: Iterable[str]) -> dict[str, Any]:
+    """`key=value` strings (values read as YAML; dotted keys set nested options) -> a fields layer."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise SpecError(f"--set {item!r}: write key=value, e.g. --set lr_d=4e-4")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parsed = value
+        head, _, sub = key.partition(".")
+        if sub:
+            if head != "arch_options":
+                raise SpecError(f"--set {item!r}: only arch_options.NAME takes a dotted key")
+            out.setdefault(head, {})[sub] = parsed
+        else:
+            out[key] = parsed
+    return out
+
+
+# ---------------------------------------------------------------- suites
+
+SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides"}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A grid of runs: base fields, axes to cross, per-cell overrides, and the seeds."""
+
+    name: str
+    description: str
+    seeds: tuple[int, ...]
+    base: dict[str, Any]
+    grid: dict[str, list[Any]]
+    overrides: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    path: str = ""
+
+    def expand(self) -> list[RunSpec]:
+        """Every cell x seed as a validated RunSpec, in a stable order, without duplicates."""
+        axes = list(self.grid)
+        specs: dict[str, RunSpec] = {}
+        for values in itertools.product(*(self.grid[a] for a in axes)):
+            cell = dict(zip(axes, values))
+            for seed in self.seeds:
+                matched = [o["set"] for o in self.overrides if _matches(o["when"], {**self.base, **cell})]
+                where = f"suite {self.name!r}, cell {cell}"
+                spec = build_spec(self.base, cell, *matched, {"seed": seed}, where=where)
+                specs.setdefault(spec.run_id, spec)
+        return list(specs.values())
+
+
+def _matches(when: Mapping[str, Any], cell: Mapping[str, Any]) -> bool:
+    for k, v in when.items():
+        allowed = v if isinstance(v, list) else [v]
+        if cell.get(k) not in allowed:
+            return False
+    return True
+
+
+def suites_dirs() -> list[Path]:
+    """Where suites are looked up by name: ./suites, then the repository's suites/."""
+    repo = Path(__file__).resolve().parent.parent / "suites"
+    return [Path.cwd() / "suites", repo]
+
+
+def find_suite(name: str) -> Path:
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml"):
+        if not p.is_file():
+            raise SpecError(f"suite file {name!r} does not exist")
+        return p
+    for d in suites_dirs():
+        if (d / f"{name}.yaml").is_file():
+            return d / f"{name}.yaml"
+    known = sorted({f.stem for d in suites_dirs() if d.is_dir() for f in d.glob("*.yaml")})
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else f"known suites: {', '.join(known)}"
+    raise SpecError(f"unknown suite {name!r}; {hint}")
+
+
+def list_suites() -> dict[str, str]:
+    """Suite name -> description, for `ganbench list suites`."""
+    out: dict[str, str] = {}
+    for d in reversed(suites_dirs()):
+        for f in sorted(d.glob("*.yaml")) if d.is_dir() else []:
+            try:
+                out[f.stem] = load_suite(f).description.splitlines()[0]
+            except Exception as e:  # a broken suite file is listed with its error, not fatal
+                out[f.stem] = f"(unreadable: {e})"
+    return dict(sorted(out.items()))
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Read and check a suite YAML (safe_load) by name or path."""
+    path = find_suite(str(name_or_path))
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"suite {path} is not valid YAML{at}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(doc, dict):
+        raise SpecError(f"suite {path} must be a YAML mapping with keys {', '.join(sorted(SUITE_KEYS))}")
+    unknown = sorted(set(doc) - SUITE_KEYS)
+    if unknown:
+        raise SpecError(f"suite {path}: unknown key {', '.join(unknown)}; valid keys: {', '.join(sorted(SUITE_KEYS))}")
+    seeds = doc.get("seeds", [0])
+    seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
+    if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds:
+        raise SpecError(f"suite {path}: seeds must be a count or a list of integers")
+    grid = doc.get("grid") or {}
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise SpecError(f"suite {path}: grid must map each axis to a non-empty list of values")
+    base = doc.get("base") or {}
+    if not isinstance(base, dict):
+        raise SpecError(f"suite {path}: base must be a mapping of run-spec fields")
+    check_keys(base, f"suite {path} base")
+    check_keys(grid, f"suite {path} grid")
+    overrides = doc.get("overrides") or []
+    for o in overrides:
+        if not (isinstance(o, dict) and set(o) == {"when", "set"} and isinstance(o["when"], dict) and isinstance(o["set"], dict)):
+            raise SpecError(f"suite {path}: each override must be {{when: {{field: value}}, set: {{field: value}}}}")
+        check_keys(o["when"], f"suite {path} override 'when'")
+        check_keys(o["set"], f"suite {path} override 'set'")
+    return Suite(
+        name=str(doc.get("name", path.stem)), description=str(doc.get("description", "")).strip(),
+        seeds=tuple(seeds), base=base, grid=grid, overrides=tuple(overrides), path=str(path),
+    )
