@@ -1,6 +1,7 @@
 """Aggregate a suite's finished runs with pandas: per data set and method, mean/std/best over seeds, and rank."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,7 @@ from ganbench import store
 from ganbench.errors import ResultsError
 
 ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed"]
+TAG = re.compile(r" \[([^\]]+)\]$")
 
 
 def load_results(suite_path: Path) -> tuple[pd.DataFrame, dict[str, bool], dict[str, str]]:
@@ -75,8 +77,14 @@ def build_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, str]:
              "comparable within a column.\n"]
     for dataset in sorted(main):
         arrow = "higher is better" if higher[main[dataset]] else "lower is better"
-        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).\n")
-        parts.append(dataset_table(agg, dataset, main[dataset]).to_markdown(index=False) + "\n")
+        table = dataset_table(agg, dataset, main[dataset])
+        tags = {m.group(1) for c in table.columns if (m := TAG.search(c))}
+        space = ""
+        if len(tags) == 1:  # one feature space on this data set: say it once, keep the headers short
+            space = f" Bracketed metrics (shown without brackets) are in feature space `{tags.pop()}`."
+            table.columns = [TAG.sub("", c) for c in table.columns]
+        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).{space}\n")
+        parts.append(table.to_markdown(index=False) + "\n")
     return agg, "\n".join(parts)
 
 

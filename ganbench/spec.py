@@ -103,7 +103,7 @@ def parse_tricks(value: Any) -> dict[str, dict[str, Any]]:
                 k, eq, v = kv.partition("=")
                 if not eq:
                     raise SpecError(f"trick {item!r}: write parameters as name:key=value,key=value")
-                params[k.strip()] = yaml.safe_load(v)
+                params[k.strip()] = read_value(v)
         elif isinstance(item, Mapping) and len(item) == 1:
             name, params = next(iter(item.items()))
             params = dict(params or {})
@@ -170,8 +170,8 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         close = difflib.get_close_matches(str(name), LOSSES.names() + PRESETS.names(), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"losses: {', '.join(LOSSES.names())}; presets: {', '.join(PRESETS.names())}"
         raise SpecError(f"unknown loss {name!r}; {hint} (see `ganbench list losses`)")
-    if "method" not in raw:
-        raw["method"] = "+".join([name] + [t for t in parse_tricks(raw.get("tricks")) if t not in preset_tricks])
+    label_given = "method" in raw
+    raw.setdefault("method", name)
     DATASETS.get(raw["dataset"])
     data = get_dataset(raw["dataset"])
     full = {**DEFAULTS, **data.defaults, **raw}
@@ -187,12 +187,15 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     ARCHS.get(full["arch"])
     OPTIMIZERS.get(full["optimizer"])
     full["arch_options"] = resolve_options(full["arch"], dict(full["arch_options"]))
+    check_buildable(full["arch"], data.sample_shape, full["z_dim"], full["arch_options"], where)
     tricks = parse_tricks(full["tricks"])
     for t in tricks:
         TRICKS.get(t)
     instances = [make_trick(n, p) for n, p in tricks.items()]
     full["tricks"] = tuple(sorted((TrickSpec(t.name, tuple(sorted(t.params().items()))) for t in instances),
                                   key=lambda s: (TRICKS.get(s.name).order, s.name)))
+    if not label_given:  # the loss or preset name, then each added trick in application order
+        full["method"] = "+".join([name] + [t.name for t in full["tricks"] if t.name not in preset_tricks])
     spec = RunSpec(**full)
     for k in ("steps", "batch_size", "z_dim", "eval_samples", "log_every"):
         if getattr(spec, k) < 1:
@@ -205,6 +208,34 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     return spec
 
 
+def check_buildable(arch: str, shape: tuple[int, ...], z_dim: int, options: dict[str, Any], where: str) -> None:
+    """Build the models on the meta device (no memory, no compute) so that bad shapes or options fail now."""
+    import torch
+
+    from ganbench.models import build_models
+
+    try:
+        with torch.device("meta"):
+            build_models(arch, shape, int(z_dim), options)
+    except (ValueError, TypeError, RuntimeError) as e:
+        raise SpecError(f"{where}: arch {arch!r} cannot model data of shape {shape} with {options}: {e}") from None
+
+
+def read_value(text: str) -> Any:
+    """A command-line value read as YAML, with numbers such as 4e-4 (a string to YAML 1.1) read as numbers."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        for number in (int, float):
+            try:
+                return number(value)
+            except ValueError:
+                pass
+    return value
+
+
 def parse_set(items: Iterable[str]) -> dict[str, Any]:
     """`key=value` strings (values read as YAML; dotted keys set nested options) -> a fields layer."""
     out: dict[str, Any] = {}
@@ -212,10 +243,7 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
         key, eq, value = item.partition("=")
         if not eq or not key:
             raise SpecError(f"--set {item!r}: write key=value, e.g. --set lr_d=4e-4")
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
-            parsed = value
+        parsed = read_value(value)
         head, _, sub = key.partition(".")
         if sub:
             if head != "arch_options":

@@ -1,0 +1,92 @@
+"""The command line end to end: the smoke suite, listings, and one-line errors for user mistakes."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def gb(*args, cwd=REPO):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "ganbench.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("kind,expected", [
+    ("losses", ["ns", "mm", "wasserstein", "ls", "hinge", "rsgan", "ragan", "wgan", "wgan-gp"]),
+    ("tricks", ["gp", "clip", "sn", "ttur", "d-steps"]),
+    ("archs", ["mlp", "dcgan"]),
+    ("datasets", ["ring8", "grid25", "digits", "stacked-digits"]),
+    ("suites", ["losses", "smoke"]),
+])
+def test_list(kind, expected):
+    r = gb("list", kind)
+    assert r.returncode == 0, r.stderr
+    names = [line.split()[0] for line in r.stdout.splitlines()]
+    assert set(expected) <= set(names)
+    assert all(len(line.split(None, 1)) == 2 for line in r.stdout.splitlines())  # every name has a description
+
+
+@pytest.mark.parametrize("args,match", [
+    (["run", "--dataset", "ring8", "--loss", "hinj"], "did you mean hinge"),
+    (["run", "--dataset", "ring9", "--loss", "ns"], "did you mean ring8"),
+    (["run", "--dataset", "ring8", "--loss", "ns", "--set", "lr=3"], "unknown run-spec key"),
+    (["run", "--dataset", "ring8", "--loss", "wasserstein", "--trick", "gp", "--trick", "clip"], "cannot be combined"),
+    (["run", "--dataset", "ring8", "--loss", "ns", "--plugin", "no_such_module_xyz"], "cannot import plugin"),
+    (["bench", "nosuchsuite"], "unknown suite"),
+    (["leaderboard", "smoke", "--results", "/nonexistent-ganbench"], "no finished runs"),
+])
+def test_user_mistakes_are_one_line_errors(args, match):
+    r = gb(*args)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert match in r.stderr
+
+
+def test_run_dry_run_prints_resolved_spec():
+    r = gb("run", "--dataset", "ring8", "--loss", "wgan-gp", "--set", "lr_d=3e-4", "--dry-run")
+    assert r.returncode == 0 and '"lr_d": 0.0003' in r.stdout and '"optimizer": "adam"' in r.stdout
+
+
+def test_smoke_bench_end_to_end(tmp_path):
+    r = gb("bench", "smoke", "--results", str(tmp_path), "--workers", "2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    suite = tmp_path / "smoke"
+    md = (suite / "leaderboard.md").read_text()
+    assert "## ring8" in md and "## digits" in md and "wgan-gp" in md
+    csv = (suite / "leaderboard.csv").read_text().splitlines()
+    assert csv[0].startswith("dataset,method,metric,mean,std,n")
+    plots = {p.name for p in (suite / "plots").iterdir()}
+    assert {"metric_ring8.png", "curves_ring8.png", "samples_ring8.png", "metric_digits.png"} <= plots
+    runs = sorted((suite / "runs").iterdir())
+    assert len(runs) == 8 and all((p / "metrics.json").exists() for p in runs)
+
+    # a re-run skips finished cells; a half-written run (checkpoint, no metrics.json) is resumed, not lost
+    (runs[0] / "metrics.json").unlink()
+    again = gb("bench", "smoke", "--results", str(tmp_path))
+    assert again.returncode == 0 and "7 finished, 1 to run" in again.stdout
+    assert (runs[0] / "metrics.json").exists()
+
+
+PLUGIN = '''
+import torch.nn.functional as F
+from ganbench.losses import LOSSES, Loss, bce_d
+
+LOSSES.register("ns-plugin", Loss(d_loss=bce_d, g_loss=lambda real, fake: F.softplus(-fake).mean(), labelled=True,
+                                  doc="non-saturating loss registered from a plugin (README example)"))
+'''
+
+
+def test_plugin_module_registers_a_loss(tmp_path):
+    (tmp_path / "my_losses.py").write_text(PLUGIN)
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"}
+    r = subprocess.run([sys.executable, "-m", "ganbench.cli", "list", "losses", "--plugin", "my_losses"],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ns-plugin" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "ganbench.cli", "run", "--plugin", "my_losses", "-d", "ring8", "-l", "ns-plugin",
+                        "--steps", "5", "--set", "eval_samples=200", "--out", str(tmp_path / "run")],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "run" / "metrics.json").exists()

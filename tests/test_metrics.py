@@ -1,0 +1,108 @@
+"""Metrics on distributions whose answer is known."""
+import math
+
+import pytest
+import torch
+
+from ganbench.data import get_dataset
+from ganbench.metrics import METRICS, EvalContext
+from ganbench.metrics.classifier import load_classifier
+from ganbench.metrics.fidelity import frechet_distance, frechet_statistics, precision_recall
+from ganbench.metrics.points import mode_statistics
+
+
+def values(name, data, fake):
+    return {v.name: v for v in METRICS.get(name)(EvalContext(data=data, fake=fake, seed=0))}
+
+
+def mixture_samples(centres, std, n, keep, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.tensor(keep)[torch.randint(len(keep), (n,), generator=g)]
+    return centres[idx] + std * torch.randn(n, 2, generator=g)
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_mode_statistics_on_the_true_distribution(name):
+    d = get_dataset(name)
+    c, std = d.info["centres"], d.info["std"]
+    s = mode_statistics(mixture_samples(c, std, 2500, list(range(len(c)))), c, std)
+    # within 3 std of the centre in 2-D: P = 1 - exp(-9/2) = 0.9889
+    assert s["modes"] == len(c) and s["hq"] == pytest.approx(1 - math.exp(-4.5), abs=0.006) and s["kl_modes"] < 0.02
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_half_the_modes(name):
+    d = get_dataset(name)
+    c, std = d.info["centres"], d.info["std"]
+    half = list(range(0, len(c), 2))
+    fake = mixture_samples(c, std, 2500, half)
+    v = {**values("modes2d", d, fake), **values("points-fidelity", d, fake)}
+    assert v["modes"].value == len(half)
+    assert v["kl_modes"].value == pytest.approx(torch.log(torch.tensor(len(c) / len(half))).item(), abs=0.02)
+    assert v["recall"].value == pytest.approx(len(half) / len(c), abs=0.05)
+    assert v["precision"].value > 0.94
+
+
+def test_collapsed_far_samples_cover_nothing():
+    d = get_dataset("ring8")
+    s = mode_statistics(torch.full((100, 2), 5.0), d.info["centres"], d.info["std"])
+    assert s["modes"] == 0 and s["hq"] == 0
+
+
+def test_identical_point_sets():
+    d = get_dataset("ring8")
+    v = values("points-fidelity", d, d.x[:2500].clone())
+    assert v["fd"].value < 1e-3 and v["precision"].value > 0.97 and v["recall"].value > 0.97
+
+
+def test_frechet_distance_of_shifted_gaussians():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(20000, 3, generator=g)
+    b = torch.randn(20000, 3, generator=g) + torch.tensor([1.0, 2.0, 0.0])
+    assert frechet_distance(frechet_statistics(a), frechet_statistics(b)) == pytest.approx(5.0, abs=0.1)
+    assert frechet_distance(frechet_statistics(a), frechet_statistics(a)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_precision_recall_disjoint_sets():
+    a, b = torch.randn(500, 4), torch.randn(500, 4) + 100
+    assert precision_recall(a, b) == (0.0, 0.0)
+
+
+def test_classifier_reaches_97_percent_held_out():
+    _, meta = load_classifier()
+    assert meta["heldout_accuracy"] >= 0.97
+
+
+def test_extractors_are_registered_with_torch_fidelity():
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+    assert {"ganbench-digits", "ganbench-stacked-digits"} <= set(FEATURE_EXTRACTORS_REGISTRY)
+
+
+def test_image_metrics_real_data_against_itself():
+    d = get_dataset("digits")
+    v = {**values("image-fidelity", d, d.x.clone()), **values("class-modes", d, d.x.clone())}
+    assert v["fid"].value == pytest.approx(0.0, abs=1e-2)
+    assert v["precision"].value > 0.99 and v["recall"].value > 0.99
+    assert v["modes"].value == 10 and v["kl_modes"].value < 1e-6
+    assert v["is"].value > 8  # ten confidently classified, balanced classes
+    assert v["fid"].features.startswith("ganbench-digits@")
+
+
+def test_image_metrics_half_the_classes():
+    d = get_dataset("digits")
+    fake = d.x[d.labels < 5]
+    v = {**values("image-fidelity", d, fake), **values("class-modes", d, fake)}
+    assert 5 <= v["modes"].value <= 6  # a rare misclassified sample may light up one more class
+    assert v["recall"].value == pytest.approx(0.5, abs=0.1)
+    assert v["precision"].value > 0.95
+    assert v["kl_modes"].value == pytest.approx(torch.log(torch.tensor(2.0)).item(), abs=0.05)
+    assert v["fid"].value > 1.0
+
+
+def test_stacked_modes_count_digit_triples():
+    d = get_dataset("stacked-digits")
+    v = values("class-modes", d, d.x[:5000].clone())
+    assert v["modes"].value >= 990  # 5,000 real triples cover (almost) all 1,000 modes
+    only_zero = d.x[(d.labels // 100) == 0][:500]  # first digit always 0: at most 100 modes
+    assert values("class-modes", d, only_zero)["modes"].value <= 105

@@ -1,0 +1,62 @@
+"""Every architecture on every data set it can model: shapes, gradients, one step of every loss."""
+import pytest
+import torch
+
+from ganbench.data import DATASETS, get_dataset
+from ganbench.errors import SpecError
+from ganbench.losses import LOSSES
+from ganbench.models import ARCHS, build_models
+from ganbench.models.base import resolve_options
+
+SUITABLE = {"mlp": "points", "dcgan": "image"}
+SMALL = {"mlp": {"g_hidden": 16, "g_layers": 2, "d_hidden": 16, "d_layers": 2}, "dcgan": {"width": 8}}
+
+
+def test_every_arch_is_covered():
+    assert set(SUITABLE) == set(ARCHS.names())
+
+
+CASES = [(a, d) for a in ARCHS.names() for d in DATASETS.names() if get_dataset(d).kind == SUITABLE[a]]
+
+
+@pytest.mark.parametrize("arch,dataset", CASES)
+def test_shapes_and_gradients(arch, dataset):
+    data = get_dataset(dataset)
+    torch.manual_seed(0)
+    G, D = build_models(arch, data.sample_shape, 8, SMALL[arch])
+    fake = G(torch.randn(4, 8))
+    assert fake.shape == (4, *data.sample_shape)
+    out = D(fake)
+    assert out.shape == (4,)
+    out.sum().backward()
+    assert all(p.grad is not None for p in G.parameters())
+    if data.kind == "image":
+        assert fake.min() >= -1 and fake.max() <= 1  # tanh output matches the data scale
+
+
+@pytest.mark.parametrize("arch,dataset", CASES)
+@pytest.mark.parametrize("loss", LOSSES.names())
+def test_one_step_of_every_loss_moves_both_players(arch, dataset, loss):
+    """compare_gan's GAN test: every architecture x loss, one step at a tiny batch size."""
+    from ganbench.build import build
+    from ganbench.data.base import BatchSampler
+    from ganbench.spec import build_spec
+    from ganbench.train import gan_step
+
+    s = build(build_spec({"dataset": dataset, "loss": loss, "arch": arch, "arch_options": SMALL[arch], "batch_size": 4, "z_dim": 8}))
+    before_g = [p.detach().clone() for p in s.G.parameters()]
+    before_d = [p.detach().clone() for p in s.D.parameters()]
+    out = gan_step(s, BatchSampler(s.data.x, 4, 0), 0.0)
+    assert all(torch.isfinite(v).all() for v in out.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, s.G.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, s.D.parameters()))
+
+
+def test_dcgan_sizes_from_resolution_and_channels():
+    G, D = build_models("dcgan", (3, 32, 32), 16, {"width": 8})
+    assert G(torch.randn(2, 16)).shape == (2, 3, 32, 32) and D(torch.randn(2, 3, 32, 32)).shape == (2,)
+
+
+def test_unknown_arch_option_is_refused():
+    with pytest.raises(SpecError, match="has no option"):
+        resolve_options("dcgan", {"widht": 3})

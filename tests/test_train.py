@@ -1,0 +1,97 @@
+"""Training: determinism, resume to identical numbers, checkpoints, run directories."""
+import json
+
+import pytest
+import torch
+
+from ganbench import store
+from ganbench.errors import ResultsError
+from ganbench.runner import execute
+from ganbench.spec import build_spec
+from ganbench.train import ExecOptions
+
+
+def small_spec(tiny_mlp, **kw):
+    return build_spec({"dataset": "ring8", "loss": "ns", "steps": 60, "log_every": 10, "eval_samples": 500,
+                       "arch_options": tiny_mlp, **kw})
+
+
+def test_same_spec_and_seed_give_identical_numbers(tmp_path, tiny_mlp):
+    spec = small_spec(tiny_mlp)
+    a = execute(spec, tmp_path / "a", ExecOptions(progress=False))
+    b = execute(spec, tmp_path / "b", ExecOptions(progress=False))
+    assert a["metrics"] == b["metrics"]
+    other = execute(small_spec(tiny_mlp, seed=1), tmp_path / "c", ExecOptions(progress=False))
+    assert other["metrics"] != a["metrics"]
+
+
+@pytest.mark.parametrize("loss", ["ns", "wgan-gp"])
+def test_killed_run_resumes_to_identical_metrics(tmp_path, tiny_mlp, loss):
+    spec = small_spec(tiny_mlp, loss=loss)
+    clean = execute(spec, tmp_path / "clean", ExecOptions(progress=False, ckpt_every=1000))
+    path = tmp_path / "killed"
+    assert execute(spec, path, ExecOptions(progress=False, ckpt_every=20, stop_after=45)) is None
+    assert not (path / store.METRICS).exists() and torch.load(path / store.CHECKPOINT, weights_only=True)["step"] == 45
+    resumed = execute(spec, path, ExecOptions(progress=False, ckpt_every=20))
+    assert resumed["metrics"] == clean["metrics"]
+    hist = (path / store.HISTORY).read_text().splitlines()
+    assert [r.split(",")[0] for r in hist[1:]] == ["0", "10", "20", "30", "40", "50", "59"]
+
+
+def test_run_directory_layout(tmp_path, tiny_mlp):
+    spec = small_spec(tiny_mlp)
+    rec = execute(spec, tmp_path / "r", ExecOptions(progress=False))
+    files = {p.name for p in (tmp_path / "r").iterdir()}
+    assert {"spec.json", "history.csv", "metrics.json", "samples.png", "checkpoint.pt"} <= files
+    assert json.loads((tmp_path / "r" / "spec.json").read_text()) == spec.to_json()
+    assert rec["main_metric"] == "modes" and rec["protocol"]["fd [coords]"]["features"] == "coords"
+    header = (tmp_path / "r" / "history.csv").read_text().splitlines()[0]
+    assert header == "step,loss_d,loss_g,penalty_d,d_acc_real,d_acc_fake,wall_time"
+
+
+def test_finished_run_is_not_recomputed(tmp_path, tiny_mlp):
+    spec = small_spec(tiny_mlp)
+    execute(spec, tmp_path / "r", ExecOptions(progress=False))
+    mtime = (tmp_path / "r" / "metrics.json").stat().st_mtime_ns
+    execute(spec, tmp_path / "r", ExecOptions(progress=False))
+    assert (tmp_path / "r" / "metrics.json").stat().st_mtime_ns == mtime
+
+
+def test_a_different_spec_in_the_directory_is_never_overwritten(tmp_path, tiny_mlp):
+    path = tmp_path / "r"
+    execute(small_spec(tiny_mlp), path, ExecOptions(progress=False, stop_after=5))
+    before = (path / "spec.json").read_text()
+    with pytest.raises(ResultsError, match="different"):
+        execute(small_spec(tiny_mlp, seed=3), path, ExecOptions(progress=False))
+    assert (path / "spec.json").read_text() == before
+
+
+def test_corrupt_checkpoint_is_kept_aside_and_run_redone(tmp_path, tiny_mlp):
+    spec = small_spec(tiny_mlp)
+    clean = execute(spec, tmp_path / "clean", ExecOptions(progress=False))
+    path = tmp_path / "r"
+    execute(spec, path, ExecOptions(progress=False, stop_after=30))
+    (path / store.CHECKPOINT).write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="kept as"):
+        rec = execute(spec, path, ExecOptions(progress=False))
+    assert rec["metrics"] == clean["metrics"]
+    assert any(p.name.startswith("checkpoint.pt.bad-") for p in path.iterdir())
+
+
+def test_claim_refuses_a_live_owner(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "r").mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / "r" / ".claim").write_text(f"{proc.pid} 0\n")
+        with pytest.raises(ResultsError, match="being run"):
+            with store.claim(tmp_path / "r"):
+                pass
+    finally:
+        proc.kill()
+        proc.wait()
+    with store.claim(tmp_path / "r"):  # the owner is dead: the stale claim is taken over
+        assert (tmp_path / "r" / ".claim").read_text().split()[0] == str(os.getpid())
