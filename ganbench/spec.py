@@ -147,7 +147,7 @@ def check_keys(fields: Mapping[str, Any], where: str) -> None:
 def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSpec:
     """Resolve layered fields (defaults < ... < last) into a validated RunSpec; a named preset in `loss` expands."""
     load_builtins()
-    from ganbench.data import DATASETS, get_dataset
+    from ganbench.data import get_dataset
     from ganbench.losses import LOSSES
     from ganbench.models.base import resolve_options
     from ganbench.presets import PRESETS
@@ -172,7 +172,6 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         raise SpecError(f"unknown loss {name!r}; {hint} (see `ganbench list losses`)")
     label_given = "method" in raw
     raw.setdefault("method", name)
-    DATASETS.get(raw["dataset"])
     data = get_dataset(raw["dataset"])
     full = {**DEFAULTS, **data.defaults, **raw}
     for k, typ in SCALARS.items():
@@ -188,10 +187,7 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     OPTIMIZERS.get(full["optimizer"])
     full["arch_options"] = resolve_options(full["arch"], dict(full["arch_options"]))
     check_buildable(full["arch"], data.sample_shape, full["z_dim"], full["arch_options"], where)
-    tricks = parse_tricks(full["tricks"])
-    for t in tricks:
-        TRICKS.get(t)
-    instances = [make_trick(n, p) for n, p in tricks.items()]
+    instances = [make_trick(n, p) for n, p in parse_tricks(full["tricks"]).items()]
     full["tricks"] = tuple(sorted((TrickSpec(t.name, tuple(sorted(t.params().items()))) for t in instances),
                                   key=lambda s: (TRICKS.get(s.name).order, s.name)))
     if not label_given:  # the loss or preset name, then each added trick in application order

@@ -1,7 +1,7 @@
 """Specs and suites: presets, layering, hashing, and bad input."""
 import pytest
 
-from ganbench.errors import SpecError
+from ganbench.errors import GanbenchError, SpecError
 from ganbench.spec import RunSpec, build_spec, load_suite, parse_set
 
 
@@ -34,15 +34,12 @@ def test_run_id_is_a_stable_hash_of_the_canonical_spec():
     ({"dataset": "ring8", "loss": "ns", "steps": "many"}, "not a valid int"),
     ({"dataset": "ring8", "loss": "ns", "steps": 0}, "at least 1"),
     ({"dataset": "digits", "loss": "ns", "batch_size": 5000}, "exceeds"),
-    ({"dataset": "ring8", "loss": "ns", "arch": "dcgan"}, "power-of-two|dcgan"),
+    ({"dataset": "ring8", "loss": "ns", "arch": "dcgan"}, "power-of-two"),
     ({"loss": "ns"}, "no 'dataset'"),
 ])
 def test_bad_specs_are_one_line_errors(fields, match):
-    with pytest.raises((SpecError, Exception), match=match) as e:
-        s = build_spec(fields)
-        from ganbench.build import build
-
-        build(s)
+    with pytest.raises(GanbenchError, match=match) as e:  # every user-error class derives from it
+        build_spec(fields)
     assert "\n" not in str(e.value)
 
 
