@@ -30,6 +30,7 @@ def bench(suite_name: str, results: Path, workers: int = 1, device: str = "cpu",
     from ganbench.leaderboard import write_leaderboard
     from ganbench.plots import write_plots
 
-    for p in write_leaderboard(root) + write_plots(root):
+    ids = [s.run_id for s in specs]
+    for p in write_leaderboard(root, ids) + write_plots(root, ids):
         echo(f"wrote {p}")
     return 1 if failed else 0

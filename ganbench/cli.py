@@ -97,24 +97,30 @@ def bench(suite, results, workers, device, dry_run, plugins) -> None:
 @cli.command()
 @click.argument("suite")
 @RESULTS
-def leaderboard(suite, results) -> None:
-    """Aggregate a suite's finished runs into leaderboard.csv and leaderboard.md."""
+@PLUGIN
+def leaderboard(suite, results, plugins) -> None:
+    """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv and leaderboard.md."""
     from ganbench.leaderboard import write_leaderboard
     from ganbench.spec import load_suite
 
-    for p in write_leaderboard(results / load_suite(suite).name):
+    _plugins(plugins)
+    s = load_suite(suite)
+    for p in write_leaderboard(results / s.name, [spec.run_id for spec in s.expand()]):
         click.echo(f"wrote {p}")
 
 
 @cli.command()
 @click.argument("suite")
 @RESULTS
-def plot(suite, results) -> None:
-    """Write a suite's figures to RESULTS/SUITE/plots/."""
+@PLUGIN
+def plot(suite, results, plugins) -> None:
+    """Write a suite's figures (its current cells only) to RESULTS/SUITE/plots/."""
     from ganbench.plots import write_plots
     from ganbench.spec import load_suite
 
-    for p in write_plots(results / load_suite(suite).name):
+    _plugins(plugins)
+    s = load_suite(suite)
+    for p in write_plots(results / s.name, [spec.run_id for spec in s.expand()]):
         click.echo(f"wrote {p}")
 
 

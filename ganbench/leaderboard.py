@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 import pandas as pd
 
@@ -13,17 +15,37 @@ ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed"]
 TAG = re.compile(r" \[([^\]]+)\]$")
 
 
-def load_results(suite_path: Path) -> tuple[pd.DataFrame, dict[str, bool], dict[str, str]]:
-    """One row per finished run (ids + metric columns), each column's direction, and each data set's main column."""
-    rows, higher, main = [], {}, {}
+@dataclass
+class Results:
+    """A suite's finished runs: one row per run (ids + metric columns), each column's direction, each data set's
+    main column, and how many finished runs were left out because the suite no longer contains them."""
+
+    df: pd.DataFrame
+    higher: dict[str, bool]
+    main: dict[str, str]
+    left_out: int = 0
+
+
+def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Results:
+    """The finished runs under suite_path/runs; with `run_ids` (the suite's current cells), only those.
+
+    A run directory whose spec is no longer in the suite (the YAML changed since) is kept on disk but never
+    mixed into the current tables: its numbers come from another protocol."""
+    rows, higher, main, left_out = [], {}, {}, 0
+    wanted = None if run_ids is None else set(run_ids)
     for path, spec, rec in store.iter_runs(suite_path):
+        if wanted is not None and path.name not in wanted:
+            left_out += 1
+            continue
         rows.append({"run_id": path.name, "dataset": spec["dataset"], "method": spec["method"], "loss": spec["loss"],
                      "seed": spec["seed"], **rec["metrics"]})
         higher.update(rec["higher_is_better"])
         main[spec["dataset"]] = rec["main_metric"]
     if not rows:
-        raise ResultsError(f"no finished runs under {suite_path}/runs; run `ganbench bench {suite_path.name}` first")
-    return pd.DataFrame(rows), higher, main
+        extra = f" ({left_out} finished runs belong to an earlier version of the suite)" if left_out else ""
+        raise ResultsError(f"no finished runs of the suite under {suite_path}/runs{extra}; "
+                           f"run `ganbench bench {suite_path.name}` first")
+    return Results(pd.DataFrame(rows), higher, main, left_out)
 
 
 def aggregate(df: pd.DataFrame, higher: dict[str, bool], main: dict[str, str]) -> pd.DataFrame:
@@ -67,14 +89,18 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str) -> pd.DataFram
     return pd.DataFrame(table).sort_values(["rank", "method"]).reset_index(drop=True)
 
 
-def build_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, str]:
+def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) -> tuple[pd.DataFrame, str]:
     """The aggregated long table and the Markdown leaderboard of a suite's results."""
-    df, higher, main = load_results(suite_path)
-    agg = aggregate(df, higher, main)
+    res = load_results(suite_path, run_ids)
+    higher, main = res.higher, res.main
+    agg = aggregate(res.df, higher, main)
     parts = [f"# Leaderboard: {suite_path.name}\n",
              "Mean ± std over training seeds; `best` is the best seed; rank by the main metric (first column). "
              "Metrics in brackets were computed in that feature space (extractor@weights-hash) and are only "
              "comparable within a column.\n"]
+    if res.left_out:
+        parts.append(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite and are "
+                     "not included.\n")
     for dataset in sorted(main):
         arrow = "higher is better" if higher[main[dataset]] else "lower is better"
         table = dataset_table(agg, dataset, main[dataset])
@@ -88,9 +114,9 @@ def build_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, str]:
     return agg, "\n".join(parts)
 
 
-def write_leaderboard(suite_path: Path) -> list[Path]:
+def write_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) -> list[Path]:
     """Write leaderboard.csv (long form) and leaderboard.md next to the suite's runs."""
-    agg, md = build_leaderboard(suite_path)
+    agg, md = build_leaderboard(suite_path, run_ids)
     csv_path, md_path = suite_path / "leaderboard.csv", suite_path / "leaderboard.md"
     store.write_text(csv_path, agg.to_csv(index=False))
     store.write_text(md_path, md)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Collection
 
 import matplotlib
 
@@ -79,9 +80,10 @@ def samples_plot(suite_path: Path, df: pd.DataFrame, dataset: str, column: str, 
     return _save(fig, out / f"samples_{_slug(dataset)}.png")
 
 
-def write_plots(suite_path: Path) -> list[Path]:
-    """All figures of a suite under <suite>/plots/."""
-    df, higher, main = load_results(suite_path)
+def write_plots(suite_path: Path, run_ids: Collection[str] | None = None) -> list[Path]:
+    """All figures of a suite under <suite>/plots/ (only its current cells when `run_ids` is given)."""
+    res = load_results(suite_path, run_ids)
+    df, higher, main = res.df, res.higher, res.main
     out = suite_path / "plots"
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []

@@ -69,6 +69,17 @@ def test_smoke_bench_end_to_end(tmp_path):
     assert again.returncode == 0 and "7 finished, 1 to run" in again.stdout
     assert (runs[0] / "metrics.json").exists()
 
+    # a finished run the suite no longer contains (its YAML changed) stays on disk but out of the tables
+    import shutil
+
+    stale = suite / "runs" / "ring8-ns-s0-0123456789"
+    shutil.copytree(runs[-1], stale)
+    r = gb("leaderboard", "smoke", "--results", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "1 finished runs under runs/ are from an earlier version" in (suite / "leaderboard.md").read_text()
+    rows = [line.split(",") for line in (suite / "leaderboard.csv").read_text().splitlines()[1:]]
+    assert {row[5] for row in rows} == {"2"} and stale.exists()  # n: still the suite's two seeds
+
 
 PLUGIN = '''
 import torch.nn.functional as F

@@ -7,7 +7,7 @@ import torch
 from ganbench.data import get_dataset
 from ganbench.metrics import METRICS, EvalContext
 from ganbench.metrics.classifier import load_classifier
-from ganbench.metrics.fidelity import frechet_distance, frechet_statistics, precision_recall
+from ganbench.metrics.fidelity import RNG_SEED, frechet_distance, frechet_statistics, kid, precision_recall
 from ganbench.metrics.points import mode_statistics
 
 
@@ -61,6 +61,24 @@ def test_frechet_distance_of_shifted_gaussians():
     b = torch.randn(20000, 3, generator=g) + torch.tensor([1.0, 2.0, 0.0])
     assert frechet_distance(frechet_statistics(a), frechet_statistics(b)) == pytest.approx(5.0, abs=0.1)
     assert frechet_distance(frechet_statistics(a), frechet_statistics(a)) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("n_fake,n_real,size,subsets", [(300, 250, 100, 20), (400, 400, 50, 2)])
+def test_kid_agrees_with_torch_fidelity(n_fake, n_real, size, subsets):
+    """Both branches (full kernel matrix; torch-fidelity per subset) give torch-fidelity's number."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(n_fake, 8, generator=g), 1.2 * torch.randn(n_real, 8, generator=g) + 0.3
+    ref = kid_features_to_metric(a.double(), b.double(), kid_subset_size=size, kid_subsets=subsets, verbose=False,
+                                 rng_seed=RNG_SEED)["kernel_inception_distance_mean"]
+    assert kid(a, b, subset_size=size, subsets=subsets) == pytest.approx(ref, rel=1e-9)
+
+
+def test_kid_of_a_distribution_with_itself_is_near_zero():
+    g = torch.Generator().manual_seed(4)
+    a, b = torch.randn(600, 8, generator=g), torch.randn(600, 8, generator=g)
+    assert abs(kid(a, b, subset_size=200, subsets=20)) < 0.01 < kid(a, b + 1.0, subset_size=200, subsets=20)
 
 
 def test_precision_recall_disjoint_sets():

@@ -60,3 +60,28 @@ def test_dcgan_sizes_from_resolution_and_channels():
 def test_unknown_arch_option_is_refused():
     with pytest.raises(SpecError, match="has no option"):
         resolve_options("dcgan", {"widht": 3})
+
+
+@pytest.mark.parametrize("arch", ARCHS.names())
+@pytest.mark.parametrize("init", ["normal", "torch"])
+def test_initialisations(arch, init):
+    """normal: DCGAN/PacGAN weights N(0, 0.02) and zero biases; torch: PyTorch's U(+-1/sqrt(fan_in)) default."""
+    shape = (2,) if arch == "mlp" else (1, 8, 8)
+    torch.manual_seed(0)
+    G, D = build_models(arch, shape, 8, {"init": init})
+    weights = [m.weight for net in (G, D) for m in net.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    if init == "normal":
+        big = torch.cat([w.flatten() for w in weights if w.numel() >= 1000])
+        assert big.std().item() == pytest.approx(0.02, rel=0.05) and abs(big.mean().item()) < 2e-3
+    else:
+        for w in weights:
+            fan_in = torch.nn.init._calculate_fan_in_and_fan_out(w)[0]
+            bound = 1 / fan_in ** 0.5
+            assert w.abs().max() <= bound + 1e-7 and w.abs().max() > 0.8 * bound
+
+
+def test_unknown_init_is_refused():
+    from ganbench.spec import build_spec
+
+    with pytest.raises(SpecError, match="unknown init"):
+        build_spec({"dataset": "ring8", "loss": "ns", "arch_options": {"init": "xavier"}})

@@ -8,7 +8,7 @@ from ganbench.spec import RunSpec, build_spec, load_suite, parse_set
 def test_defaults_come_from_the_dataset():
     s = build_spec({"dataset": "digits", "loss": "ns"})
     assert (s.arch, s.batch_size, s.eval_samples) == ("dcgan", 64, 2000)
-    assert s.arch_options == {"width": 64, "d_norm": "none", "g_bn": True}
+    assert s.arch_options == {"width": 64, "d_norm": "none", "g_bn": True, "init": "normal"}
 
 
 def test_presets_expand_and_later_layers_win():

@@ -43,3 +43,14 @@ def init_normal(module: nn.Module, std: float = 0.02) -> None:
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
             nn.init.normal_(m.weight, 1.0, std)
             nn.init.zeros_(m.bias)
+
+
+INITS = ("normal", "torch")
+
+
+def init_weights(module: nn.Module, kind: str) -> None:
+    """`normal`: the DCGAN/PacGAN N(0, 0.02) initialisation; `torch`: keep PyTorch's fan-in scaled default."""
+    if kind == "normal":
+        init_normal(module)
+    elif kind != "torch":
+        raise ValueError(f"unknown init {kind!r}; use {' or '.join(INITS)}")

@@ -5,7 +5,7 @@ import math
 
 from torch import nn
 
-from ganbench.models.base import ARCHS, init_normal
+from ganbench.models.base import ARCHS, init_weights
 
 
 def stages_for(resolution: int) -> int:
@@ -27,7 +27,7 @@ def d_norm_layer(kind: str, channels: int) -> list[nn.Module]:
 
 @ARCHS.register("dcgan")
 def dcgan(
-    sample_shape: tuple[int, ...], z_dim: int, *, width: int = 64, d_norm: str = "none", g_bn: bool = True,
+    sample_shape: tuple[int, ...], z_dim: int, *, width: int = 64, d_norm: str = "none", g_bn: bool = True, init: str = "normal",
 ) -> tuple[nn.Module, nn.Module]:
     """DCGAN: G projects z to the bottom then transposed convs x2 with BN+ReLU, tanh out; D strided convs with LeakyReLU."""
     channels, resolution = sample_shape[0], sample_shape[-1]
@@ -53,6 +53,6 @@ def dcgan(
         d += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=d_norm == "none")] + d_norm_layer(d_norm, c * 2) + [nn.LeakyReLU(0.2)]
         c *= 2
     D = nn.Sequential(*d, nn.Flatten(), nn.Linear(c * bottom * bottom, 1), nn.Flatten(0))
-    init_normal(G)
-    init_normal(D)
+    init_weights(G, init)
+    init_weights(D, init)
     return G, D

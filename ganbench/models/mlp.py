@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from ganbench.models.base import ARCHS, init_normal
+from ganbench.models.base import ARCHS, init_weights
 
 
 class Maxout(nn.Module):
@@ -34,7 +34,7 @@ def hidden_layer(d_in: int, d_out: int, act: str, pieces: int) -> nn.Module:
 @ARCHS.register("mlp")
 def mlp(
     sample_shape: tuple[int, ...], z_dim: int, *, g_hidden: int = 400, g_layers: int = 4, g_bn: bool = True,
-    d_hidden: int = 200, d_layers: int = 3, d_act: str = "maxout", pieces: int = 5,
+    d_hidden: int = 200, d_layers: int = 3, d_act: str = "maxout", pieces: int = 5, init: str = "normal",
 ) -> tuple[nn.Module, nn.Module]:
     """MLP G (ReLU, batch norm) and D (maxout) for 2-D data; PacGAN's defaults: G 4x400, D 3x200 maxout-5."""
     x_dim = math.prod(sample_shape)
@@ -50,6 +50,6 @@ def mlp(
         d.append(hidden_layer(d_in, d_hidden, d_act, pieces))
         d_in = d_hidden
     D = nn.Sequential(*d, nn.Linear(d_in, 1), nn.Flatten(0))
-    init_normal(G)
-    init_normal(D)
+    init_weights(G, init)
+    init_weights(D, init)
     return G, D
