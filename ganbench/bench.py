@@ -11,9 +11,9 @@ from ganbench.train import ExecOptions
 
 
 def bench(suite_name: str, results: Path, workers: int = 1, device: str = "cpu", dry_run: bool = False,
-          executor: str = "local", echo: Callable[[str], None] = print) -> int:
-    """Run a suite; returns the process exit status (1 if any run failed)."""
-    suite = load_suite(suite_name)
+          executor: str = "local", echo: Callable[[str], None] = print, add_tricks: tuple[str, ...] = ()) -> int:
+    """Run a suite (with `add_tricks` as extra values of its tricks axis); returns the exit status (1 if a run failed)."""
+    suite = load_suite(suite_name, add_tricks)
     specs = suite.expand()
     root = store.suite_dir(results, suite.name)
     jobs = [(s, root / "runs" / s.run_id) for s in specs]

@@ -12,7 +12,7 @@ from ganbench.models import build_models
 from ganbench.optim import OptimSettings, make_optimizers
 from ganbench.registry import load_builtins
 from ganbench.spec import RunSpec
-from ganbench.tricks.base import TrickStack, has_batch_norm, make_trick
+from ganbench.tricks.base import TrickStack, make_trick
 
 
 @dataclass
@@ -29,7 +29,22 @@ class Setup:
     opt_d: torch.optim.Optimizer
     d_steps: int
     device: torch.device
-    d_joint: bool  # D has no batch-coupled layers: real and fake may go through it in one pass
+    d_joint: bool  # real and fake go through D in one mixed batch (tricks may ask for separate batches)
+    batch_size: int = 0  # samples per batch after the tricks (packing, large batch)
+    g_steps: int = 1
+    d_params: tuple[nn.Parameter, ...] = ()
+
+    def latent(self, n: int, generator: torch.Generator | None = None, train: bool = True) -> torch.Tensor:
+        """Latent codes for n samples, from the run's tricks (uniform, truncated) or standard normal."""
+        return self.tricks.latent(n, self.spec.z_dim, self.device, generator, train)
+
+    def d_trainable(self, flag: bool) -> None:
+        for p in self.d_params:
+            p.requires_grad_(flag)
+
+    def eval_generator(self) -> nn.Module:
+        """The generator evaluation uses (G, or e.g. its weight average)."""
+        return self.tricks.eval_generator(self.G)
 
 
 def build(spec: RunSpec, device: str | torch.device = "cpu") -> Setup:
@@ -39,15 +54,13 @@ def build(spec: RunSpec, device: str | torch.device = "cpu") -> Setup:
     data = get_dataset(spec.dataset)
     tricks = TrickStack(make_trick(t.name, dict(t.params)) for t in spec.tricks)
     torch.manual_seed(spec.seed)
-    G, D = build_models(spec.arch, data.sample_shape, spec.z_dim, spec.arch_options)
-    G, D = tricks.wrap_models(G, D)
+    G, D = build_models(spec.arch, data.sample_shape, spec.z_dim, spec.arch_options,
+                        d_shape=tricks.d_input_shape(data.sample_shape))
     G, D = G.to(device), D.to(device)
+    G, D = tricks.wrap_models(G, D)
     settings = tricks.configure_optim(OptimSettings(spec.optimizer, spec.lr_g, spec.lr_d, spec.beta1, spec.beta2))
     opt_g, opt_d = make_optimizers(settings, G, D)
     return Setup(spec, data, G, D, LOSSES.get(spec.loss), tricks, opt_g, opt_d, tricks.d_steps(1), device,
-                 d_joint=not has_batch_norm(D))
+                 d_joint=tricks.d_joint(True), batch_size=tricks.batch_size(spec.batch_size),
+                 g_steps=tricks.g_steps(1), d_params=tuple(D.parameters()))
 
-
-def sample_latent(n: int, z_dim: int, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Standard normal latent codes."""
-    return torch.randn(n, z_dim, device=device, generator=generator)

@@ -11,6 +11,8 @@ from ganbench.errors import GanbenchError
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
                        help="Root directory of results; a suite writes to RESULTS/SUITE/.")
 PLUGIN = click.option("--plugin", "plugins", multiple=True, help="Import this module first (it registers its own entries).")
+ADD_TRICK = click.option("--add-trick", "add_tricks", multiple=True,
+                         help="One more value on the suite's tricks axis (e.g. a trick from --plugin); finished cells are reused.")
 
 
 def _plugins(plugins: tuple[str, ...]) -> None:
@@ -35,8 +37,10 @@ def list_cmd(kind: str, plugins: tuple[str, ...]) -> None:
     from ganbench import catalog
 
     _plugins(plugins)
-    for name, desc in catalog.listing(kind).items():
-        click.echo(f"{name:<18} {desc}")
+    listing = catalog.listing(kind)
+    width = max((len(n) for n in listing), default=0)
+    for name, desc in listing.items():
+        click.echo(f"{name:<{width}}  {desc}")
 
 
 @cli.command()
@@ -85,12 +89,14 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dry-run", is_flag=True, help="List the cells and whether each is done, without running.")
 @PLUGIN
-def bench(suite, results, workers, device, dry_run, plugins) -> None:
+@ADD_TRICK
+def bench(suite, results, workers, device, dry_run, plugins, add_tricks) -> None:
     """Run a suite's missing cells, then write its leaderboard and plots."""
     from ganbench import bench as bench_mod
 
     _plugins(plugins)
-    code = bench_mod.bench(suite, results, workers=workers, device=device, dry_run=dry_run, echo=click.echo)
+    code = bench_mod.bench(suite, results, workers=workers, device=device, dry_run=dry_run, echo=click.echo,
+                           add_tricks=add_tricks)
     sys.exit(code)
 
 
@@ -98,13 +104,14 @@ def bench(suite, results, workers, device, dry_run, plugins) -> None:
 @click.argument("suite")
 @RESULTS
 @PLUGIN
-def leaderboard(suite, results, plugins) -> None:
+@ADD_TRICK
+def leaderboard(suite, results, plugins, add_tricks) -> None:
     """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv and leaderboard.md."""
     from ganbench.leaderboard import write_leaderboard
     from ganbench.spec import load_suite
 
     _plugins(plugins)
-    s = load_suite(suite)
+    s = load_suite(suite, add_tricks)
     for p in write_leaderboard(results / s.name, [spec.run_id for spec in s.expand()]):
         click.echo(f"wrote {p}")
 
@@ -113,13 +120,14 @@ def leaderboard(suite, results, plugins) -> None:
 @click.argument("suite")
 @RESULTS
 @PLUGIN
-def plot(suite, results, plugins) -> None:
+@ADD_TRICK
+def plot(suite, results, plugins, add_tricks) -> None:
     """Write a suite's figures (its current cells only) to RESULTS/SUITE/plots/."""
     from ganbench.plots import write_plots
     from ganbench.spec import load_suite
 
     _plugins(plugins)
-    s = load_suite(suite)
+    s = load_suite(suite, add_tricks)
     for p in write_plots(results / s.name, [spec.run_id for spec in s.expand()]):
         click.echo(f"wrote {p}")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from ganbench import __version__, store
-from ganbench.build import Setup, sample_latent
+from ganbench.build import Setup
 from ganbench.metrics import METRICS, EvalContext, MetricValue
 
 EVAL_SEED_OFFSET = 7_919  # evaluation latents differ from every training step's
@@ -17,10 +17,11 @@ EVAL_SEED_OFFSET = 7_919  # evaluation latents differ from every training step's
 def generate(s: Setup, n: int, seed: int, batch: int = 1000) -> torch.Tensor:
     """n samples from G in eval mode (batch norm running statistics) from a fixed latent seed, on the CPU."""
     g = torch.Generator(device=s.device).manual_seed(seed + EVAL_SEED_OFFSET)
-    was_training = s.G.training
-    s.G.eval()
-    out = [s.G(sample_latent(min(batch, n - i), s.spec.z_dim, s.device, g)).float().cpu() for i in range(0, n, batch)]
-    s.G.train(was_training)
+    G = s.eval_generator()
+    was_training = G.training
+    G.eval()
+    out = [G(s.latent(min(batch, n - i), g, train=False)).float().cpu() for i in range(0, n, batch)]
+    G.train(was_training)
     return torch.cat(out)
 
 
@@ -34,6 +35,24 @@ def evaluate(s: Setup) -> tuple[list[MetricValue], torch.Tensor]:
     return values, fake
 
 
+def truncation_curve(s: Setup) -> list[dict] | None:
+    """With the truncation trick: every metric at each psi of its curve (fidelity vs variety), else None."""
+    from ganbench.tricks.latent import Truncation
+
+    trunc = next((t for t in s.tricks.tricks if isinstance(t, Truncation)), None)
+    if trunc is None:
+        return None
+    psi, rows = trunc.psi, []
+    try:
+        for p in trunc.curve:
+            trunc.psi = p
+            values, _ = evaluate(s)
+            rows.append({"psi": p, **{v.column: float(v.value) for v in values}})
+    finally:
+        trunc.psi = psi
+    return rows
+
+
 def metrics_record(s: Setup, values: list[MetricValue], wall_time: float) -> dict:
     """The metrics.json document: flat values by column, their protocols, and the run's context."""
     return {
@@ -42,10 +61,21 @@ def metrics_record(s: Setup, values: list[MetricValue], wall_time: float) -> dic
         "higher_is_better": {v.column: v.higher_is_better for v in values},
         "protocol": {v.column: {"features": v.features or "none", **v.protocol} for v in values},
         "main_metric": next(v.column for v in values if v.name == s.data.main_metric),
-        "sampling": {"g_mode": "eval", "latent": "normal", "truncation": None, "eval_seed": s.spec.seed + EVAL_SEED_OFFSET},
+        "sampling": sampling_record(s),
         "cost": {"train_wall_s": wall_time, "device": str(s.device), "torch": torch.__version__,
                  "ganbench": __version__, "python": platform.python_version(), "threads": torch.get_num_threads()},
     }
+
+
+def sampling_record(s: Setup) -> dict:
+    """How the evaluated samples were drawn: G's mode, which generator, the latent prior, the seed."""
+    from ganbench.tricks.base import Trick
+
+    latent = [t for t in s.tricks.tricks if type(t).latent is not Trick.latent]
+    averaged = [t.name for t in s.tricks.tricks if type(t).eval_generator is not Trick.eval_generator]
+    return {"g_mode": "eval", "generator": averaged[0] if averaged else "G",
+            "latent": {"trick": latent[0].name, **latent[0].params()} if latent else "normal",
+            "eval_seed": s.spec.seed + EVAL_SEED_OFFSET}
 
 
 def save_samples_picture(s: Setup, fake: torch.Tensor, path: Path) -> None:

@@ -1,6 +1,9 @@
 """Aggregate a suite's finished runs with pandas: per data set and method, mean/std/best over seeds, and rank."""
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +14,13 @@ import pandas as pd
 from ganbench import store
 from ganbench.errors import ResultsError
 
-ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed"]
+ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks"]
+
+
+def config_key(spec: dict) -> str:
+    """What a run shares with its trick-free baseline: every spec field except tricks, method label and seed."""
+    rest = {k: v for k, v in spec.items() if k not in ("tricks", "method", "seed")}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:12]
 TAG = re.compile(r" \[([^\]]+)\]$")
 
 
@@ -38,7 +47,8 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
             left_out += 1
             continue
         rows.append({"run_id": path.name, "dataset": spec["dataset"], "method": spec["method"], "loss": spec["loss"],
-                     "seed": spec["seed"], **rec["metrics"]})
+                     "seed": spec["seed"], "config": config_key(spec), "n_tricks": len(spec.get("tricks", [])),
+                     **rec["metrics"]})
         higher.update(rec["higher_is_better"])
         main[spec["dataset"]] = rec["main_metric"]
     if not rows:
@@ -66,6 +76,58 @@ def aggregate(df: pd.DataFrame, higher: dict[str, bool], main: dict[str, str]) -
     return out.merge(pd.concat(ranks), on=["dataset", "method"], how="left")
 
 
+def baselines(df: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(dataset, method) -> the trick-free method run with the same settings, where the suite has exactly one."""
+    base = df[df.n_tricks == 0].groupby("config")["method"].unique()
+    out = {}
+    for (dataset, method), runs in df[df.n_tricks > 0].groupby(["dataset", "method"]):
+        found = {m for c in runs.config.unique() if c in base.index for m in base[c]}
+        if len(found) == 1:
+            out[(dataset, method)] = found.pop()
+    return out
+
+
+def add_deltas(agg: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """Each trick's change against its baseline: delta = mean - baseline mean, delta_se = sqrt(s1^2/n1 + s0^2/n0)
+    (the standard error of a difference of two independent means), per metric."""
+    ref = baselines(df)
+    agg = agg.copy()
+    agg["baseline"] = [ref.get((d, m)) for d, m in zip(agg.dataset, agg.method)]
+    b = agg[["dataset", "method", "metric", "mean", "std", "n"]].rename(
+        columns={"method": "baseline", "mean": "b_mean", "std": "b_std", "n": "b_n"})
+    agg = agg.merge(b, on=["dataset", "baseline", "metric"], how="left")
+    agg["delta"] = agg["mean"] - agg["b_mean"]
+    agg["delta_se"] = ((agg["std"] ** 2 / agg["n"]) + (agg["b_std"] ** 2 / agg["b_n"])) ** 0.5
+    return agg.drop(columns=["b_mean", "b_std", "b_n"])
+
+
+def fmt_delta(delta: float, se: float, higher: bool) -> str:
+    """'+1.23 ± 0.40' with a mark when the change exceeds two standard errors: ▲ better, ▼ worse."""
+    if delta is None or math.isnan(delta):
+        return ""
+    scale = max(abs(delta), 1e-12)
+    digits = 2 if scale >= 1 else 3
+    mark = ""
+    if not math.isnan(se) and abs(delta) > 2 * se and delta != 0:
+        mark = " ▲" if (delta > 0) == higher else " ▼"
+    return f"{delta:+.{digits}f} ± {se:.{digits}f}{mark}"
+
+
+def delta_summary(agg: pd.DataFrame, main: dict[str, str], higher: dict[str, bool]) -> pd.DataFrame | None:
+    """Tricks x data sets: the change of each data set's main metric against the baseline."""
+    rows = agg[agg.baseline.notna() & agg.apply(lambda r: main.get(r.dataset) == r.metric, axis=1)]
+    if rows.empty:
+        return None
+    table = rows.pivot_table(index="method", columns="dataset", values="delta", aggfunc="first")
+    out = pd.DataFrame(index=table.index)
+    for dataset in table.columns:
+        sub = rows[rows.dataset == dataset].set_index("method")
+        out[f"{dataset} ({main[dataset].split(' [')[0]})"] = [
+            fmt_delta(sub.delta.get(m, float("nan")), sub.delta_se.get(m, float("nan")), higher[main[dataset]])
+            for m in out.index]
+    return out.reset_index()
+
+
 def fmt(mean: float, std: float) -> str:
     scale = max(abs(mean), 1e-12)
     digits = 2 if scale >= 1 else 3
@@ -85,8 +147,14 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str) -> pd.DataFram
                 row[c] = fmt(by.loc[c, "mean"], by.loc[c, "std"])
                 if c == main_col:
                     row[f"best {c}"] = f"{by.loc[c, 'best']:.3g}"
+                    if "delta" in by.columns:
+                        has_base = isinstance(by.loc[c, "baseline"], str)
+                        row[f"Δ {c}"] = fmt_delta(by.loc[c, "delta"], by.loc[c, "delta_se"],
+                                                  bool(by.loc[c, "higher_is_better"])) if has_base else ""
         table.append(row)
-    return pd.DataFrame(table).sort_values(["rank", "method"]).reset_index(drop=True)
+    out = pd.DataFrame(table).sort_values(["rank", "method"]).reset_index(drop=True)
+    empty = [c for c in out.columns if c.startswith("Δ ") and (out[c] == "").all()]
+    return out.drop(columns=empty)
 
 
 def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) -> tuple[pd.DataFrame, str]:
@@ -94,6 +162,9 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
     res = load_results(suite_path, run_ids)
     higher, main = res.higher, res.main
     agg = aggregate(res.df, higher, main)
+    has_deltas = bool(baselines(res.df))
+    if has_deltas:
+        agg = add_deltas(agg, res.df)
     parts = [f"# Leaderboard: {suite_path.name}\n",
              "Mean ± std over training seeds; `best` is the best seed; rank by the main metric (first column). "
              "Metrics in brackets were computed in that feature space (extractor@weights-hash) and are only "
@@ -101,6 +172,12 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
     if res.left_out:
         parts.append(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite and are "
                      "not included.\n")
+    summary = delta_summary(agg, main, higher) if has_deltas else None
+    if summary is not None:
+        parts.append("\n## Change against the baseline\n\nEach method's main metric minus that of the same settings "
+                     "without its tricks (Δ of the means ± the standard error of the difference). ▲: better by more "
+                     "than two standard errors, ▼: worse by more than two.\n")
+        parts.append(summary.to_markdown(index=False) + "\n")
     for dataset in sorted(main):
         arrow = "higher is better" if higher[main[dataset]] else "lower is better"
         table = dataset_table(agg, dataset, main[dataset])

@@ -21,9 +21,15 @@ class Loss:
     d_loss: Callable[[Tensor, Tensor], Tensor]  # (d_real, d_fake) -> scalar
     g_loss: Callable[[Tensor | None, Tensor], Tensor]  # (d_real or None, d_fake) -> scalar
     g_needs_real: bool = False  # relativistic losses compare fake with real outputs in the G step
-    labelled: bool = False  # D is trained towards real/fake targets (label tricks apply)
+    # D trained towards real/fake targets (label tricks apply): (d_real, d_fake, target_real, target_fake) -> scalar
+    # with per-sample targets; d_loss equals it at targets 1 and 0
+    d_loss_targets: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor] | None = None
     threshold: float | None = 0.0  # D output above it = "real"; None: midpoint of the batch means
     doc: str = ""  # one line, with the paper
+
+    @property
+    def labelled(self) -> bool:
+        return self.d_loss_targets is not None
 
 
 LOSSES: Registry[Loss] = Registry("loss")
@@ -40,13 +46,24 @@ def bce_d(real: Tensor, fake: Tensor) -> Tensor:
     return F.softplus(-real).mean() + F.softplus(fake).mean()
 
 
+def bce_d_targets(real: Tensor, fake: Tensor, t_real: Tensor, t_fake: Tensor) -> Tensor:
+    """Cross-entropy towards soft targets t: -t log sigmoid(x) - (1 - t) log(1 - sigmoid(x)), per side."""
+    return (F.binary_cross_entropy_with_logits(real, t_real.expand_as(real))
+            + F.binary_cross_entropy_with_logits(fake, t_fake.expand_as(fake)))
+
+
+def ls_d_targets(real: Tensor, fake: Tensor, t_real: Tensor, t_fake: Tensor) -> Tensor:
+    """Least squares towards targets: 1/2 (D(x) - t_real)^2 + 1/2 (D(G(z)) - t_fake)^2."""
+    return 0.5 * ((real - t_real) ** 2).mean() + 0.5 * ((fake - t_fake) ** 2).mean()
+
+
 _register(
     "ns", "non-saturating GAN: D cross-entropy, G maximises log D(G(z)) (Goodfellow et al. 2014)",
-    d_loss=bce_d, g_loss=lambda real, fake: F.softplus(-fake).mean(), labelled=True,
+    d_loss=bce_d, g_loss=lambda real, fake: F.softplus(-fake).mean(), d_loss_targets=bce_d_targets,
 )
 _register(
     "mm", "minimax (saturating) GAN: G minimises log(1 - D(G(z))) (Goodfellow et al. 2014)",
-    d_loss=bce_d, g_loss=lambda real, fake: -F.softplus(fake).mean(), labelled=True,
+    d_loss=bce_d, g_loss=lambda real, fake: -F.softplus(fake).mean(), d_loss_targets=bce_d_targets,
 )
 _register(
     "wasserstein", "Wasserstein critic: D maximises E[D(x)] - E[D(G(z))] (Arjovsky et al. 2017)",
@@ -55,7 +72,8 @@ _register(
 _register(
     "ls", "least squares GAN, 0-1 coding a=0, b=c=1 (Mao et al. 2017)",
     d_loss=lambda real, fake: 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean(),
-    g_loss=lambda real, fake: 0.5 * ((fake - 1) ** 2).mean(), labelled=True, threshold=0.5,
+    g_loss=lambda real, fake: 0.5 * ((fake - 1) ** 2).mean(), threshold=0.5,
+    d_loss_targets=ls_d_targets,
 )
 _register(
     "hinge", "hinge loss: D max(0,1-D(x)) + max(0,1+D(G(z))), G -D(G(z)) (Lim & Ye 2017; Miyato et al. 2018)",

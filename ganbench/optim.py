@@ -18,7 +18,8 @@ class OptimSettings:
     lr_d: float
     beta1: float
     beta2: float
-    optimizer_d: str | None = None  # a trick may give D its own optimizer (e.g. SGD for D)
+    optimizer_d: str | None = None  # a trick may give D its own optimizer (e.g. SGD for D)...
+    beta1_d: float | None = None  # ...and its own first hyper-parameter (SGD momentum)
 
 
 OPTIMIZERS: Registry[Callable[[Iterable[torch.nn.Parameter], float, float, float], torch.optim.Optimizer]] = Registry("optimizer")
@@ -46,5 +47,6 @@ def make_optimizers(settings: OptimSettings, G: torch.nn.Module, D: torch.nn.Mod
     """The G and D optimizers described by `settings`."""
     s = settings
     opt_g = OPTIMIZERS.get(s.optimizer)(G.parameters(), s.lr_g, s.beta1, s.beta2)
-    opt_d = OPTIMIZERS.get(s.optimizer_d or s.optimizer)(D.parameters(), s.lr_d, s.beta1, s.beta2)
+    beta1_d = s.beta1 if s.beta1_d is None else s.beta1_d
+    opt_d = OPTIMIZERS.get(s.optimizer_d or s.optimizer)(D.parameters(), s.lr_d, beta1_d, s.beta2)
     return opt_g, opt_d

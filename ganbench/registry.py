@@ -25,8 +25,9 @@ class Entry(Generic[T]):
 
 
 def _first_line(obj: Any) -> str:
+    """The docstring's first paragraph as one line (it names the paper)."""
     doc = (getattr(obj, "__doc__", None) or "").strip()
-    return doc.splitlines()[0].strip() if doc else ""
+    return " ".join(doc.split("\n\n")[0].split()) if doc else ""
 
 
 class Registry(Generic[T]):
@@ -95,6 +96,13 @@ _BUILTINS = (
     "ganbench.tricks.penalties",
     "ganbench.tricks.normalization",
     "ganbench.tricks.schedule",
+    "ganbench.tricks.labels",
+    "ganbench.tricks.inputs",
+    "ganbench.tricks.init",
+    "ganbench.tricks.latent",
+    "ganbench.tricks.averaging",
+    "ganbench.tricks.collapse",
+    "ganbench.tricks.augment",
     "ganbench.presets",
     "ganbench.metrics.points",
     "ganbench.metrics.images",

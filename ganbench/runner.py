@@ -8,7 +8,7 @@ import torch
 
 from ganbench import store
 from ganbench.build import build
-from ganbench.evaluate import evaluate, metrics_record, save_samples_picture
+from ganbench.evaluate import evaluate, metrics_record, save_samples_picture, truncation_curve
 from ganbench.spec import RunSpec
 from ganbench.train import ExecOptions, train
 
@@ -31,6 +31,11 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         values, fake = evaluate(s)
         record = metrics_record(s, values, time.perf_counter() - t0)
         save_samples_picture(s, fake, path / store.SAMPLES)
+        curve = truncation_curve(s)
+        if curve is not None:
+            import pandas as pd
+
+            store.write_text(path / store.TRUNCATION, pd.DataFrame(curve).to_csv(index=False))
         store.write_json(path / store.METRICS, record)
         return record
 

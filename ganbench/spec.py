@@ -200,7 +200,12 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         raise SpecError(f"{where}: batch_size {spec.batch_size} exceeds the {len(data)} samples of {spec.dataset}")
     if spec.seed < 0:
         raise SpecError(f"{where}: seed must be non-negative")
-    TrickStack(instances).check(spec, LOSSES.get(spec.loss))
+    stack = TrickStack(instances)
+    stack.check(spec, LOSSES.get(spec.loss))
+    drawn = stack.batch_size(spec.batch_size)
+    if drawn > len(data):
+        raise SpecError(f"{where}: the tricks draw {drawn} samples per batch, more than the {len(data)} of "
+                        f"{spec.dataset}; lower batch_size")
     return spec
 
 
@@ -252,27 +257,42 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- suites
 
-SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides"}
+SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude"}
 
 
 @dataclass(frozen=True)
 class Suite:
-    """A grid of runs: base fields, axes to cross, per-cell overrides, and the seeds."""
+    """Grids of runs: base fields, blocks of axes to cross (their union), per-cell overrides, excluded cells, and
+    the seeds."""
 
     name: str
     description: str
     seeds: tuple[int, ...]
     base: dict[str, Any]
-    grid: dict[str, list[Any]]
+    grid: tuple[dict[str, list[Any]], ...]
     overrides: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    exclude: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     path: str = ""
+    extra_tricks: tuple[str, ...] = ()  # added from the command line (--add-trick): one more value on a tricks axis
+
+    def cells(self) -> list[dict[str, Any]]:
+        """Every cell of every grid block (before seeds), excluded ones left out."""
+        out = []
+        for block in self.grid:
+            block = dict(block)
+            if self.extra_tricks and "tricks" in block:
+                block["tricks"] = list(block["tricks"]) + [[t] for t in self.extra_tricks]
+            axes = list(block)
+            for values in itertools.product(*(block[a] for a in axes)):
+                cell = dict(zip(axes, values))
+                if not any(_matches(e, {**self.base, **cell}) for e in self.exclude):
+                    out.append(cell)
+        return out
 
     def expand(self) -> list[RunSpec]:
         """Every cell x seed as a validated RunSpec, in a stable order, without duplicates."""
-        axes = list(self.grid)
         specs: dict[str, RunSpec] = {}
-        for values in itertools.product(*(self.grid[a] for a in axes)):
-            cell = dict(zip(axes, values))
+        for cell in self.cells():
             for seed in self.seeds:
                 matched = [o["set"] for o in self.overrides if _matches(o["when"], {**self.base, **cell})]
                 where = f"suite {self.name!r}, cell {cell}"
@@ -282,9 +302,15 @@ class Suite:
 
 
 def _matches(when: Mapping[str, Any], cell: Mapping[str, Any]) -> bool:
+    """Whether a cell has every listed field at one of the listed values. For `tricks` the values are trick names
+    (the cell matches when it uses any of them) or `none` (a cell without tricks)."""
     for k, v in when.items():
         allowed = v if isinstance(v, list) else [v]
-        if cell.get(k) not in allowed:
+        if k == "tricks":
+            names = set(parse_tricks(cell.get("tricks")))
+            if not (names & set(allowed) or (not names and "none" in allowed)):
+                return False
+        elif cell.get(k) not in allowed:
             return False
     return True
 
@@ -322,8 +348,8 @@ def list_suites() -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def load_suite(name_or_path: str | Path) -> Suite:
-    """Read and check a suite YAML (safe_load) by name or path."""
+def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = ()) -> Suite:
+    """Read and check a suite YAML (safe_load) by name or path; `add_tricks` extends its tricks axis."""
     path = find_suite(str(name_or_path))
     try:
         doc = yaml.safe_load(path.read_text())
@@ -341,20 +367,32 @@ def load_suite(name_or_path: str | Path) -> Suite:
     if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds:
         raise SpecError(f"suite {path}: seeds must be a count or a list of integers")
     grid = doc.get("grid") or {}
-    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
-        raise SpecError(f"suite {path}: grid must map each axis to a non-empty list of values")
+    blocks = grid if isinstance(grid, list) else [grid]
+    for block in blocks:
+        if not isinstance(block, dict) or not all(isinstance(v, list) and v for v in block.values()):
+            raise SpecError(f"suite {path}: grid must map each axis to a non-empty list of values "
+                            "(or be a list of such mappings, whose cells are united)")
+        check_keys(block, f"suite {path} grid")
     base = doc.get("base") or {}
     if not isinstance(base, dict):
         raise SpecError(f"suite {path}: base must be a mapping of run-spec fields")
     check_keys(base, f"suite {path} base")
-    check_keys(grid, f"suite {path} grid")
     overrides = doc.get("overrides") or []
     for o in overrides:
         if not (isinstance(o, dict) and set(o) == {"when", "set"} and isinstance(o["when"], dict) and isinstance(o["set"], dict)):
             raise SpecError(f"suite {path}: each override must be {{when: {{field: value}}, set: {{field: value}}}}")
         check_keys(o["when"], f"suite {path} override 'when'")
         check_keys(o["set"], f"suite {path} override 'set'")
+    exclude = doc.get("exclude") or []
+    if not isinstance(exclude, list) or not all(isinstance(e, dict) and e for e in exclude):
+        raise SpecError(f"suite {path}: exclude must be a list of {{field: value(s)}} conditions")
+    for e in exclude:
+        check_keys(e, f"suite {path} exclude")
+    add_tricks = tuple(add_tricks)
+    if add_tricks and not any("tricks" in block for block in blocks):
+        raise SpecError(f"suite {path} has no tricks axis in its grid; --add-trick needs one (see suites/tricks.yaml)")
     return Suite(
         name=str(doc.get("name", path.stem)), description=str(doc.get("description", "")).strip(),
-        seeds=tuple(seeds), base=base, grid=grid, overrides=tuple(overrides), path=str(path),
+        seeds=tuple(seeds), base=base, grid=tuple(blocks), overrides=tuple(overrides), exclude=tuple(exclude),
+        path=str(path), extra_tricks=add_tricks,
     )

@@ -22,6 +22,7 @@ from ganbench.spec import RunSpec
 
 SPEC, HISTORY, METRICS, SAMPLES, CHECKPOINT, CLAIM = (
     "spec.json", "history.csv", "metrics.json", "samples.png", "checkpoint.pt", ".claim")
+TRUNCATION = "truncation.csv"  # runs with the truncation trick: metrics along the psi curve
 
 
 def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:

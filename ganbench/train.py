@@ -13,9 +13,10 @@ import torch
 from tqdm import tqdm
 
 from ganbench import store
-from ganbench.build import Setup, sample_latent
+from ganbench.build import Setup
 from ganbench.data.base import BatchSampler
 from ganbench.losses import d_accuracy
+from ganbench.tricks.base import DBatch
 
 HISTORY_FIELDS = ["step", "loss_d", "loss_g", "penalty_d", "d_acc_real", "d_acc_fake", "wall_time"]
 
@@ -46,49 +47,73 @@ def seed_step(seed: int, device: torch.device) -> None:
 
 
 def d_forward(s: Setup, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """D on real and fake: one joint pass when D has no batch-coupled layers (same function, half the calls)."""
+    """D on real and fake: one mixed pass (half the calls) unless a trick asks for separate batches."""
     if s.d_joint and real.shape[1:] == fake.shape[1:]:
         out = s.D(torch.cat([real, fake]))
         return out[: real.shape[0]], out[real.shape[0] :]
     return s.D(real), s.D(fake)
 
 
-def gan_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[str, torch.Tensor]:
-    """One G update after `s.d_steps` D updates (the alternating step of Goodfellow et al. 2014)."""
-    G, D, loss, tricks, spec = s.G, s.D, s.loss, s.tricks, s.spec
-    D.requires_grad_(True)
-    for i in range(s.d_steps):
-        real = sampler.next().to(s.device, non_blocking=True)
-        with torch.no_grad():
-            fake = G(sample_latent(spec.batch_size, spec.z_dim, s.device))
-        real_in, fake_in = tricks.d_inputs(real, fake, progress)
-        d_real, d_fake = d_forward(s, real_in, fake_in)
-        loss_d = loss.d_loss(d_real, d_fake)
-        penalty = tricks.d_penalty(D, real_in, fake_in)
-        s.opt_d.zero_grad(set_to_none=True)
-        (loss_d if penalty is None else loss_d + penalty).backward()
-        s.opt_d.step()
-        tricks.after_d_step(G, D)
-        if i == 0:
-            acc_real, acc_fake = d_accuracy(loss, d_real, d_fake)
-            out = {"loss_d": loss_d.detach(), "penalty_d": penalty.detach() if penalty is not None else torch.zeros(()),
-                   "d_acc_real": acc_real, "d_acc_fake": acc_fake}
-    D.requires_grad_(False)
-    fake = G(sample_latent(spec.batch_size, spec.z_dim, s.device))
-    _, fake_in = tricks.d_inputs(real, fake, progress)
-    d_fake = D(fake_in)
-    d_real = None
-    if loss.g_needs_real:
-        with torch.no_grad():
-            d_real = D(real_in)
-    loss_g = loss.g_loss(d_real, d_fake)
-    g_pen = tricks.g_penalty(G, D, fake)
+def d_update(s: Setup, sampler: BatchSampler, progress: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """One D update; returns its statistics and the real batch D saw (before input transforms)."""
+    loss, tricks = s.loss, s.tricks
+    real = sampler.next().to(s.device, non_blocking=True)
+    with torch.no_grad():
+        fake = s.G(s.latent(s.batch_size))
+    real_in, fake_in = tricks.d_inputs(real, fake, progress)
+    d_real, d_fake = d_forward(s, real_in, fake_in)
+    targets = tricks.d_targets(d_real.shape[0], d_fake.shape[0], s.device)
+    loss_d = loss.d_loss(d_real, d_fake) if targets is None else loss.d_loss_targets(d_real, d_fake, *targets)
+    penalty = tricks.d_penalty(DBatch(s.D, real_in, fake_in, d_real, d_fake))
+    s.opt_d.zero_grad(set_to_none=True)
+    (loss_d if penalty is None else loss_d + penalty).backward()
+    s.opt_d.step()
+    tricks.after_d_step(s.G, s.D)
+    acc_real, acc_fake = d_accuracy(loss, d_real, d_fake)
+    stats = {"loss_d": loss_d.detach(), "penalty_d": penalty.detach() if penalty is not None else torch.zeros(()),
+             "d_acc_real": acc_real, "d_acc_fake": acc_fake}
+    return stats, real
+
+
+def g_update(s: Setup, real: torch.Tensor, progress: float) -> torch.Tensor:
+    """One G update against the current D (D's weights frozen); returns G's loss."""
+    loss, tricks, D = s.loss, s.tricks, s.D
+    fake = s.G(s.latent(s.batch_size))
+    real_in, fake_in = tricks.d_inputs(real, fake, progress)
+    loss_g = tricks.g_objective(D, real_in, fake_in)
+    if loss_g is None:
+        d_fake = D(fake_in)
+        d_real = None
+        if loss.g_needs_real:
+            with torch.no_grad():
+                d_real = D(real_in)
+        loss_g = loss.g_loss(d_real, d_fake)
+    g_pen = tricks.g_penalty(s.G, D, fake)
     s.opt_g.zero_grad(set_to_none=True)
     (loss_g if g_pen is None else loss_g + g_pen).backward()
     s.opt_g.step()
-    tricks.after_g_step(G, D)
-    D.requires_grad_(True)
-    out["loss_g"] = loss_g.detach()
+    tricks.after_g_step(s.G, D)
+    return loss_g.detach()
+
+
+def gan_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[str, torch.Tensor]:
+    """`s.d_steps` D updates, then `s.g_steps` G updates (the alternating step of Goodfellow et al. 2014)."""
+    s.d_trainable(True)
+    for i in range(s.d_steps):
+        stats, real = d_update(s, sampler, progress)
+        if i == 0:
+            out = stats
+
+    def look_ahead() -> None:  # a D update inside the G phase (unrolled GAN)
+        nonlocal real
+        _, real = d_update(s, sampler, progress)
+
+    with s.tricks.g_context(s, look_ahead):
+        s.d_trainable(False)
+        for _ in range(s.g_steps):
+            loss_g = g_update(s, real, progress)
+    s.d_trainable(True)
+    out["loss_g"] = loss_g
     return out
 
 
@@ -139,7 +164,7 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
     if state is not None:
         restore(s, state)
         start, drawn, history = state["step"], state["batches_drawn"], list(state["history"])
-    sampler = BatchSampler(s.data.x.to(s.device), spec.batch_size, spec.seed, drawn)
+    sampler = BatchSampler(s.data.x.to(s.device), s.batch_size, spec.seed, drawn)
     s.G.train()
     s.D.train()
     show = sys.stderr.isatty() if opts.progress is None else opts.progress

@@ -79,13 +79,48 @@ def test_smoke_bench_end_to_end(tmp_path):
     assert "1 finished runs under runs/ are from an earlier version" in (suite / "leaderboard.md").read_text()
     rows = [line.split(",") for line in (suite / "leaderboard.csv").read_text().splitlines()[1:]]
     assert {row[5] for row in rows} == {"2"} and stale.exists()  # n: still the suite's two seeds
+    shutil.rmtree(stale)
+
+    # README's "Add a trick" tutorial, followed literally: its module, its commands, a new leaderboard row
+    follow_add_a_trick_tutorial(tmp_path, suite)
+
+
+def readme_blocks(section: str) -> list[str]:
+    text = (REPO / "README.md").read_text()
+    body = text.split(f"## {section}")[1].split("\n## ")[0]
+    return [b.split("\n", 1)[1] for b in body.split("```")[1::2]]
+
+
+def follow_add_a_trick_tutorial(tmp_path, suite):
+    blocks = readme_blocks("Add a trick")
+    module = next(b for b in blocks if b.startswith("# my_tricks.py"))
+    (tmp_path / "my_tricks.py").write_text(module)
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"}
+
+    def run(line, extra=()):
+        args = line.split()[1:] + list(extra)
+        return subprocess.run([sys.executable, "-m", "ganbench.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    commands = [line for b in blocks if not b.startswith("#") for line in b.splitlines() if line.startswith("ganbench")]
+    assert [c.split()[1] for c in commands] == ["list", "run", "bench"]
+    listed = run(commands[0])
+    assert listed.returncode == 0 and "gp0" in listed.stdout and "Thanh-Tung" in listed.stdout
+    single = run(commands[1])
+    assert single.returncode == 0, single.stderr[-2000:]
+    # the tutorial's bench command on the smoke suite: only the new trick's cells run, the rest are reused
+    bench = run(commands[2].replace(" tricks ", " smoke "), ["--results", str(tmp_path)])
+    assert bench.returncode == 0, bench.stderr[-2000:]
+    assert "8 finished, 2 to run" in bench.stdout
+    md = (suite / "leaderboard.md").read_text()
+    assert "ns+gp0" in md and "Change against the baseline" in md and "Δ modes" in md
 
 
 PLUGIN = '''
 import torch.nn.functional as F
-from ganbench.losses import LOSSES, Loss, bce_d
+from ganbench.losses import LOSSES, Loss, bce_d, bce_d_targets
 
-LOSSES.register("ns-plugin", Loss(d_loss=bce_d, g_loss=lambda real, fake: F.softplus(-fake).mean(), labelled=True,
+LOSSES.register("ns-plugin", Loss(d_loss=bce_d, g_loss=lambda real, fake: F.softplus(-fake).mean(), d_loss_targets=bce_d_targets,
                                   doc="non-saturating loss registered from a plugin (README example)"))
 '''
 

@@ -8,7 +8,7 @@ from ganbench.data.base import BatchSampler
 from ganbench.errors import SpecError
 from ganbench.spec import build_spec
 from ganbench.tricks import TRICKS
-from ganbench.tricks.base import make_trick
+from ganbench.tricks.base import DBatch, make_trick
 from ganbench.train import gan_step
 
 
@@ -18,13 +18,18 @@ def spec_with(tricks, loss="ns", **kw):
     return build_spec({**fields, **kw})
 
 
+def batch(D, real, fake):
+    """The DBatch a D update would hand to the penalties."""
+    return DBatch(D, real, fake, D(real), D(fake))
+
+
 def mech_gp():
     gp = make_trick("gp", {"lam": 10.0})
     # linear D(x) = w.x has gradient w everywhere: the penalty is lam * (||w|| - 1)^2
     D = nn.Linear(2, 1, bias=False)
     with torch.no_grad():
         D.weight.copy_(torch.tensor([[3.0, 4.0]]))
-    pen = gp.d_penalty(lambda x: D(x).squeeze(1), torch.randn(8, 2), torch.randn(8, 2))
+    pen = gp.d_penalty(batch(lambda x: D(x).squeeze(1), torch.randn(8, 2), torch.randn(8, 2)))
     assert pen.item() == pytest.approx(10 * (5 - 1) ** 2)
     # minimising the penalty alone drives gradient norms at interpolates towards 1
     torch.manual_seed(0)
@@ -33,7 +38,7 @@ def mech_gp():
     real, fake = torch.randn(256, 2) + 2, torch.randn(256, 2) - 2
     for _ in range(300):
         opt.zero_grad()
-        gp.d_penalty(D2, real, fake).backward()
+        gp.d_penalty(batch(D2, real, fake)).backward()
         opt.step()
     x = (0.5 * real + 0.5 * fake).requires_grad_(True)
     (g,) = torch.autograd.grad(D2(x).sum(), x)
@@ -82,7 +87,367 @@ def mech_d_steps():
     assert counts == {"d": 12, "g": 4} and sampler.drawn == 12
 
 
-MECHANISMS = {"gp": mech_gp, "clip": mech_clip, "sn": mech_sn, "ttur": mech_ttur, "d-steps": mech_d_steps}
+def digits_spec(tricks, loss="ns", **kw):
+    fields = {"dataset": "digits", "loss": loss, "tricks": tricks, "batch_size": 16, "z_dim": 8,
+              "arch_options": {"width": 8}}
+    return build_spec({**fields, **kw})
+
+
+def count_steps(s):
+    counts = {"d": 0, "g": 0}
+    s.opt_d.register_step_post_hook(lambda *a: counts.__setitem__("d", counts["d"] + 1))
+    s.opt_g.register_step_post_hook(lambda *a: counts.__setitem__("g", counts["g"] + 1))
+    return counts
+
+
+def mech_label_smoothing():
+    s = build(spec_with(["label-smoothing"]))
+    t_real, t_fake = s.tricks.d_targets(5, 5, s.device)
+    assert torch.equal(t_real, torch.full((5,), 0.9)) and torch.equal(t_fake, torch.zeros(5))
+    # the D loss is the cross-entropy towards 0.9 for real: -0.9 log s(x) - 0.1 log(1 - s(x)); G's loss is unchanged
+    x, y = torch.randn(5), torch.randn(5)
+    ref = (-(0.9 * torch.log(torch.sigmoid(x)) + 0.1 * torch.log(1 - torch.sigmoid(x)))).mean() - torch.log(1 - torch.sigmoid(y)).mean()
+    assert s.loss.d_loss_targets(x, y, t_real, t_fake).item() == pytest.approx(ref.item(), rel=1e-5)
+    assert build(spec_with([])).tricks.d_targets(5, 5, s.device) is None  # no label trick: the loss's own targets
+
+
+def mech_label_noise():
+    s = build(spec_with(["label-noise:eps=0.1"]))
+    t_real, t_fake = s.tricks.d_targets(20000, 20000, s.device)
+    assert t_real.min() >= 0.9 and t_real.max() <= 1 and t_fake.min() >= 0 and t_fake.max() <= 0.1
+    assert t_real.mean().item() == pytest.approx(0.95, abs=0.002) and t_fake.std().item() == pytest.approx(0.1 / 12 ** 0.5, rel=0.05)
+
+
+def mech_label_flip():
+    s = build(spec_with(["label-flip:p=0.1"]))
+    t_real, t_fake = s.tricks.d_targets(20000, 20000, s.device)
+    assert set(t_real.unique().tolist()) == {0.0, 1.0} and set(t_fake.unique().tolist()) == {0.0, 1.0}
+    assert (t_real == 0).float().mean().item() == pytest.approx(0.1, abs=0.01)
+    assert (t_fake == 1).float().mean().item() == pytest.approx(0.1, abs=0.01)
+
+
+def mech_instance_noise():
+    s = build(spec_with(["instance-noise:sigma=0.2"]))
+    x = torch.zeros(20000, 2)
+    for progress, sigma in [(0.0, 0.2), (0.5, 0.1), (1.0, 0.0)]:
+        r, f = s.tricks.d_inputs(x, x + 1, progress)
+        assert r.std().item() == pytest.approx(sigma, abs=0.003) and (f - 1).std().item() == pytest.approx(sigma, abs=0.003)
+
+
+def mech_pac():
+    s = build(spec_with(["pac:m=3"]))
+    first = s.D.body[1][0] if isinstance(s.D.body[1], nn.Sequential) else s.D.body[1]
+    assert first.in_features == 6  # D is built for three 2-D points per input
+    seen = []
+    s.D.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    sampler = BatchSampler(s.data.x, s.batch_size, 0)
+    gan_step(s, sampler, 0.0)
+    assert s.batch_size == 48 and sampler.drawn == 1  # m x batch samples drawn, D sees 16 packs
+    assert seen[0].shape == (32, 6)  # one mixed pass: 16 real packs then 16 fake packs
+    x = torch.arange(12.0).view(6, 2)
+    assert torch.equal(s.tricks.d_inputs(x, x, 0.0)[0], x.view(2, 6))  # consecutive samples form a pack
+
+
+def mech_g_steps():
+    s = build(spec_with(["g-steps:k=3"]))
+    counts = count_steps(s)
+    for _ in range(2):
+        gan_step(s, BatchSampler(s.data.x, 16, 0), 0.0)
+    assert counts == {"d": 2, "g": 6}
+
+
+def mech_sgd_d():
+    s = build(spec_with(["sgd-d:lr=0.05"]))
+    assert isinstance(s.opt_d, torch.optim.SGD) and s.opt_d.param_groups[0]["lr"] == 0.05
+    assert s.opt_d.param_groups[0]["momentum"] == 0.0 and isinstance(s.opt_g, torch.optim.Adam)
+
+
+def mech_adam_beta1():
+    s = build(spec_with(["adam-beta1"]))
+    assert s.opt_d.param_groups[0]["betas"] == (0.9, 0.999) and s.opt_g.param_groups[0]["betas"] == (0.9, 0.999)
+    with pytest.raises(SpecError, match="already uses beta1"):
+        spec_with(["adam-beta1:beta1=0.5"])
+
+
+def mech_large_batch():
+    s = build(spec_with(["large-batch"]))
+    seen = []
+    s.G.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]))
+    sampler = BatchSampler(s.data.x, s.batch_size, 0)
+    gan_step(s, sampler, 0.0)
+    assert s.batch_size == 128 and seen == [128, 128]
+
+
+def mech_separate_batches():
+    calls = {}
+    for tricks in ([], ["separate-batches"]):
+        s = build(digits_spec(tricks, arch_options={"width": 8, "d_norm": "bn"}))
+        sizes = []
+        s.D.register_forward_pre_hook(lambda m, args: sizes.append(args[0].shape[0]))
+        gan_step(s, BatchSampler(s.data.x, 16, 0), 0.0)
+        calls[bool(tricks)] = sizes
+    assert calls[False] == [32, 16] and calls[True] == [16, 16, 16]  # mixed pass vs real-only and fake-only passes
+    with pytest.raises(SpecError, match="batch norm"):
+        digits_spec(["separate-batches"])
+
+
+def mech_ortho_init():
+    s = build(spec_with(["ortho-init"], arch_options={"g_hidden": 16, "g_layers": 2, "d_hidden": 16, "d_layers": 1, "d_act": "lrelu"}))
+    for layer in [m for net in (s.G, s.D) for m in net.modules() if isinstance(m, nn.Linear)]:
+        w = layer.weight.detach()
+        gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+        assert torch.allclose(gram, torch.eye(gram.shape[0]), atol=1e-5)
+        assert layer.bias is None or not layer.bias.any()
+
+
+def mech_xavier_init():
+    s = build(spec_with(["xavier-init"]))
+    for layer in [m for net in (s.G, s.D) for m in net.modules() if isinstance(m, nn.Linear)]:
+        fan_out, fan_in = layer.weight.shape
+        bound = (6 / (fan_in + fan_out)) ** 0.5
+        assert bound * 0.7 < layer.weight.abs().max() <= bound
+        assert layer.bias is None or not layer.bias.any()
+
+
+def mech_latent():
+    s = build(spec_with(["latent:r=2"]))
+    for train in (True, False):
+        z = s.latent(20000, None, train=train)
+        assert z.min() >= -2 and z.max() <= 2 and z.var().item() == pytest.approx(4 / 3, rel=0.03)
+
+
+def mech_truncation():
+    s = build(spec_with(["truncation:psi=0.5"], z_dim=4))
+    g = torch.Generator().manual_seed(0)
+    z = s.latent(5000, g, train=False)
+    assert z.abs().max() <= 0.5 and z.std().item() < 0.3  # truncated normal on [-0.5, 0.5]: std 0.28
+    assert s.latent(5000, train=True).abs().max() > 2  # training latents are untouched
+
+
+def test_truncation_run_records_the_fidelity_variety_curve(tmp_path):
+    import pandas as pd
+
+    from ganbench.runner import execute
+
+    spec = spec_with(["truncation:psi=0.5"], steps=20, eval_samples=500)
+    rec = execute(spec, tmp_path / "run")
+    curve = pd.read_csv(tmp_path / "run" / "truncation.csv")
+    assert list(curve.psi) == [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0] and "recall [coords]" in curve.columns
+    assert curve.loc[curve.psi == 0.5, "fd [coords]"].item() == pytest.approx(rec["metrics"]["fd [coords]"])
+    assert rec["sampling"]["latent"] == {"trick": "truncation", "psi": 0.5}
+
+
+def mech_ema():
+    s = build(spec_with(["ema:beta=0.9"]))
+    ema = s.tricks.tricks[0]
+    with torch.no_grad():
+        for p in s.G.parameters():
+            p.zero_()
+        for p in ema.G_ema.parameters():
+            p.zero_()
+        history = []
+        for t in range(1, 6):
+            for p in s.G.parameters():
+                p.fill_(float(t))
+            history.append(float(t))
+            s.tricks.after_g_step(s.G, s.D)
+    expected = sum((1 - 0.9) * 0.9 ** (5 - i) * v for i, v in enumerate(history, start=1))  # analytic EMA from 0
+    for p in ema.G_ema.parameters():
+        assert torch.allclose(p, torch.full_like(p, expected), atol=1e-6)
+    assert s.eval_generator() is ema.G_ema and s.eval_generator() is not s.G
+
+
+def mech_historical_averaging():
+    s = build(spec_with(["historical-averaging:lam=0.5"]))
+    ha = s.tricks.tricks[0]
+    assert s.tricks.g_penalty(s.G, s.D, torch.zeros(1)) is None  # no history yet
+    values = [1.0, 2.0, 6.0]
+    with torch.no_grad():
+        for v in values:
+            for p in s.G.parameters():
+                p.fill_(v)
+            ha.after_g_step(s.G, s.D)
+        for p in s.G.parameters():
+            p.fill_(0.0)
+    n = sum(p.numel() for p in s.G.parameters())
+    assert s.tricks.g_penalty(s.G, s.D, torch.zeros(1)).item() == pytest.approx(0.5 * n * 3.0 ** 2)  # mean 3
+
+
+def mech_feature_matching():
+    s = build(spec_with(["feature-matching"]))
+    real, fake = s.data.x[:16], torch.randn(16, 2)
+    ref = ((s.D.features(real).mean(0) - s.D.features(fake).mean(0)) ** 2).sum()
+    assert s.tricks.g_objective(s.D, real, fake).item() == pytest.approx(ref.item(), rel=1e-6)
+    s.tricks.g_objective(s.D, real, s.G(torch.randn(16, 2))).backward()
+    assert all(p.grad is not None for p in s.G.parameters())
+
+
+def mech_minibatch_discrimination():
+    s0 = build(spec_with([]))
+    s = build(spec_with(["minibatch-discrimination:kernels=3,kernel_dim=2"]))
+    x = torch.randn(6, 2)
+    # added with zero head weights: the same function as the plain D at the start
+    assert torch.allclose(s.D(x), s0.D(x), atol=1e-6)
+    layer = s.D.extras[0]
+    f = s.D.body(x)
+    m = layer.T(f).view(6, 3, 2)
+    o = torch.stack([sum(torch.exp(-(m[i] - m[j]).abs().sum(1)) for j in range(6) if j != i) for i in range(6)])
+    assert torch.allclose(layer(f)[:, -3:], o, atol=1e-6)
+    same = layer(f[:1].expand(4, -1))[:, -3:]
+    assert torch.allclose(same, torch.full_like(same, 3.0))  # identical samples: each close to the 3 others
+    assert not s.d_joint
+
+
+def mech_minibatch_stddev():
+    s = build(digits_spec(["minibatch-stddev:group=4"]))
+    layer = s.D.extras[0]
+    f = torch.randn(8, 3, 2, 2)
+    out = layer(f)
+    assert out.shape == (8, 4, 2, 2)
+    # groups are samples {i, i+2, i+4, i+6}: the feature-wise std over a group, averaged
+    for i in range(8):
+        grp = f[i % 2::2]
+        expected = grp.std(0, unbiased=False).mean()
+        assert torch.allclose(out[i, 3], torch.full((2, 2), expected.item()), atol=1e-4)
+    assert layer(f[:1].expand(8, -1, -1, -1))[:, 3].abs().max() < 1e-3  # no variety, no spread
+    c, h, w = s.D.feature_shape
+    assert c == s.D.body[-2].out_channels + 1 and s.D.head.in_features == c * h * w and not s.d_joint
+
+
+def mech_unrolled():
+    s = build(spec_with(["unrolled:k=3"]))
+    counts = count_steps(s)
+    after_first = []
+    s.opt_d.register_step_post_hook(lambda *a: after_first.append([p.detach().clone() for p in s.D.parameters()]))
+    looked = []
+    s.G.register_forward_pre_hook(lambda m, a: looked.append(len(after_first)))
+    gan_step(s, BatchSampler(s.data.x, 16, 0), 0.0)
+    assert counts == {"d": 4, "g": 1}  # one real D update, three look-ahead ones
+    assert looked[-1] == 4  # G's update ran after the look-ahead
+    # D is back to its weights after the real update (look-ahead undone), and its optimizer state too
+    assert all(torch.equal(a, b) for a, b in zip(after_first[0], s.D.parameters()))
+    assert s.opt_d.state_dict()["state"][0]["step"].item() == 1
+
+
+def mech_dragan():
+    tr = make_trick("dragan", {"lam": 10.0, "c": 0.5})
+    D = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        D.weight.copy_(torch.tensor([[3.0, 4.0]]))
+    seen = []
+    D.register_forward_pre_hook(lambda m, a: seen.append(a[0].detach()))
+    real = torch.randn(500, 2)
+    pen = tr.d_penalty(DBatch(lambda x: D(x).squeeze(1), real, real + 100, torch.zeros(500), torch.zeros(500)))
+    assert pen.item() == pytest.approx(10 * (5 - 1) ** 2)  # linear D: gradient norm 5 everywhere
+    delta = seen[-1] - real  # points perturbed from the real data, not from the fakes
+    assert delta.min() >= 0 and delta.max() <= 0.5 * real.std() + 1e-6 and delta.max() > 0.3 * real.std()
+
+
+def quadratic_d(x):
+    return (x ** 2).sum(1)  # gradient 2x
+
+
+def mech_r1():
+    tr = make_trick("r1", {"gamma": 4.0})
+    real, fake = torch.ones(8, 2), torch.zeros(8, 2)
+    pen = tr.d_penalty(DBatch(quadratic_d, real, fake, quadratic_d(real), quadratic_d(fake)))
+    assert pen.item() == pytest.approx(0.5 * 4.0 * 8.0)  # gamma/2 * ||2x||^2 = 2 * 8 on the real points
+
+
+def mech_r2():
+    tr = make_trick("r2", {"gamma": 4.0})
+    real, fake = torch.zeros(8, 2), torch.ones(8, 2)
+    pen = tr.d_penalty(DBatch(quadratic_d, real, fake, quadratic_d(real), quadratic_d(fake)))
+    assert pen.item() == pytest.approx(0.5 * 4.0 * 8.0)  # the same, measured on the fakes
+
+
+def mech_ortho_reg():
+    tr = make_trick("ortho-reg", {"beta": 1.0})
+    G = nn.Sequential(nn.Linear(3, 3, bias=False))
+    with torch.no_grad():
+        G[0].weight.copy_(torch.diag(torch.tensor([1.0, 2.0, 3.0])))
+    assert tr.g_penalty(G, None, torch.zeros(1)).item() == 0  # orthogonal rows of any norm: no penalty
+    with torch.no_grad():
+        G[0].weight.copy_(torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
+    w = G[0].weight
+    gram = w @ w.T
+    assert tr.g_penalty(G, None, torch.zeros(1)).item() == pytest.approx(((gram - torch.diag(gram.diag())) ** 2).sum().item())
+
+
+def mech_lecam():
+    tr = make_trick("lecam", {"lam": 1.0, "decay": 0.9})
+    D = lambda x: x.sum(1)  # noqa: E731
+    r1, f1 = torch.tensor([1.0, 3.0]), torch.tensor([-1.0, -1.0])
+    pen = tr.d_penalty(DBatch(D, torch.zeros(2, 1), torch.zeros(2, 1), r1, f1))
+    # anchors start at the first means (a_R = 2, a_F = -1): E(D(x) - a_F)^2 + E(D(G(z)) - a_R)^2
+    assert pen.item() == pytest.approx(((r1 + 1) ** 2).mean().item() + ((f1 - 2) ** 2).mean().item())
+    tr.d_penalty(DBatch(D, torch.zeros(2, 1), torch.zeros(2, 1), torch.tensor([4.0, 4.0]), f1))
+    assert tr.anchors["real"].item() == pytest.approx(0.9 * 2 + 0.1 * 4)
+
+
+def mech_diffaugment():
+    from ganbench.tricks.augment import augment, cutout, translation
+
+    x = torch.zeros(500, 1, 8, 8)
+    x[:, :, 4, 4] = 1.0
+    t = translation(x)
+    pos = t.flatten(1).argmax(1)
+    dy, dx = pos // 8 - 4, pos % 8 - 4
+    assert dy.abs().max() == 1 and dx.abs().max() == 1 and (t.sum((1, 2, 3)) == 1).all()  # 1/8 of 8 pixels
+    c = cutout(torch.ones(200, 1, 8, 8))
+    zeros = (c == 0).sum((1, 2, 3))
+    assert zeros.max() == 16 and zeros.min() >= 4  # a 4x4 square, clipped at the border
+    y = torch.rand(4, 1, 8, 8, requires_grad=True)
+    augment(y, "color+translation+cutout").sum().backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0  # differentiable, so G learns through it
+    s = build(digits_spec(["diffaugment:policy=translation"]))
+    real = s.data.x[:16]
+    r, f = s.tricks.d_inputs(real, real, 0.0)
+    assert not torch.equal(r, real) and not torch.equal(r, f)  # both sides augmented, independently
+
+
+def mech_consistency():
+    tr = make_trick("consistency", {"lam_real": 2.0, "lam_fake": 0.0})
+    x = torch.zeros(64, 1, 8, 8)
+    x[:, :, 4, 4] = 1.0
+    invariant = lambda v: v.sum((1, 2, 3))  # noqa: E731  a shift of at most a pixel keeps the centre pixel inside
+    assert tr.d_penalty(DBatch(invariant, x, x, invariant(x), invariant(x))).item() == pytest.approx(0.0)
+    corner = lambda v: v[:, 0, 4, 4]  # noqa: E731
+    pen = tr.d_penalty(DBatch(corner, x, x, corner(x), corner(x))).item()
+    # the centre pixel stays put with probability 1/9 (dx = dy = 0): E(1 - D(T x))^2 = 8/9, times lam_real
+    assert pen == pytest.approx(2.0 * 8 / 9, abs=0.35)
+    with pytest.raises(SpecError, match="not an image data set"):
+        spec_with(["consistency"])
+
+
+def mech_sn_g():
+    s = build(spec_with(["sn-g"]))
+    sampler = BatchSampler(s.data.x, 16, 0)
+    for _ in range(30):
+        gan_step(s, sampler, 0.0)
+    with torch.no_grad():
+        for _ in range(50):
+            s.D(s.data.x[:16])
+            s.G(torch.randn(16, 2))
+    for net in (s.G, s.D):
+        layers = [m for m in net.modules() if isinstance(m, nn.Linear)]
+        assert layers and all(hasattr(m, "parametrizations") for m in layers)
+        for m in layers:
+            assert torch.linalg.matrix_norm(m.weight, ord=2).item() == pytest.approx(1.0, abs=0.03)
+
+
+MECHANISMS = {
+    "gp": mech_gp, "clip": mech_clip, "sn": mech_sn, "ttur": mech_ttur, "d-steps": mech_d_steps,
+    "label-smoothing": mech_label_smoothing, "label-noise": mech_label_noise, "label-flip": mech_label_flip,
+    "instance-noise": mech_instance_noise, "pac": mech_pac, "g-steps": mech_g_steps, "sgd-d": mech_sgd_d,
+    "adam-beta1": mech_adam_beta1, "large-batch": mech_large_batch, "separate-batches": mech_separate_batches,
+    "ortho-init": mech_ortho_init, "xavier-init": mech_xavier_init, "latent": mech_latent,
+    "truncation": mech_truncation, "ema": mech_ema, "historical-averaging": mech_historical_averaging,
+    "feature-matching": mech_feature_matching, "minibatch-discrimination": mech_minibatch_discrimination,
+    "minibatch-stddev": mech_minibatch_stddev, "unrolled": mech_unrolled, "dragan": mech_dragan, "r1": mech_r1,
+    "r2": mech_r2, "ortho-reg": mech_ortho_reg, "lecam": mech_lecam, "diffaugment": mech_diffaugment,
+    "consistency": mech_consistency, "sn-g": mech_sn_g,
+}
 
 
 def test_every_trick_has_a_mechanism_test():

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Callable
 
+import torch
 from torch import nn
 
 from ganbench.errors import SpecError
@@ -28,9 +30,55 @@ def resolve_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **options}
 
 
-def build_models(name: str, sample_shape: tuple[int, ...], z_dim: int, options: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
-    """Build the generator and discriminator of architecture `name` for data of `sample_shape`."""
-    return ARCHS.get(name)(sample_shape, z_dim, **resolve_options(name, options))
+def build_models(name: str, sample_shape: tuple[int, ...], z_dim: int, options: dict[str, Any],
+                 d_shape: tuple[int, ...] | None = None) -> tuple[nn.Module, "Discriminator"]:
+    """Build the generator and discriminator of architecture `name` for data of `sample_shape`.
+
+    `d_shape`: what D sees when a trick changes it (PacGAN's packing stacks samples along the channels)."""
+    builder, opts = ARCHS.get(name), resolve_options(name, options)
+    G, D = builder(sample_shape, z_dim, **opts)
+    if d_shape is not None and tuple(d_shape) != tuple(sample_shape):
+        _, D = builder(tuple(d_shape), z_dim, **opts)
+    return G, D
+
+
+class Discriminator(nn.Module):
+    """D(x) = head(features(x)), one logit per sample.
+
+    `body` maps a batch to features of shape `feature_shape` (per sample); `extras` are feature-to-feature layers
+    that tricks append (minibatch statistics); `head` is a linear map from the flattened features to one logit.
+    Feature matching reads `features`, minibatch tricks call `append_features`."""
+
+    def __init__(self, body: nn.Module, feature_shape: tuple[int, ...]):
+        super().__init__()
+        self.body = body
+        self.extras = nn.Sequential()
+        self.feature_shape = tuple(feature_shape)
+        self.head = nn.Linear(math.prod(feature_shape), 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.extras(self.body(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1)).flatten()
+
+    def append_features(self, layer: nn.Module, feature_shape: tuple[int, ...]) -> None:
+        """Append a layer that maps the features to `feature_shape` (more channels or units at the end).
+
+        The head grows to match: its trained weights are kept and the new inputs start with zero weights, so the
+        network computes the same function at the moment the layer is added."""
+        old = self.head
+        self.extras.append(layer)
+        self.feature_shape = tuple(feature_shape)
+        extra = math.prod(feature_shape) - old.in_features
+        if extra < 0:
+            raise ValueError("append_features may only add features")
+        head = nn.Linear(math.prod(feature_shape), 1, device=old.weight.device, dtype=old.weight.dtype)
+        with torch.no_grad():
+            head.weight.zero_()
+            head.weight[:, : old.in_features].copy_(old.weight)
+            head.bias.copy_(old.bias)
+        self.head = head
 
 
 def init_normal(module: nn.Module, std: float = 0.02) -> None:

@@ -5,7 +5,7 @@ import math
 
 from torch import nn
 
-from ganbench.models.base import ARCHS, init_weights
+from ganbench.models.base import ARCHS, Discriminator, init_weights
 
 
 def stages_for(resolution: int) -> int:
@@ -52,7 +52,7 @@ def dcgan(
     for _ in range(n - 1):
         d += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=d_norm == "none")] + d_norm_layer(d_norm, c * 2) + [nn.LeakyReLU(0.2)]
         c *= 2
-    D = nn.Sequential(*d, nn.Flatten(), nn.Linear(c * bottom * bottom, 1), nn.Flatten(0))
+    D = Discriminator(nn.Sequential(*d), (c, bottom, bottom))
     init_weights(G, init)
     init_weights(D, init)
     return G, D

@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from ganbench.models.base import ARCHS, init_weights
+from ganbench.models.base import ARCHS, Discriminator, init_weights
 
 
 class Maxout(nn.Module):
@@ -49,7 +49,7 @@ def mlp(
     for _ in range(d_layers):
         d.append(hidden_layer(d_in, d_hidden, d_act, pieces))
         d_in = d_hidden
-    D = nn.Sequential(*d, nn.Linear(d_in, 1), nn.Flatten(0))
+    D = Discriminator(nn.Sequential(*d), (d_in,))
     init_weights(G, init)
     init_weights(D, init)
     return G, D

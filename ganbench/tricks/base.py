@@ -1,14 +1,25 @@
 """The trick interface (hooks into the training step), its registry, and the ordered stack of a run's tricks.
 
 Hooks are applied in ascending `order`; within one order, by name. Order bands:
-  10 optimizer settings (TTUR), 20 schedule (D steps), 30 model wrappers (spectral norm),
-  40 D inputs (noise, packing), 50 penalties (GP), 60 after-step updates (clipping, EMA), 90 sampling.
+  10 optimizer settings (TTUR, SGD for D, Adam beta1), 15 batch size (large batch), 20 schedule (D/G steps),
+  25 D structure (minibatch features), 27 initialisation (orthogonal, Xavier), 30 weight normalisation
+  (spectral norm), 35 D inputs: augmentation (DiffAugment), 40 D inputs: noise, 45 packing (PacGAN),
+  47 labels (smoothing, noise, flips), 50 penalties (GP, R1, LeCam, ...), 55 G objective (feature matching),
+  60 after-step updates (clipping, averages), 70 unrolling, 80 evaluation generator (EMA), 90 latent sampling.
+
+The training step calls, in this order: configure_optim, batch_size, d_steps/g_steps, d_input_shape and
+wrap_models (once, when the run is built); per D update: latent, d_inputs, d_targets, d_penalty, after_d_step;
+per G update: g_context (around all G updates), latent, d_inputs, g_objective, g_penalty, after_g_step; at
+evaluation: eval_generator and latent(train=False).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Iterable
 
+import torch
 from torch import Tensor, nn
 
 from ganbench.errors import SpecError
@@ -18,6 +29,17 @@ from ganbench.registry import Registry
 if TYPE_CHECKING:
     from ganbench.losses import Loss
     from ganbench.spec import RunSpec
+
+
+@dataclass
+class DBatch:
+    """What one D update saw: D's inputs (after every d_inputs transform) and its outputs on them."""
+
+    D: nn.Module
+    real: Tensor
+    fake: Tensor
+    d_real: Tensor
+    d_fake: Tensor
 
 
 class Trick:
@@ -33,20 +55,57 @@ class Trick:
     def configure_optim(self, settings: OptimSettings) -> OptimSettings:
         return settings
 
+    def batch_size(self, n: int) -> int:
+        """Samples per batch (real and generated)."""
+        return n
+
     def d_steps(self, n: int) -> int:
         """D updates per G update."""
         return n
 
+    def g_steps(self, n: int) -> int:
+        """G updates per step."""
+        return n
+
+    def d_input_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The per-sample shape D is built for (packing changes it)."""
+        return shape
+
+    def d_joint(self, joint: bool) -> bool:
+        """Whether real and fake may go through D in one mixed batch."""
+        return joint
+
     def wrap_models(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
         return G, D
+
+    def latent(self, n: int, z_dim: int, device: torch.device, generator: torch.Generator | None,
+               train: bool) -> Tensor | None:
+        """Latent codes, or None for the next trick (and finally the standard normal) to decide."""
+        return None
 
     def d_inputs(self, real: Tensor, fake: Tensor, progress: float) -> tuple[Tensor, Tensor]:
         """Transform D's real and fake inputs; progress runs from 0 to 1 over training."""
         return real, fake
 
-    def d_penalty(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
+    def d_targets(self, t_real: Tensor, t_fake: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-sample D targets (1 real, 0 fake before any label trick); only for losses with targets."""
+        return t_real, t_fake
+
+    def d_penalty(self, batch: DBatch) -> Tensor | None:
         """An extra term added to D's loss."""
         return None
+
+    def g_objective(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
+        """A G objective that replaces the loss's (feature matching); None keeps the loss's."""
+        return None
+
+    def g_context(self, s: Any, d_update: Callable[[], None]) -> ContextManager:
+        """A context around the G updates of a step (unrolled GAN looks ahead with `d_update` here)."""
+        return contextlib.nullcontext()
+
+    def eval_generator(self, G: nn.Module) -> nn.Module:
+        """The generator to evaluate (an average of G's weights, for example)."""
+        return G
 
     def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor) -> Tensor | None:
         """An extra term added to G's loss."""
@@ -66,7 +125,8 @@ class Trick:
         pass
 
     def params(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}
+        """The hyper-parameters (dataclass fields set in __init__; state kept in init=False fields is not one)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init} if dataclasses.is_dataclass(self) else {}
 
 
 TRICKS: Registry[type[Trick]] = Registry("trick")
@@ -86,7 +146,7 @@ def register_trick(name: str):
 def make_trick(name: str, params: dict[str, Any]) -> Trick:
     """Instantiate trick `name` with `params`; unknown or ill-typed parameters are a SpecError."""
     cls = TRICKS.get(name)
-    fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else {}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init} if dataclasses.is_dataclass(cls) else {}
     unknown = sorted(set(params) - set(fields))
     if unknown:
         valid = ", ".join(sorted(fields)) or "none"
@@ -119,10 +179,60 @@ class TrickStack:
             settings = t.configure_optim(settings)
         return settings
 
-    def d_steps(self, n: int = 1) -> int:
+    def _chain(self, hook: str, value: Any) -> Any:
         for t in self.tricks:
-            n = t.d_steps(n)
-        return n
+            value = getattr(t, hook)(value)
+        return value
+
+    def batch_size(self, n: int) -> int:
+        return self._chain("batch_size", n)
+
+    def d_steps(self, n: int = 1) -> int:
+        return self._chain("d_steps", n)
+
+    def g_steps(self, n: int = 1) -> int:
+        return self._chain("g_steps", n)
+
+    def d_input_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return self._chain("d_input_shape", tuple(shape))
+
+    def d_joint(self, joint: bool) -> bool:
+        return self._chain("d_joint", joint)
+
+    def latent(self, n: int, z_dim: int, device: torch.device, generator: torch.Generator | None = None,
+               train: bool = True) -> Tensor:
+        """The first trick's latent codes, else standard normal ones."""
+        for t in self.tricks:
+            z = t.latent(n, z_dim, device, generator, train)
+            if z is not None:
+                return z
+        return torch.randn(n, z_dim, device=device, generator=generator)
+
+    def d_targets(self, n_real: int, n_fake: int, device: torch.device) -> tuple[Tensor, Tensor] | None:
+        """Per-sample targets after the label tricks, or None when no trick changes them (the loss's own fast path)."""
+        changers = [t for t in self.tricks if type(t).d_targets is not Trick.d_targets]
+        if not changers:
+            return None
+        t_real, t_fake = torch.ones(n_real, device=device), torch.zeros(n_fake, device=device)
+        for t in changers:
+            t_real, t_fake = t.d_targets(t_real, t_fake)
+        return t_real, t_fake
+
+    def g_objective(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
+        for t in self.tricks:
+            out = t.g_objective(D, real, fake)
+            if out is not None:
+                return out
+        return None
+
+    def g_context(self, s: Any, d_update: Callable[[], None]) -> ContextManager:
+        stack = contextlib.ExitStack()
+        for t in self.tricks:
+            stack.enter_context(t.g_context(s, d_update))
+        return stack
+
+    def eval_generator(self, G: nn.Module) -> nn.Module:
+        return self._chain("eval_generator", G)
 
     def wrap_models(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
         for t in self.tricks:
@@ -134,8 +244,8 @@ class TrickStack:
             real, fake = t.d_inputs(real, fake, progress)
         return real, fake
 
-    def d_penalty(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
-        return _sum(t.d_penalty(D, real, fake) for t in self.tricks)
+    def d_penalty(self, batch: DBatch) -> Tensor | None:
+        return _sum(t.d_penalty(batch) for t in self.tricks)
 
     def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor) -> Tensor | None:
         return _sum(t.g_penalty(G, D, fake) for t in self.tricks)
@@ -164,9 +274,14 @@ def _sum(terms: Iterable[Tensor | None]) -> Tensor | None:
     return total
 
 
-def discriminator_layers(D: nn.Module) -> list[nn.Module]:
-    """The weight layers (Linear, Conv) of D."""
-    return [m for m in D.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+WEIGHT_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+
+def weight_layers(net: nn.Module) -> list[nn.Module]:
+    """The weight layers (Linear, Conv, transposed Conv) of a network."""
+    return [m for m in net.modules() if isinstance(m, WEIGHT_LAYERS)]
+
+
 
 
 def has_batch_norm(module: nn.Module) -> bool:

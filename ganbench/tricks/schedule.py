@@ -38,3 +38,82 @@ class DSteps(Trick):
 
     def d_steps(self, n: int) -> int:
         return self.k
+
+
+@register_trick("g-steps")
+@dataclass
+class GSteps(Trick):
+    """k G updates per D update, each on fresh latents (the update ratio the other way; Goodfellow et al. 2014)."""
+
+    k: int = 2
+    order: ClassVar[int] = 20
+
+    def check(self, spec, loss) -> None:
+        require(self.k >= 2, "g-steps: k must be at least 2 (1 is the default)")
+
+    def g_steps(self, n: int) -> int:
+        return self.k
+
+
+@register_trick("sgd-d")
+@dataclass
+class SGDForD(Trick):
+    """Plain SGD for D while G keeps its optimizer (ganhacks 2016; Radford et al. 2016 discuss it)."""
+
+    lr: float = 0.01
+    momentum: float = 0.0
+    order: ClassVar[int] = 10
+
+    def check(self, spec, loss) -> None:
+        require(self.lr > 0 and 0 <= self.momentum < 1, "sgd-d: lr must be positive and momentum in [0, 1)")
+
+    def configure_optim(self, settings: OptimSettings) -> OptimSettings:
+        return dataclasses.replace(settings, optimizer_d="sgd", lr_d=self.lr, beta1_d=self.momentum)
+
+
+@register_trick("adam-beta1")
+@dataclass
+class AdamBeta1(Trick):
+    """Adam's first-moment decay for G and D: 0.9 (Kingma & Ba 2015) against DCGAN's 0.5 (Radford et al. 2016)."""
+
+    beta1: float = 0.9
+    order: ClassVar[int] = 10
+
+    def check(self, spec, loss) -> None:
+        require(spec.optimizer == "adam", f"adam-beta1 needs the adam optimizer, the spec uses {spec.optimizer!r}")
+        require(0 <= self.beta1 < 1, "adam-beta1: beta1 must lie in [0, 1)")
+        require(self.beta1 != spec.beta1, f"adam-beta1: the spec already uses beta1={spec.beta1}; pick another value")
+
+    def configure_optim(self, settings: OptimSettings) -> OptimSettings:
+        return dataclasses.replace(settings, beta1=self.beta1)
+
+
+@register_trick("large-batch")
+@dataclass
+class LargeBatch(Trick):
+    """factor x the batch size for both players at the same learning rate and step count (Brock et al. 2019)."""
+
+    factor: int = 8
+    order: ClassVar[int] = 15
+
+    def check(self, spec, loss) -> None:
+        require(self.factor >= 2, "large-batch: factor must be at least 2")
+
+    def batch_size(self, n: int) -> int:
+        return n * self.factor
+
+
+@register_trick("separate-batches")
+@dataclass
+class SeparateBatches(Trick):
+    """D sees a real-only and a fake-only batch instead of one mixed batch; with batch norm in D this changes the
+    normalisation statistics (ganhacks 2016; Goodfellow 2016 NIPS tutorial, on batch norm in D)."""
+
+    order: ClassVar[int] = 20
+
+    def check(self, spec, loss) -> None:
+        require(spec.arch_options.get("d_norm") == "bn",
+                "separate-batches only changes anything when D has batch norm; add --set arch_options.d_norm=bn")
+
+    def d_joint(self, joint: bool) -> bool:
+        return False
