@@ -54,7 +54,7 @@ def build(spec: RunSpec, device: str | torch.device = "cpu") -> Setup:
     data = get_dataset(spec.dataset)
     tricks = TrickStack(make_trick(t.name, dict(t.params)) for t in spec.tricks)
     torch.manual_seed(spec.seed)
-    G, D = build_models(spec.arch, data.sample_shape, spec.z_dim, spec.arch_options,
+    G, D = build_models(spec.arch, data.sample_shape, spec.z_dim, tricks.arch_options(spec.arch, spec.arch_options),
                         d_shape=tricks.d_input_shape(data.sample_shape))
     G, D = G.to(device), D.to(device)
     G, D = tricks.wrap_models(G, D)

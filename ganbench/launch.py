@@ -52,10 +52,19 @@ def run_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
 
 
 def cost(spec: RunSpec) -> float:
-    """A rough relative cost, to start the longest runs first."""
-    d_steps = next((dict(t.params).get("k", 1) for t in spec.tricks if t.name == "d-steps"), 1)
-    penalty = 3 if any(t.name == "gp" for t in spec.tricks) else 1
-    return spec.steps * (1 + d_steps * penalty)
+    """A rough relative cost from the spec and its tricks' hooks, to start the longest runs first: steps x batch
+    growth x (D updates, each with its penalties, + look-ahead + G updates) x data size."""
+    import math
+
+    from ganbench.data import get_dataset
+    from ganbench.tricks.base import TrickStack, make_trick
+
+    stack = TrickStack(make_trick(t.name, dict(t.params)) for t in spec.tricks)
+    batch = stack.batch_size(spec.batch_size) / spec.batch_size
+    extra = sum(t.extra_cost() for t in stack.tricks)
+    per_step = stack.d_steps(1) * (1 + extra) + stack.g_steps(1)
+    size = math.prod(get_dataset(spec.dataset).sample_shape)
+    return spec.steps * batch * per_step * (1 + size / 64)
 
 
 @EXECUTORS.register("local")

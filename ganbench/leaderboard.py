@@ -19,7 +19,9 @@ ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks
 
 def config_key(spec: dict) -> str:
     """What a run shares with its trick-free baseline: every spec field except tricks, method label and seed."""
-    rest = {k: v for k, v in spec.items() if k not in ("tricks", "method", "seed")}
+    from ganbench.spec import identity
+
+    rest = {k: v for k, v in identity(spec).items() if k not in ("tricks", "method", "seed")}
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:12]
 TAG = re.compile(r" \[([^\]]+)\]$")
 

@@ -80,6 +80,29 @@ def samples_plot(suite_path: Path, df: pd.DataFrame, dataset: str, column: str, 
     return _save(fig, out / f"samples_{_slug(dataset)}.png")
 
 
+def truncation_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path) -> Path | None:
+    """The fidelity/variety curve of runs with the truncation trick: precision against recall as psi varies."""
+    frames = []
+    for _, row in df[df.dataset == dataset].iterrows():
+        f = suite_path / "runs" / row["run_id"] / store.TRUNCATION
+        if f.exists():
+            frames.append(pd.read_csv(f).assign(method=row["method"], seed=row["seed"]))
+    if not frames:
+        return None
+    t = pd.concat(frames)
+    prec = next(c for c in t.columns if c.startswith("precision"))
+    rec = next(c for c in t.columns if c.startswith("recall"))
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    for (method, seed), g in t.groupby(["method", "seed"]):
+        g = g.sort_values("psi")
+        ax.plot(g[rec], g[prec], marker="o", markersize=3, linewidth=1, label=f"{method} s{seed}")
+        for _, r in g.iloc[[0, -1]].iterrows():
+            ax.annotate(f"ψ={r.psi:g}", (r[rec], r[prec]), fontsize=6)
+    ax.set(xlabel=rec, ylabel=prec, title=f"{dataset}: truncation, fidelity vs variety")
+    ax.legend(fontsize=6)
+    return _save(fig, out / f"truncation_{_slug(dataset)}.png")
+
+
 def write_plots(suite_path: Path, run_ids: Collection[str] | None = None) -> list[Path]:
     """All figures of a suite under <suite>/plots/ (only its current cells when `run_ids` is given)."""
     res = load_results(suite_path, run_ids)
@@ -93,4 +116,7 @@ def write_plots(suite_path: Path, run_ids: Collection[str] | None = None) -> lis
         if curves:
             paths.append(curves)
         paths.append(samples_plot(suite_path, df, dataset, column, higher[column], out))
+        trunc = truncation_plot(suite_path, df, dataset, out)
+        if trunc:
+            paths.append(trunc)
     return paths

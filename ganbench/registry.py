@@ -103,6 +103,7 @@ _BUILTINS = (
     "ganbench.tricks.averaging",
     "ganbench.tricks.collapse",
     "ganbench.tricks.augment",
+    "ganbench.tricks.arch",
     "ganbench.presets",
     "ganbench.metrics.points",
     "ganbench.metrics.images",

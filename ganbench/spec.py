@@ -57,7 +57,9 @@ class RunSpec:
         return d
 
     def canonical(self) -> str:
-        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        """The spec's identity as canonical JSON: every field, except architecture options left at their default
+        (so adding an option with a default that keeps the old behaviour never changes existing run_ids)."""
+        return json.dumps(identity(self.to_json()), sort_keys=True, separators=(",", ":"))
 
     @property
     def digest(self) -> str:
@@ -74,6 +76,19 @@ class RunSpec:
         d = dict(d)
         d["tricks"] = tuple(TrickSpec(t["name"], tuple(sorted(t["params"].items()))) for t in d["tricks"])
         return RunSpec(**d)
+
+
+def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec dictionary with architecture options at their default value left out."""
+    from ganbench.models.base import arch_defaults
+    from ganbench.registry import load_builtins
+
+    load_builtins()
+    defaults = arch_defaults(spec["arch"])
+    out = dict(spec)
+    out["arch_options"] = {k: v for k, v in sorted(spec["arch_options"].items())
+                           if k not in defaults or defaults[k] != v}
+    return out
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunSpec)}
@@ -202,6 +217,10 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         raise SpecError(f"{where}: seed must be non-negative")
     stack = TrickStack(instances)
     stack.check(spec, LOSSES.get(spec.loss))
+    options = stack.arch_options(spec.arch, dict(spec.arch_options))
+    if options != dict(spec.arch_options):
+        check_buildable(spec.arch, stack.d_input_shape(data.sample_shape), spec.z_dim, options,
+                        f"{where} (with the architecture options of its tricks)")
     drawn = stack.batch_size(spec.batch_size)
     if drawn > len(data):
         raise SpecError(f"{where}: the tricks draw {drawn} samples per batch, more than the {len(data)} of "

@@ -229,9 +229,12 @@ def test_truncation_run_records_the_fidelity_variety_curve(tmp_path):
 
     from ganbench.runner import execute
 
+    from ganbench.plots import write_plots
+
     spec = spec_with(["truncation:psi=0.5"], steps=20, eval_samples=500)
-    rec = execute(spec, tmp_path / "run")
-    curve = pd.read_csv(tmp_path / "run" / "truncation.csv")
+    rec = execute(spec, tmp_path / "runs" / spec.run_id)
+    curve = pd.read_csv(tmp_path / "runs" / spec.run_id / "truncation.csv")
+    assert "truncation_ring8.png" in {p.name for p in write_plots(tmp_path, [spec.run_id])}
     assert list(curve.psi) == [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0] and "recall [coords]" in curve.columns
     assert curve.loc[curve.psi == 0.5, "fd [coords]"].item() == pytest.approx(rec["metrics"]["fd [coords]"])
     assert rec["sampling"]["latent"] == {"trick": "truncation", "psi": 0.5}
@@ -436,7 +439,72 @@ def mech_sn_g():
             assert torch.linalg.matrix_norm(m.weight, ord=2).item() == pytest.approx(1.0, abs=0.03)
 
 
+def mech_d_dropout():
+    s = build(spec_with(["d-dropout:p=0.5"]))
+    drops = [m for m in s.D.modules() if isinstance(m, nn.Dropout)]
+    assert len(drops) == 2 and all(m.p == 0.5 for m in drops)  # after each of D's two hidden layers
+    x = s.data.x[:64]
+    assert not torch.equal(s.D(x), s.D(x))  # training: a fresh mask per pass
+    s.D.eval()
+    assert torch.equal(s.D(x), s.D(x))
+
+
+def mech_leaky_relu():
+    s = build(digits_spec(["leaky-relu"]))
+    acts = [m for m in s.G.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
+    assert acts and all(isinstance(m, nn.LeakyReLU) and m.negative_slope == 0.2 for m in acts)
+    assert any(isinstance(m, nn.ReLU) for m in build(digits_spec([])).G.modules())
+
+
+def mech_upsample_conv():
+    s = build(digits_spec(["upsample-conv"]))
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in s.G.modules())
+    ups = [m for m in s.G.modules() if isinstance(m, nn.Upsample)]
+    assert len(ups) == 2 and all(u.mode == "nearest" and u.scale_factor == 2 for u in ups)
+    assert s.G(torch.randn(4, 8)).shape == (4, 1, 8, 8)
+
+
+def mech_self_attention():
+    from ganbench.models.dcgan import SelfAttention
+
+    s = build(digits_spec(["self-attention:res=4"]))
+    sizes = []
+    for net in (s.G, s.D):
+        blocks = [m for m in net.modules() if isinstance(m, SelfAttention)]
+        assert len(blocks) == 1
+        blocks[0].register_forward_pre_hook(lambda m, a: sizes.append(a[0].shape[-1]))
+    x = torch.randn(3, blocks[0].v.in_channels, 4, 4)
+    assert torch.equal(blocks[0](x), x)  # gamma starts at 0: the block is the identity at initialisation
+    sizes.clear()
+    s.D(s.G(torch.randn(3, 8)))
+    assert sizes == [4, 4]
+    with torch.no_grad():
+        blocks[0].gamma.fill_(1.0)
+    y = blocks[0](x)
+    attn = torch.softmax(blocks[0].q(x).flatten(2).transpose(1, 2) @ blocks[0].k(x).flatten(2), -1)
+    assert torch.allclose(y, x + (blocks[0].v(x).flatten(2) @ attn.transpose(1, 2)).view_as(x), atol=1e-5)
+
+
+def mech_patch_d():
+    s = build(digits_spec(["patch-d"]))
+    out = s.D(s.data.x[:5])
+    assert out.shape == (5, 4)  # one logit per position of the 2x2 last feature map of an 8x8 input
+    stats = gan_step(s, BatchSampler(s.data.x, 16, 0), 0.0)
+    assert all(torch.isfinite(v).all() for v in stats.values())
+    with pytest.raises(SpecError, match="cannot be combined"):
+        digits_spec(["patch-d", "minibatch-stddev"])
+
+
+def mech_width():
+    s = build(digits_spec(["width:factor=2"]))
+    assert s.D.body[0].out_channels == 16  # width 8 -> 16
+    s2 = build(spec_with(["width:factor=0.5"]))
+    assert s2.D.body[1].out_features == 8 if isinstance(s2.D.body[1], nn.Linear) else s2.D.body[1][0].out_features == 8
+
+
 MECHANISMS = {
+    "d-dropout": mech_d_dropout, "leaky-relu": mech_leaky_relu, "upsample-conv": mech_upsample_conv,
+    "self-attention": mech_self_attention, "patch-d": mech_patch_d, "width": mech_width,
     "gp": mech_gp, "clip": mech_clip, "sn": mech_sn, "ttur": mech_ttur, "d-steps": mech_d_steps,
     "label-smoothing": mech_label_smoothing, "label-noise": mech_label_noise, "label-flip": mech_label_flip,
     "instance-noise": mech_instance_noise, "pac": mech_pac, "g-steps": mech_g_steps, "sgd-d": mech_sgd_d,

@@ -49,17 +49,26 @@ class Discriminator(nn.Module):
     that tricks append (minibatch statistics); `head` is a linear map from the flattened features to one logit.
     Feature matching reads `features`, minibatch tricks call `append_features`."""
 
-    def __init__(self, body: nn.Module, feature_shape: tuple[int, ...]):
+    def __init__(self, body: nn.Module, feature_shape: tuple[int, ...], patch: bool = False):
         super().__init__()
         self.body = body
         self.extras = nn.Sequential()
         self.feature_shape = tuple(feature_shape)
-        self.head = nn.Linear(math.prod(feature_shape), 1)
+        self.patch = patch
+        if patch:  # PatchGAN: a 1x1 convolution gives one logit per position of the feature map
+            if len(feature_shape) != 3:
+                raise ValueError("a patch discriminator needs a convolutional feature map")
+            self.head = nn.Conv2d(feature_shape[0], 1, 1)
+        else:
+            self.head = nn.Linear(math.prod(feature_shape), 1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.extras(self.body(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits: one per sample (N,), or with patch=True one per position (N, positions); losses average all."""
+        if self.patch:
+            return self.head(self.features(x)).flatten(1)
         return self.head(self.features(x).flatten(1)).flatten()
 
     def append_features(self, layer: nn.Module, feature_shape: tuple[int, ...]) -> None:
@@ -67,6 +76,8 @@ class Discriminator(nn.Module):
 
         The head grows to match: its trained weights are kept and the new inputs start with zero weights, so the
         network computes the same function at the moment the layer is added."""
+        if self.patch:
+            raise ValueError("minibatch features feed a linear head; a patch discriminator has none")
         old = self.head
         self.extras.append(layer)
         self.feature_shape = tuple(feature_shape)

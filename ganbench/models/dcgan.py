@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 from ganbench.models.base import ARCHS, Discriminator, init_weights
@@ -25,34 +26,92 @@ def d_norm_layer(kind: str, channels: int) -> list[nn.Module]:
     raise ValueError(f"unknown d_norm {kind!r}; use none, bn or ln")
 
 
+class SelfAttention(nn.Module):
+    """SAGAN's self-attention block: y = x + gamma * o, o = v(x) softmax(q(x)^T k(x)), gamma starting at 0
+    (Zhang et al. 2019); query and key have C/8 channels (at least one)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        inner = max(1, channels // 8)
+        self.q = nn.Conv2d(channels, inner, 1)
+        self.k = nn.Conv2d(channels, inner, 1)
+        self.v = nn.Conv2d(channels, channels, 1)
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.q(x).flatten(2), self.k(x).flatten(2), self.v(x).flatten(2)
+        attn = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # b x hw x hw: each position attends to all
+        o = (v @ attn.transpose(1, 2)).view(b, c, h, w)
+        return x + self.gamma * o
+
+
+def up(c_in: int, c_out: int, mode: str, bias: bool) -> nn.Module:
+    """x2 up-sampling: a 4x4 stride-2 transposed convolution (DCGAN), or nearest up-sampling then a 3x3
+    convolution, which avoids checkerboard artefacts (Odena et al. 2016)."""
+    if mode == "convT":
+        return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
+    if mode == "nearest":
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias))
+    raise ValueError(f"unknown upsample {mode!r}; use convT or nearest")
+
+
+def activation(kind: str) -> nn.Module:
+    if kind == "relu":
+        return nn.ReLU()
+    if kind == "lrelu":
+        return nn.LeakyReLU(0.2)
+    raise ValueError(f"unknown activation {kind!r}; use relu or lrelu")
+
+
 @ARCHS.register("dcgan")
 def dcgan(
-    sample_shape: tuple[int, ...], z_dim: int, *, width: int = 64, d_norm: str = "none", g_bn: bool = True, init: str = "normal",
+    sample_shape: tuple[int, ...], z_dim: int, *, width: int = 64, d_norm: str = "none", g_bn: bool = True,
+    init: str = "normal", g_act: str = "relu", upsample: str = "convT", d_dropout: float = 0.0, attention: int = 0,
+    patch: bool = False,
 ) -> tuple[nn.Module, nn.Module]:
-    """DCGAN: G projects z to the bottom then transposed convs x2 with BN+ReLU, tanh out; D strided convs with LeakyReLU."""
+    """DCGAN (Radford et al. 2016): G projects z to the bottom, then x2 up-sampling stages with BN+ReLU, tanh out;
+    D strided convs with LeakyReLU. Options: g_act (relu, lrelu), upsample (convT, nearest + conv), d_dropout
+    (after each D activation), attention (a SAGAN block at that resolution in G and D; 0: none), patch (PatchGAN
+    D: one logit per position of D's last feature map, Isola et al. 2017)."""
     channels, resolution = sample_shape[0], sample_shape[-1]
     n = stages_for(resolution)
     bottom = resolution >> n
     top = width * 2 ** (n - 1)
+    if attention == -1:  # the self-attention trick's default: the largest feature map inside the networks
+        attention = resolution // 2
+    if attention and (attention & (attention - 1) or not bottom <= attention <= resolution):
+        raise ValueError(f"attention resolution {attention} must be a power of two in [{bottom}, {resolution}]")
+    if not 0 <= d_dropout < 1:
+        raise ValueError(f"d_dropout {d_dropout} must lie in [0, 1)")
 
     def g_norm(c: int) -> list[nn.Module]:
         return [nn.BatchNorm2d(c)] if g_bn else []
 
+    def attend(c: int, res: int) -> list[nn.Module]:
+        return [SelfAttention(c)] if attention == res else []
+
     g: list[nn.Module] = [nn.Linear(z_dim, top * bottom * bottom, bias=not g_bn), nn.Unflatten(1, (top, bottom, bottom))]
-    g += g_norm(top) + [nn.ReLU()]
-    c = top
+    g += g_norm(top) + [activation(g_act)] + attend(top, bottom)
+    c, res = top, bottom
     for _ in range(n - 1):
-        g += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=not g_bn)] + g_norm(c // 2) + [nn.ReLU()]
-        c //= 2
-    g += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
+        g += [up(c, c // 2, upsample, bias=not g_bn)] + g_norm(c // 2) + [activation(g_act)]
+        c, res = c // 2, res * 2
+        g += attend(c, res)
+    g += [up(c, channels, upsample, bias=True), nn.Tanh()]
     G = nn.Sequential(*g)
 
-    d: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]
-    c = width
+    def d_act() -> list[nn.Module]:
+        return [nn.LeakyReLU(0.2)] + ([nn.Dropout(d_dropout)] if d_dropout else [])
+
+    d: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1)] + d_act()
+    c, res = width, resolution // 2
+    d += attend(c, res)
     for _ in range(n - 1):
-        d += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=d_norm == "none")] + d_norm_layer(d_norm, c * 2) + [nn.LeakyReLU(0.2)]
-        c *= 2
-    D = Discriminator(nn.Sequential(*d), (c, bottom, bottom))
+        d += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=d_norm == "none")] + d_norm_layer(d_norm, c * 2) + d_act()
+        c, res = c * 2, res // 2
+        d += attend(c, res)
+    D = Discriminator(nn.Sequential(*d), (c, bottom, bottom), patch=patch)
     init_weights(G, init)
     init_weights(D, init)
     return G, D

@@ -35,19 +35,28 @@ def hidden_layer(d_in: int, d_out: int, act: str, pieces: int) -> nn.Module:
 def mlp(
     sample_shape: tuple[int, ...], z_dim: int, *, g_hidden: int = 400, g_layers: int = 4, g_bn: bool = True,
     d_hidden: int = 200, d_layers: int = 3, d_act: str = "maxout", pieces: int = 5, init: str = "normal",
+    g_act: str = "relu", d_dropout: float = 0.0,
 ) -> tuple[nn.Module, nn.Module]:
-    """MLP G (ReLU, batch norm) and D (maxout) for 2-D data; PacGAN's defaults: G 4x400, D 3x200 maxout-5."""
+    """MLP G (ReLU, batch norm) and D (maxout) for 2-D data; PacGAN's defaults: G 4x400, D 3x200 maxout-5.
+    Options: g_act (relu, lrelu), d_dropout (after each D hidden layer)."""
+    if g_act not in ("relu", "lrelu"):
+        raise ValueError(f"unknown g_act {g_act!r}; use relu or lrelu")
+    if not 0 <= d_dropout < 1:
+        raise ValueError(f"d_dropout {d_dropout} must lie in [0, 1)")
     x_dim = math.prod(sample_shape)
     g: list[nn.Module] = []
     d_in = z_dim
     for _ in range(g_layers):
-        g += [nn.Linear(d_in, g_hidden, bias=not g_bn)] + ([nn.BatchNorm1d(g_hidden)] if g_bn else []) + [nn.ReLU()]
+        act = nn.ReLU() if g_act == "relu" else nn.LeakyReLU(0.2)
+        g += [nn.Linear(d_in, g_hidden, bias=not g_bn)] + ([nn.BatchNorm1d(g_hidden)] if g_bn else []) + [act]
         d_in = g_hidden
     G = nn.Sequential(*g, nn.Linear(d_in, x_dim), nn.Unflatten(1, sample_shape))
     d: list[nn.Module] = [nn.Flatten()]
     d_in = x_dim
     for _ in range(d_layers):
         d.append(hidden_layer(d_in, d_hidden, d_act, pieces))
+        if d_dropout:
+            d.append(nn.Dropout(d_dropout))
         d_in = d_hidden
     D = Discriminator(nn.Sequential(*d), (d_in,))
     init_weights(G, init)

@@ -1,13 +1,13 @@
 """The trick interface (hooks into the training step), its registry, and the ordered stack of a run's tricks.
 
 Hooks are applied in ascending `order`; within one order, by name. Order bands:
-  10 optimizer settings (TTUR, SGD for D, Adam beta1), 15 batch size (large batch), 20 schedule (D/G steps),
+  5 architecture options (dropout in D, self-attention, ...), 10 optimizer settings (TTUR, SGD for D, Adam beta1), 15 batch size (large batch), 20 schedule (D/G steps),
   25 D structure (minibatch features), 27 initialisation (orthogonal, Xavier), 30 weight normalisation
   (spectral norm), 35 D inputs: augmentation (DiffAugment), 40 D inputs: noise, 45 packing (PacGAN),
   47 labels (smoothing, noise, flips), 50 penalties (GP, R1, LeCam, ...), 55 G objective (feature matching),
   60 after-step updates (clipping, averages), 70 unrolling, 80 evaluation generator (EMA), 90 latent sampling.
 
-The training step calls, in this order: configure_optim, batch_size, d_steps/g_steps, d_input_shape and
+The training step calls, in this order: arch_options, configure_optim, batch_size, d_steps/g_steps, d_input_shape and
 wrap_models (once, when the run is built); per D update: latent, d_inputs, d_targets, d_penalty, after_d_step;
 per G update: g_context (around all G updates), latent, d_inputs, g_objective, g_penalty, after_g_step; at
 evaluation: eval_generator and latent(train=False).
@@ -54,6 +54,10 @@ class Trick:
 
     def configure_optim(self, settings: OptimSettings) -> OptimSettings:
         return settings
+
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        """The architecture's options (architecture-level tricks set them)."""
+        return options
 
     def batch_size(self, n: int) -> int:
         """Samples per batch (real and generated)."""
@@ -106,6 +110,11 @@ class Trick:
     def eval_generator(self, G: nn.Module) -> nn.Module:
         """The generator to evaluate (an average of G's weights, for example)."""
         return G
+
+    def extra_cost(self) -> float:
+        """Extra work per step in units of one plain D update (a penalty's double backward ~2, unrolling k); only
+        used to schedule the longest runs first."""
+        return 2.0 if type(self).d_penalty is not Trick.d_penalty else 0.0
 
     def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor) -> Tensor | None:
         """An extra term added to G's loss."""
@@ -178,6 +187,11 @@ class TrickStack:
         for t in self.tricks:
             settings = t.configure_optim(settings)
         return settings
+
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        for t in self.tricks:
+            options = t.arch_options(arch, dict(options))
+        return options
 
     def _chain(self, hook: str, value: Any) -> Any:
         for t in self.tricks:

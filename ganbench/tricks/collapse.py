@@ -131,6 +131,9 @@ class Unrolled(Trick):
     def check(self, spec, loss) -> None:
         require(self.k >= 1, "unrolled: k must be at least 1")
 
+    def extra_cost(self) -> float:
+        return float(self.k)
+
     @contextlib.contextmanager
     def g_context(self, s, d_update):
         d_state = {k: v.detach().clone() for k, v in s.D.state_dict().items()}

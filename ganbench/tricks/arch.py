@@ -1,0 +1,103 @@
+"""Architecture-level tricks: each sets options of the architecture registry's builders (so the same change is
+also available as `--set arch_options.X=...`), checked against what the architecture offers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ganbench.tricks.base import Trick, register_trick, require
+
+
+class ArchTrick(Trick):
+    order: ClassVar[int] = 5  # before anything is built
+    archs: ClassVar[tuple[str, ...]] = ("mlp", "dcgan")
+
+    def check(self, spec, loss) -> None:
+        require(spec.arch in self.archs, f"{self.name} is an option of {', '.join(self.archs)}, not of {spec.arch!r}")
+
+
+@register_trick("d-dropout")
+@dataclass
+class DDropout(ArchTrick):
+    """Dropout with rate p after every hidden activation of D (Goodfellow et al. 2014 train D with dropout;
+    ganhacks 2016)."""
+
+    p: float = 0.3
+
+    def check(self, spec, loss) -> None:
+        super().check(spec, loss)
+        require(0 < self.p < 1, "d-dropout: p must lie in (0, 1)")
+
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        return {**options, "d_dropout": self.p}
+
+
+@register_trick("leaky-relu")
+@dataclass
+class LeakyReLUG(ArchTrick):
+    """LeakyReLU (slope 0.2) instead of ReLU in G's hidden layers (ganhacks 2016; Radford et al. 2016 use it in D)."""
+
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        return {**options, "g_act": "lrelu"}
+
+
+@register_trick("upsample-conv")
+@dataclass
+class UpsampleConv(ArchTrick):
+    """Nearest-neighbour up-sampling followed by a 3x3 convolution instead of transposed convolutions in G, against
+    checkerboard artefacts (Odena et al. 2016)."""
+
+    archs: ClassVar[tuple[str, ...]] = ("dcgan",)
+
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        return {**options, "upsample": "nearest"}
+
+
+@register_trick("self-attention")
+@dataclass
+class SelfAttentionBlock(ArchTrick):
+    """A SAGAN self-attention block in G and D at resolution `res` (Zhang et al. 2019); 0 picks the middle stage."""
+
+    res: int = 0
+    archs: ClassVar[tuple[str, ...]] = ("dcgan",)
+
+    def check(self, spec, loss) -> None:
+        super().check(spec, loss)
+        require(self.res >= 0, "self-attention: res must be a resolution (0: the middle stage)")
+
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        return {**options, "attention": self.res or -1}  # -1: the builder picks its middle resolution
+
+
+@register_trick("patch-d")
+@dataclass
+class PatchD(ArchTrick):
+    """PatchGAN discriminator: one logit per position of D's last feature map, the loss averaged over them
+    (Isola et al. 2017)."""
+
+    archs: ClassVar[tuple[str, ...]] = ("dcgan",)
+    conflicts: ClassVar[dict[str, str]] = {
+        "minibatch-discrimination": "minibatch features feed a linear head; a patch D has none",
+        "minibatch-stddev": "minibatch features feed a linear head; a patch D has none"}
+
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        return {**options, "patch": True}
+
+
+@register_trick("width")
+@dataclass
+class Width(ArchTrick):
+    """Width multiplier: `factor` x the channels (dcgan) or hidden units (mlp) of both networks (as in the width
+    studies of Kurach et al. 2019)."""
+
+    factor: float = 2.0
+
+    def check(self, spec, loss) -> None:
+        super().check(spec, loss)
+        require(self.factor > 0 and self.factor != 1, "width: factor must be positive and not 1")
+
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        if arch == "dcgan":
+            return {**options, "width": max(1, round(options["width"] * self.factor))}
+        return {**options, "g_hidden": max(1, round(options["g_hidden"] * self.factor)),
+                "d_hidden": max(1, round(options["d_hidden"] * self.factor))}

@@ -1,0 +1,38 @@
+"""Aggregation on hand-made results whose means, spreads and deltas are known."""
+import pytest
+
+from ganbench import store
+from ganbench.leaderboard import build_leaderboard, fmt_delta
+from ganbench.spec import build_spec
+
+
+def fake_run(root, tricks, seed, modes, hq):
+    spec = build_spec({"dataset": "ring8", "loss": "ns", "tricks": tricks, "seed": seed})
+    d = root / "runs" / spec.run_id
+    d.mkdir(parents=True)
+    store.write_json(d / store.SPEC, spec.to_json())
+    store.write_json(d / store.METRICS, {
+        "run_id": spec.run_id, "metrics": {"modes": modes, "hq": hq},
+        "higher_is_better": {"modes": True, "hq": True}, "main_metric": "modes"})
+    return spec.run_id
+
+
+def test_means_ranks_and_deltas_against_the_trick_free_baseline(tmp_path):
+    ids = [fake_run(tmp_path, [], 0, 4.0, 0.1), fake_run(tmp_path, [], 1, 6.0, 0.3),
+           fake_run(tmp_path, ["sn"], 0, 8.0, 0.2), fake_run(tmp_path, ["sn"], 1, 8.0, 0.2),
+           fake_run(tmp_path, ["ttur"], 0, 5.0, 0.1), fake_run(tmp_path, ["ttur"], 1, 4.0, 0.1)]
+    agg, md = build_leaderboard(tmp_path, ids)
+    row = agg[(agg.method == "ns+sn") & (agg.metric == "modes")].iloc[0]
+    # delta = 8 - 5; se = sqrt(0^2/2 + sqrt(2)^2/2) = 1
+    assert row["mean"] == 8 and row["rank"] == 1 and row["baseline"] == "ns"
+    assert row["delta"] == pytest.approx(3.0) and row["delta_se"] == pytest.approx(1.0)
+    assert "+3.00 ± 1.00 ▲" in md  # more than two standard errors better
+    assert "-0.500 ± 1.118 |" in md  # ttur: worse, but within two standard errors: no mark
+    base = agg[(agg.method == "ns") & (agg.metric == "modes")].iloc[0]
+    assert base["std"] == pytest.approx(2 ** 0.5) and base["rank"] == 2 and "Change against the baseline" in md
+
+
+def test_delta_format_marks_direction():
+    assert fmt_delta(-3.0, 1.0, higher=False) == "-3.00 ± 1.00 ▲"  # lower FID is better
+    assert fmt_delta(0.05, 0.01, higher=True) == "+0.050 ± 0.010 ▲"
+    assert fmt_delta(float("nan"), 1.0, higher=True) == ""
