@@ -502,7 +502,28 @@ def mech_width():
     assert s2.D.body[1].out_features == 8 if isinstance(s2.D.body[1], nn.Linear) else s2.D.body[1][0].out_features == 8
 
 
+def mech_vbn():
+    from ganbench.models.base import VirtualBatchNorm
+
+    for spec in (spec_with(["vbn:ref=16"]), digits_spec(["vbn:ref=16"])):
+        s = build(spec)
+        assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in s.G.modules())
+        assert any(isinstance(m, VirtualBatchNorm) for m in s.G.modules()) and len(s.G.z_ref) == 16
+        z = torch.randn(3, spec.z_dim)
+        a, b = s.G(z[:2]), s.G(torch.stack([z[0], z[2]]))
+        assert torch.allclose(a[0], b[0], atol=1e-6)  # a sample does not depend on its batch mates
+        s.G.eval()
+        assert torch.allclose(s.G(z[:1])[0], a[0], atol=1e-6)  # nor on train/eval mode
+    layer = VirtualBatchNorm(2)
+    layer.n_ref = 3
+    ref, x = torch.tensor([[0.0, 1.0], [2.0, 1.0], [4.0, 4.0]]), torch.tensor([[8.0, 2.0]])
+    mean = 0.25 * x + 0.75 * ref.mean(0)
+    var = 0.25 * x ** 2 + 0.75 * (ref ** 2).mean(0) - mean ** 2
+    assert torch.allclose(layer(torch.cat([ref, x]))[3], ((x - mean) / torch.sqrt(var + 1e-5))[0], atol=1e-5)
+
+
 MECHANISMS = {
+    "vbn": mech_vbn,
     "d-dropout": mech_d_dropout, "leaky-relu": mech_leaky_relu, "upsample-conv": mech_upsample_conv,
     "self-attention": mech_self_attention, "patch-d": mech_patch_d, "width": mech_width,
     "gp": mech_gp, "clip": mech_clip, "sn": mech_sn, "ttur": mech_ttur, "d-steps": mech_d_steps,

@@ -113,3 +113,62 @@ def init_weights(module: nn.Module, kind: str) -> None:
         init_normal(module)
     elif kind != "torch":
         raise ValueError(f"unknown init {kind!r}; use {' or '.join(INITS)}")
+
+
+class VirtualBatchNorm(nn.Module):
+    """Virtual batch normalisation (Salimans et al. 2016): each sample is normalised with the statistics of a fixed
+    reference batch combined with its own, weight 1/(N+1); the reference rows with the reference statistics alone.
+    The first `n_ref` rows of every input are the reference batch (see VBNGenerator)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.eps = eps
+        self.n_ref = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.n_ref
+        spatial = list(range(2, x.dim()))
+        ref, rest = x[:n], x[n:]
+        ref_mean = ref.mean([0, *spatial], keepdim=True)
+        ref_sq = (ref ** 2).mean([0, *spatial], keepdim=True)
+        own_mean = rest.mean(spatial, keepdim=True) if spatial else rest
+        own_sq = (rest ** 2).mean(spatial, keepdim=True) if spatial else rest ** 2
+        c = 1.0 / (n + 1)
+        mean, sq = c * own_mean + (1 - c) * ref_mean, c * own_sq + (1 - c) * ref_sq
+        out = torch.cat([(ref - ref_mean) / torch.sqrt(ref_sq - ref_mean ** 2 + self.eps),
+                         (rest - mean) / torch.sqrt(sq - mean ** 2 + self.eps)])
+        shape = (1, -1, *([1] * len(spatial)))
+        return out * self.weight.view(shape) + self.bias.view(shape)
+
+
+class VBNGenerator(nn.Module):
+    """A generator whose batch norms are virtual: a fixed reference batch of latents runs in front of every batch."""
+
+    def __init__(self, net: nn.Module, z_ref: torch.Tensor):
+        super().__init__()
+        self.net = net
+        self.register_buffer("z_ref", z_ref)
+        for m in net.modules():
+            if isinstance(m, VirtualBatchNorm):
+                m.n_ref = len(z_ref)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([self.z_ref, z]))[len(self.z_ref):]
+
+
+def g_norm_layer(channels: int, vbn: int, dims: int) -> nn.Module:
+    """G's normalisation: batch norm, or virtual batch norm when a reference batch size `vbn` is given."""
+    if vbn:
+        return VirtualBatchNorm(channels)
+    return nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
+
+
+def with_reference_batch(G: nn.Module, vbn: int, z_dim: int) -> nn.Module:
+    """Wrap G for virtual batch norm with `vbn` reference latents drawn now (from the run's seeded RNG)."""
+    if not vbn:
+        return G
+    if vbn < 2:
+        raise ValueError("vbn: the reference batch needs at least 2 samples")
+    return VBNGenerator(G, torch.randn(vbn, z_dim))

@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from ganbench.models.base import ARCHS, Discriminator, init_weights
+from ganbench.models.base import ARCHS, Discriminator, g_norm_layer, init_weights, with_reference_batch
 
 
 def stages_for(resolution: int) -> int:
@@ -68,12 +68,13 @@ def activation(kind: str) -> nn.Module:
 def dcgan(
     sample_shape: tuple[int, ...], z_dim: int, *, width: int = 64, d_norm: str = "none", g_bn: bool = True,
     init: str = "normal", g_act: str = "relu", upsample: str = "convT", d_dropout: float = 0.0, attention: int = 0,
-    patch: bool = False,
+    patch: bool = False, vbn: int = 0,
 ) -> tuple[nn.Module, nn.Module]:
     """DCGAN (Radford et al. 2016): G projects z to the bottom, then x2 up-sampling stages with BN+ReLU, tanh out;
     D strided convs with LeakyReLU. Options: g_act (relu, lrelu), upsample (convT, nearest + conv), d_dropout
     (after each D activation), attention (a SAGAN block at that resolution in G and D; 0: none), patch (PatchGAN
-    D: one logit per position of D's last feature map, Isola et al. 2017)."""
+    D: one logit per position of D's last feature map, Isola et al. 2017), vbn (virtual batch norm in G with a
+    reference batch of that size, Salimans et al. 2016; 0: batch norm)."""
     channels, resolution = sample_shape[0], sample_shape[-1]
     n = stages_for(resolution)
     bottom = resolution >> n
@@ -85,8 +86,11 @@ def dcgan(
     if not 0 <= d_dropout < 1:
         raise ValueError(f"d_dropout {d_dropout} must lie in [0, 1)")
 
+    if vbn and not g_bn:
+        raise ValueError("vbn replaces G's batch norm; it needs g_bn")
+
     def g_norm(c: int) -> list[nn.Module]:
-        return [nn.BatchNorm2d(c)] if g_bn else []
+        return [g_norm_layer(c, vbn, 2)] if g_bn else []
 
     def attend(c: int, res: int) -> list[nn.Module]:
         return [SelfAttention(c)] if attention == res else []
@@ -112,6 +116,6 @@ def dcgan(
         c, res = c * 2, res // 2
         d += attend(c, res)
     D = Discriminator(nn.Sequential(*d), (c, bottom, bottom), patch=patch)
-    init_weights(G, init)
+    init_weights(G, init)  # in this order (G built, D built, G init, D init): the random streams of earlier runs
     init_weights(D, init)
-    return G, D
+    return with_reference_batch(G, vbn, z_dim), D

@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from ganbench.models.base import ARCHS, Discriminator, init_weights
+from ganbench.models.base import ARCHS, Discriminator, g_norm_layer, init_weights, with_reference_batch
 
 
 class Maxout(nn.Module):
@@ -35,10 +35,13 @@ def hidden_layer(d_in: int, d_out: int, act: str, pieces: int) -> nn.Module:
 def mlp(
     sample_shape: tuple[int, ...], z_dim: int, *, g_hidden: int = 400, g_layers: int = 4, g_bn: bool = True,
     d_hidden: int = 200, d_layers: int = 3, d_act: str = "maxout", pieces: int = 5, init: str = "normal",
-    g_act: str = "relu", d_dropout: float = 0.0,
+    g_act: str = "relu", d_dropout: float = 0.0, vbn: int = 0,
 ) -> tuple[nn.Module, nn.Module]:
     """MLP G (ReLU, batch norm) and D (maxout) for 2-D data; PacGAN's defaults: G 4x400, D 3x200 maxout-5.
-    Options: g_act (relu, lrelu), d_dropout (after each D hidden layer)."""
+    Options: g_act (relu, lrelu), d_dropout (after each D hidden layer), vbn (virtual batch norm in G with a reference
+    batch of that size, Salimans et al. 2016; 0: batch norm)."""
+    if vbn and not g_bn:
+        raise ValueError("vbn replaces G's batch norm; it needs g_bn")
     if g_act not in ("relu", "lrelu"):
         raise ValueError(f"unknown g_act {g_act!r}; use relu or lrelu")
     if not 0 <= d_dropout < 1:
@@ -48,7 +51,7 @@ def mlp(
     d_in = z_dim
     for _ in range(g_layers):
         act = nn.ReLU() if g_act == "relu" else nn.LeakyReLU(0.2)
-        g += [nn.Linear(d_in, g_hidden, bias=not g_bn)] + ([nn.BatchNorm1d(g_hidden)] if g_bn else []) + [act]
+        g += [nn.Linear(d_in, g_hidden, bias=not g_bn)] + ([g_norm_layer(g_hidden, vbn, 1)] if g_bn else []) + [act]
         d_in = g_hidden
     G = nn.Sequential(*g, nn.Linear(d_in, x_dim), nn.Unflatten(1, sample_shape))
     d: list[nn.Module] = [nn.Flatten()]
@@ -61,4 +64,4 @@ def mlp(
     D = Discriminator(nn.Sequential(*d), (d_in,))
     init_weights(G, init)
     init_weights(D, init)
-    return G, D
+    return with_reference_batch(G, vbn, z_dim), D

@@ -101,3 +101,20 @@ class Width(ArchTrick):
             return {**options, "width": max(1, round(options["width"] * self.factor))}
         return {**options, "g_hidden": max(1, round(options["g_hidden"] * self.factor)),
                 "d_hidden": max(1, round(options["d_hidden"] * self.factor))}
+
+
+@register_trick("vbn")
+@dataclass
+class VirtualBN(ArchTrick):
+    """Virtual batch norm in G: each sample normalised with a fixed reference batch's statistics and its own, so a
+    sample does not depend on the rest of its batch (Salimans et al. 2016)."""
+
+    ref: int = 64
+
+    def check(self, spec, loss) -> None:
+        super().check(spec, loss)
+        require(self.ref >= 2, "vbn: the reference batch needs at least 2 samples")
+        require(spec.arch_options.get("g_bn", True), "vbn replaces G's batch norm; the spec has none (g_bn false)")
+
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        return {**options, "vbn": self.ref}
