@@ -558,6 +558,37 @@ def test_conflicting_tricks_fail_at_spec_time():
         spec_with(["gp", "clip"], loss="wasserstein")
 
 
+@pytest.mark.parametrize("fields,match", [
+    ({"dataset": "ring8", "loss": "hinge", "tricks": ["label-smoothing"]}, "has none; use ns, mm or ls"),
+    ({"dataset": "ring8", "loss": "wasserstein", "tricks": ["label-flip"]}, "has none"),
+    ({"dataset": "ring8", "loss": "ns", "tricks": ["diffaugment"]}, "not an image data set"),
+    ({"dataset": "digits", "loss": "ns", "tricks": ["consistency", "diffaugment"]}, "cannot be combined"),
+    ({"dataset": "digits", "loss": "ns", "tricks": ["patch-d", "minibatch-discrimination"]}, "cannot be combined"),
+    ({"dataset": "ring8", "loss": "ns", "tricks": ["sn", "sn-g"]}, "cannot be combined"),
+    ({"dataset": "ring8", "loss": "ns", "tricks": ["ortho-init", "xavier-init"]}, "cannot be combined"),
+    ({"dataset": "ring8", "loss": "ns", "tricks": ["truncation", "latent"]}, "cannot be combined"),
+    ({"dataset": "ring8", "loss": "ns", "tricks": ["upsample-conv"]}, "option of dcgan"),
+    ({"dataset": "ring8", "loss": "wgan", "tricks": ["adam-beta1"]}, "needs the adam optimizer"),
+    ({"dataset": "digits", "loss": "ns", "tricks": ["self-attention:res=16"]}, "power of two"),
+    ({"dataset": "digits", "loss": "ns", "tricks": ["large-batch:factor=64"]}, "lower batch_size"),
+])
+def test_meaningless_combinations_fail_when_the_spec_is_built(fields, match):
+    with pytest.raises(SpecError, match=match):
+        build_spec(fields)
+
+
+def test_tricks_compose_in_one_run():
+    s = build(digits_spec(["sn", "ttur", "ema", "instance-noise", "label-smoothing", "minibatch-stddev", "r1",
+                           "diffaugment", "pac"]))
+    assert s.tricks.d_steps(1) == 1 and s.batch_size == 32 and not s.d_joint
+    assert [t.name for t in s.tricks.tricks] == ["ttur", "minibatch-stddev", "sn", "diffaugment", "instance-noise",
+                                                 "pac", "label-smoothing", "r1", "ema"]
+    sampler = BatchSampler(s.data.x, s.batch_size, 0)
+    for _ in range(3):
+        out = gan_step(s, sampler, 0.5)
+    assert all(torch.isfinite(v).all() for v in out.values()) and out["penalty_d"] > 0
+
+
 def test_gp_refuses_batch_norm_in_d():
     with pytest.raises(SpecError, match="batch norm"):
         build_spec({"dataset": "digits", "loss": "wgan-gp", "arch_options": {"d_norm": "bn"}})
