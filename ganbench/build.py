@@ -33,6 +33,7 @@ class Setup:
     batch_size: int = 0  # samples per batch after the tricks (packing, large batch)
     g_steps: int = 1
     d_params: tuple[nn.Parameter, ...] = ()
+    diverged_at: int | None = None  # the logged step at which a loss became non-finite
 
     def latent(self, n: int, generator: torch.Generator | None = None, train: bool = True) -> torch.Tensor:
         """Latent codes for n samples, from the run's tricks (uniform, truncated) or standard normal."""

@@ -28,6 +28,9 @@ def generate(s: Setup, n: int, seed: int, batch: int = 1000) -> torch.Tensor:
 def evaluate(s: Setup) -> tuple[list[MetricValue], torch.Tensor]:
     """All metrics the data set declares, on spec.eval_samples generated samples."""
     fake = generate(s, s.spec.eval_samples, s.spec.seed)
+    if not torch.isfinite(fake).all():  # finite losses but non-finite samples: diverged all the same
+        s.diverged_at = s.spec.steps
+        return [], fake
     ctx = EvalContext(data=s.data, fake=fake, seed=s.spec.seed, device=str(s.device))
     values: list[MetricValue] = []
     for name in s.data.metrics:
@@ -60,7 +63,8 @@ def metrics_record(s: Setup, values: list[MetricValue], wall_time: float) -> dic
         "metrics": {v.column: float(v.value) for v in values},
         "higher_is_better": {v.column: v.higher_is_better for v in values},
         "protocol": {v.column: {"features": v.features or "none", **v.protocol} for v in values},
-        "main_metric": next(v.column for v in values if v.name == s.data.main_metric),
+        "main_metric": next((v.column for v in values if v.name == s.data.main_metric), None),
+        "diverged_at": s.diverged_at,
         "sampling": sampling_record(s),
         "cost": {"train_wall_s": wall_time, "device": str(s.device), "torch": torch.__version__,
                  "ganbench": __version__, "python": platform.python_version(), "threads": torch.get_num_threads()},

@@ -14,7 +14,7 @@ import pandas as pd
 from ganbench import store
 from ganbench.errors import ResultsError
 
-ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks"]
+ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks", "diverged"]
 
 
 def config_key(spec: dict) -> str:
@@ -50,9 +50,10 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
             continue
         rows.append({"run_id": path.name, "dataset": spec["dataset"], "method": spec["method"], "loss": spec["loss"],
                      "seed": spec["seed"], "config": config_key(spec), "n_tricks": len(spec.get("tricks", [])),
-                     **rec["metrics"]})
+                     "diverged": rec.get("diverged_at") is not None, **rec["metrics"]})
         higher.update(rec["higher_is_better"])
-        main[spec["dataset"]] = rec["main_metric"]
+        if rec.get("main_metric"):
+            main[spec["dataset"]] = rec["main_metric"]
     if not rows:
         extra = f" ({left_out} finished runs belong to an earlier version of the suite)" if left_out else ""
         raise ResultsError(f"no finished runs of the suite under {suite_path}/runs{extra}; "
@@ -136,8 +137,9 @@ def fmt(mean: float, std: float) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str) -> pd.DataFrame:
-    """Wide Markdown-ready table for one data set, best first: rank, method, n, main metric (best), other metrics."""
+def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Wide Markdown-ready table for one data set, best first: rank, method, n, main metric (best), other metrics;
+    with `runs`, a `diverged` count when any run diverged, and methods whose every seed diverged at the bottom."""
     a = agg[agg.dataset == dataset]
     cols = [main_col] + sorted(c for c in a.metric.unique() if c != main_col)
     table = []
@@ -154,7 +156,15 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str) -> pd.DataFram
                         row[f"Δ {c}"] = fmt_delta(by.loc[c, "delta"], by.loc[c, "delta_se"],
                                                   bool(by.loc[c, "higher_is_better"])) if has_base else ""
         table.append(row)
-    out = pd.DataFrame(table).sort_values(["rank", "method"]).reset_index(drop=True)
+    if runs is not None and "diverged" in runs and runs[runs.dataset == dataset].diverged.any():
+        r = runs[runs.dataset == dataset]
+        counts = r.groupby("method").diverged.sum()
+        for row in table:
+            row["diverged"] = int(counts.get(row["method"], 0))
+        rank_after = len(table) + 1
+        for method in sorted(set(r.method) - {row["method"] for row in table}):
+            table.append({"rank": rank_after, "method": method, "seeds": 0, "diverged": int(counts[method])})
+    out = pd.DataFrame(table).fillna("").sort_values(["rank", "method"]).reset_index(drop=True)
     empty = [c for c in out.columns if c.startswith("Δ ") and (out[c] == "").all()]
     return out.drop(columns=empty)
 
@@ -182,7 +192,7 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
         parts.append(summary.to_markdown(index=False) + "\n")
     for dataset in sorted(main):
         arrow = "higher is better" if higher[main[dataset]] else "lower is better"
-        table = dataset_table(agg, dataset, main[dataset])
+        table = dataset_table(agg, dataset, main[dataset], res.df)
         tags = {m.group(1) for c in table.columns if (m := TAG.search(c))}
         space = ""
         if len(tags) == 1:  # one feature space on this data set: say it once, keep the headers short

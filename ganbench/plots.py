@@ -29,7 +29,7 @@ def _slug(s: str) -> str:
 
 def metric_plot(df: pd.DataFrame, dataset: str, column: str, higher: bool, out: Path) -> Path:
     """Box plot of the main metric per method with each seed as a point, best method first."""
-    d = df[df.dataset == dataset]
+    d = df[(df.dataset == dataset) & df[column].notna()]  # diverged runs have no metrics
     order = d.groupby("method")[column].mean().sort_values(ascending=not higher).index.tolist()
     fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(order) + 2), 3.6))
     sns.boxplot(data=d, x="method", y=column, order=order, ax=ax, color="#dde6f0", fliersize=0)
@@ -62,7 +62,7 @@ def curves_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path) -> 
 
 def samples_plot(suite_path: Path, df: pd.DataFrame, dataset: str, column: str, higher: bool, out: Path) -> Path:
     """The samples.png of the best seed of each method, side by side, best method first."""
-    d = df[df.dataset == dataset]
+    d = df[(df.dataset == dataset) & df[column].notna()]  # diverged runs have no metrics
     order = d.groupby("method")[column].mean().sort_values(ascending=not higher).index.tolist()
     cols = min(5, len(order))
     rows = -(-len(order) // cols)

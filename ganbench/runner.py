@@ -28,8 +28,11 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         s = build(spec, opts.device)
         if not train(s, path, opts):
             return None
-        values, fake = evaluate(s)
+        values, fake = evaluate(s) if s.diverged_at is None else ([], None)
         record = metrics_record(s, values, time.perf_counter() - t0)
+        if s.diverged_at is not None:  # no samples worth scoring: the run counts as diverged, with no metrics
+            store.write_json(path / store.METRICS, record)
+            return record
         save_samples_picture(s, fake, path / store.SAMPLES)
         curve = truncation_curve(s)
         if curve is not None:

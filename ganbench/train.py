@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -157,7 +158,10 @@ def load_checkpoint(path: Path) -> dict | None:
 
 
 def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -> bool:
-    """Train to spec.steps from the last checkpoint in `path`; False if stopped early by `opts.stop_after`."""
+    """Train to spec.steps from the last checkpoint in `path`; False if stopped early by `opts.stop_after`.
+
+    Training stops at the first logged step with a non-finite loss and sets `s.diverged_at` (checked every
+    log_every steps, so the check costs no per-step synchronisation on accelerators)."""
     spec = s.spec
     state = load_checkpoint(path)
     start, drawn, history = 0, 0, []
@@ -175,7 +179,13 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
         seed_step(step_seed(spec.seed, step), s.device)
         out = step_fn(s, sampler, step / spec.steps)
         if step % spec.log_every == 0 or step == spec.steps - 1:
-            history.append({"step": step, **{k: float(v) for k, v in out.items()}, "wall_time": time.perf_counter() - t0})
+            row = {k: float(v) for k, v in out.items()}
+            history.append({"step": step, **row, "wall_time": time.perf_counter() - t0})
+            if not all(math.isfinite(v) for v in row.values()):  # diverged: an outcome to record, not a crash
+                s.diverged_at = step
+                write_history(path / store.HISTORY, history)
+                bar.close()
+                return True
         done = step + 1
         if done % opts.ckpt_every == 0 or done == stop:
             store.save_torch(path / store.CHECKPOINT, checkpoint_state(s, done, sampler.drawn, history))

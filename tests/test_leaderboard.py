@@ -36,3 +36,39 @@ def test_delta_format_marks_direction():
     assert fmt_delta(-3.0, 1.0, higher=False) == "-3.00 ± 1.00 ▲"  # lower FID is better
     assert fmt_delta(0.05, 0.01, higher=True) == "+0.050 ± 0.010 ▲"
     assert fmt_delta(float("nan"), 1.0, higher=True) == ""
+
+
+def test_diverged_runs_are_counted_not_averaged(tmp_path):
+    ids = [fake_run(tmp_path, [], 0, 4.0, 0.1), fake_run(tmp_path, [], 1, 6.0, 0.3),
+           fake_run(tmp_path, ["sn"], 0, 8.0, 0.2), fake_run(tmp_path, ["sn"], 1, 8.0, 0.2),
+           fake_run(tmp_path, ["ttur"], 0, 5.0, 0.1), fake_run(tmp_path, ["ttur"], 1, 5.0, 0.1)]
+    for run_id in ids[3:]:  # sn seed 1 and both ttur seeds diverged: metrics.json without metrics
+        p = tmp_path / "runs" / run_id / store.METRICS
+        rec = store.read_json(p)
+        rec.update(metrics={}, higher_is_better={}, main_metric=None, diverged_at=100)
+        store.write_json(p, rec)
+    agg, md = build_leaderboard(tmp_path, ids)
+    sn = agg[(agg.method == "ns+sn") & (agg.metric == "modes")].iloc[0]
+    assert sn["n"] == 1 and sn["mean"] == 8.0
+    lines = {line.split("|")[2].strip(): line for line in md.splitlines() if line.startswith("|") and "ns" in line}
+    assert lines["ns+ttur"].split("|")[3].strip() == "0" and lines["ns+ttur"].rstrip(" |").endswith("2")
+    assert lines["ns+sn"].rstrip(" |").endswith("1") and lines["ns"].rstrip(" |").endswith("0")
+
+
+def test_a_diverging_run_records_it(tmp_path):
+    from ganbench.runner import execute
+
+    spec = build_spec({"dataset": "ring8", "loss": "ns", "steps": 200, "log_every": 10, "lr_g": 1e6, "lr_d": 1e6,
+                       "optimizer": "sgd", "eval_samples": 200,
+                       "arch_options": {"g_hidden": 8, "g_layers": 1, "d_hidden": 8, "d_layers": 1, "d_act": "lrelu"}})
+    rec = execute(spec, tmp_path / "runs" / spec.run_id)
+    assert rec["diverged_at"] is not None and rec["metrics"] == {} and rec["main_metric"] is None
+
+
+def test_plots_skip_diverged_runs(tmp_path):
+    from ganbench.plots import write_plots
+
+    ids = [fake_run(tmp_path, [], 0, 4.0, 0.1), fake_run(tmp_path, ["sn"], 0, 8.0, 0.2)]
+    p = tmp_path / "runs" / ids[1] / store.METRICS
+    store.write_json(p, {**store.read_json(p), "metrics": {}, "higher_is_better": {}, "main_metric": None, "diverged_at": 5})
+    assert {"metric_ring8.png", "samples_ring8.png"} <= {q.name for q in write_plots(tmp_path, ids)}
