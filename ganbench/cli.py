@@ -108,11 +108,9 @@ def bench(suite, results, workers, device, dry_run, plugins, add_tricks) -> None
 def leaderboard(suite, results, plugins, add_tricks) -> None:
     """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv and leaderboard.md."""
     from ganbench.leaderboard import write_leaderboard
-    from ganbench.spec import load_suite
 
-    _plugins(plugins)
-    s = load_suite(suite, add_tricks)
-    for p in write_leaderboard(results / s.name, [spec.run_id for spec in s.expand()]):
+    name, ids = _suite_cells(suite, plugins, add_tricks)
+    for p in write_leaderboard(results / name, ids):
         click.echo(f"wrote {p}")
 
 
@@ -124,12 +122,19 @@ def leaderboard(suite, results, plugins, add_tricks) -> None:
 def plot(suite, results, plugins, add_tricks) -> None:
     """Write a suite's figures (its current cells only) to RESULTS/SUITE/plots/."""
     from ganbench.plots import write_plots
+
+    name, ids = _suite_cells(suite, plugins, add_tricks)
+    for p in write_plots(results / name, ids):
+        click.echo(f"wrote {p}")
+
+
+def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...]) -> tuple[str, list[str]]:
+    """A suite's name and the run_ids of its current cells (after plugins and --add-trick)."""
     from ganbench.spec import load_suite
 
     _plugins(plugins)
     s = load_suite(suite, add_tricks)
-    for p in write_plots(results / s.name, [spec.run_id for spec in s.expand()]):
-        click.echo(f"wrote {p}")
+    return s.name, [spec.run_id for spec in s.expand()]
 
 
 def main() -> None:

@@ -39,16 +39,21 @@ def metric_plot(df: pd.DataFrame, dataset: str, column: str, higher: bool, out: 
     return _save(fig, out / f"metric_{_slug(dataset)}.png")
 
 
-def curves_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path) -> Path | None:
-    """Losses and D accuracy over training per method (mean and band over seeds)."""
+def run_tables(suite_path: Path, df: pd.DataFrame, dataset: str, name: str) -> pd.DataFrame | None:
+    """The per-run CSV file `name` of every run of `dataset` that has one, with method and seed columns."""
     frames = []
     for _, row in df[df.dataset == dataset].iterrows():
-        h = suite_path / "runs" / row["run_id"] / store.HISTORY
-        if h.exists():
-            frames.append(pd.read_csv(h).assign(method=row["method"], seed=row["seed"]))
-    if not frames:
+        f = suite_path / "runs" / row["run_id"] / name
+        if f.exists():
+            frames.append(pd.read_csv(f).assign(method=row["method"], seed=row["seed"]))
+    return pd.concat(frames) if frames else None
+
+
+def curves_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path) -> Path | None:
+    """Losses and D accuracy over training per method (mean and band over seeds)."""
+    h = run_tables(suite_path, df, dataset, store.HISTORY)
+    if h is None:
         return None
-    h = pd.concat(frames)
     panels = [("loss_d", "D loss"), ("loss_g", "G loss"), ("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake")]
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
     for ax, (col, title) in zip(axes, panels):
@@ -82,14 +87,9 @@ def samples_plot(suite_path: Path, df: pd.DataFrame, dataset: str, column: str, 
 
 def truncation_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path) -> Path | None:
     """The fidelity/variety curve of runs with the truncation trick: precision against recall as psi varies."""
-    frames = []
-    for _, row in df[df.dataset == dataset].iterrows():
-        f = suite_path / "runs" / row["run_id"] / store.TRUNCATION
-        if f.exists():
-            frames.append(pd.read_csv(f).assign(method=row["method"], seed=row["seed"]))
-    if not frames:
+    t = run_tables(suite_path, df, dataset, store.TRUNCATION)
+    if t is None:
         return None
-    t = pd.concat(frames)
     prec = next(c for c in t.columns if c.startswith("precision"))
     rec = next(c for c in t.columns if c.startswith("recall"))
     fig, ax = plt.subplots(figsize=(4.6, 4))

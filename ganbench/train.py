@@ -55,8 +55,9 @@ def d_forward(s: Setup, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.T
     return s.D(real), s.D(fake)
 
 
-def d_update(s: Setup, sampler: BatchSampler, progress: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """One D update; returns its statistics and the real batch D saw (before input transforms)."""
+def d_update(s: Setup, sampler: BatchSampler, progress: float,
+             report: bool = True) -> tuple[dict[str, torch.Tensor] | None, torch.Tensor]:
+    """One D update; returns its statistics (when `report`) and the real batch D saw (before input transforms)."""
     loss, tricks = s.loss, s.tricks
     real = sampler.next().to(s.device, non_blocking=True)
     with torch.no_grad():
@@ -70,6 +71,8 @@ def d_update(s: Setup, sampler: BatchSampler, progress: float) -> tuple[dict[str
     (loss_d if penalty is None else loss_d + penalty).backward()
     s.opt_d.step()
     tricks.after_d_step(s.G, s.D)
+    if not report:
+        return None, real
     acc_real, acc_fake = d_accuracy(loss, d_real, d_fake)
     stats = {"loss_d": loss_d.detach(), "penalty_d": penalty.detach() if penalty is not None else torch.zeros(()),
              "d_acc_real": acc_real, "d_acc_fake": acc_fake}
@@ -101,13 +104,13 @@ def gan_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[str, torc
     """`s.d_steps` D updates, then `s.g_steps` G updates (the alternating step of Goodfellow et al. 2014)."""
     s.d_trainable(True)
     for i in range(s.d_steps):
-        stats, real = d_update(s, sampler, progress)
+        stats, real = d_update(s, sampler, progress, report=i == 0)
         if i == 0:
             out = stats
 
     def look_ahead() -> None:  # a D update inside the G phase (unrolled GAN)
         nonlocal real
-        _, real = d_update(s, sampler, progress)
+        _, real = d_update(s, sampler, progress, report=False)
 
     with s.tricks.g_context(s, look_ahead):
         s.d_trainable(False)

@@ -31,9 +31,8 @@ class EMA(Trick):
 
     @torch.no_grad()
     def after_g_step(self, G: nn.Module, D: nn.Module) -> None:
-        ema = dict(self.G_ema.named_parameters())
-        src = [p for _, p in G.named_parameters()]
-        torch._foreach_lerp_([ema[n] for n, _ in G.named_parameters()], src, 1.0 - self.beta)
+        # G_ema is a deep copy of G: parameters and buffers come in the same order
+        torch._foreach_lerp_(list(self.G_ema.parameters()), list(G.parameters()), 1.0 - self.beta)
         for b_ema, b in zip(self.G_ema.buffers(), G.buffers()):
             b_ema.copy_(b)
 

@@ -175,6 +175,7 @@ class TrickStack:
 
     def __init__(self, tricks: Iterable[Trick]):
         self.tricks = sorted(tricks, key=lambda t: (t.order, t.name))
+        self._target_tricks = [t for t in self.tricks if type(t).d_targets is not Trick.d_targets]
 
     def check(self, spec: "RunSpec", loss: "Loss") -> None:
         names = {t.name for t in self.tricks}
@@ -224,11 +225,10 @@ class TrickStack:
 
     def d_targets(self, n_real: int, n_fake: int, device: torch.device) -> tuple[Tensor, Tensor] | None:
         """Per-sample targets after the label tricks, or None when no trick changes them (the loss's own fast path)."""
-        changers = [t for t in self.tricks if type(t).d_targets is not Trick.d_targets]
-        if not changers:
+        if not self._target_tricks:
             return None
         t_real, t_fake = torch.ones(n_real, device=device), torch.zeros(n_fake, device=device)
-        for t in changers:
+        for t in self._target_tricks:
             t_real, t_fake = t.d_targets(t_real, t_fake)
         return t_real, t_fake
 

@@ -11,6 +11,12 @@ from torch import Tensor, nn
 from ganbench.tricks.base import DBatch, Trick, register_trick, require, weight_layers
 
 
+def require_per_sample_d(name: str, spec) -> None:
+    """Gradient penalties are per sample; batch norm in D couples the samples of a batch."""
+    require(spec.arch_options.get("d_norm") != "bn", f"{name} penalises per-sample gradients, which batch norm in D "
+            "couples; use --set arch_options.d_norm=ln or none")
+
+
 def grad_norms(D: nn.Module, x: Tensor) -> Tensor:
     """Per-sample ||grad_x D(x)||_2, differentiable (for penalties on D's input gradients)."""
     x = x.detach().requires_grad_(True)
@@ -28,8 +34,7 @@ class GradientPenalty(Trick):
     conflicts: ClassVar[dict[str, str]] = {"clip": "the gradient penalty replaces weight clipping (Gulrajani et al. 2017)"}
 
     def check(self, spec, loss) -> None:
-        require(spec.arch_options.get("d_norm") != "bn",
-                "gp penalises per-sample gradients, which batch norm in D couples; use --set arch_options.d_norm=ln or none")
+        require_per_sample_d(self.name, spec)
         require(self.lam > 0, "gp: lam must be positive")
 
     def d_penalty(self, batch: DBatch) -> Tensor:
@@ -69,8 +74,7 @@ class DRAGAN(Trick):
     conflicts: ClassVar[dict[str, str]] = {"gp": "both penalise D's gradient norm towards 1, at different points"}
 
     def check(self, spec, loss) -> None:
-        require(spec.arch_options.get("d_norm") != "bn", "dragan penalises per-sample gradients, which batch norm "
-                "in D couples; use --set arch_options.d_norm=ln or none")
+        require_per_sample_d(self.name, spec)
         require(self.lam > 0 and self.c > 0, "dragan: lam and c must be positive")
 
     def d_penalty(self, batch: DBatch) -> Tensor:
@@ -90,8 +94,7 @@ class R1(Trick):
 
     def check(self, spec, loss) -> None:
         require(self.gamma > 0, f"{self.name}: gamma must be positive")
-        require(spec.arch_options.get("d_norm") != "bn", f"{self.name} penalises per-sample gradients, which batch "
-                "norm in D couples; use --set arch_options.d_norm=ln or none")
+        require_per_sample_d(self.name, spec)
 
     def d_penalty(self, batch: DBatch) -> Tensor:
         return 0.5 * self.gamma * (grad_norms(batch.D, batch.real) ** 2).mean()
