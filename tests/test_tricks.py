@@ -240,24 +240,38 @@ def test_truncation_run_records_the_fidelity_variety_curve(tmp_path):
     assert rec["sampling"]["latent"] == {"trick": "truncation", "psi": 0.5}
 
 
-def mech_ema():
-    s = build(spec_with(["ema:beta=0.9"]))
+def ema_after(trick: str, values: list[float]):
+    s = build(spec_with([trick]))
     ema = s.tricks.tricks[0]
     with torch.no_grad():
         for p in s.G.parameters():
             p.zero_()
         for p in ema.G_ema.parameters():
             p.zero_()
-        history = []
-        for t in range(1, 6):
+        for v in values:
             for p in s.G.parameters():
-                p.fill_(float(t))
-            history.append(float(t))
+                p.fill_(v)
             s.tricks.after_g_step(s.G, s.D)
+    return s, ema
+
+
+def mech_ema():
+    history = [1.0, 2.0, 3.0, 4.0, 5.0]
+    s, ema = ema_after("ema:beta=0.9,warmup=0", history)
     expected = sum((1 - 0.9) * 0.9 ** (5 - i) * v for i, v in enumerate(history, start=1))  # analytic EMA from 0
     for p in ema.G_ema.parameters():
         assert torch.allclose(p, torch.full_like(p, expected), atol=1e-6)
     assert s.eval_generator() is ema.G_ema and s.eval_generator() is not s.G
+    # with the default warm-up the decay is min(beta, (1+t)/(10+t)): 2/11, 3/12, ... then beta
+    _, ema = ema_after("ema:beta=0.3", history)
+    expected = 0.0
+    for t, v in enumerate(history, start=1):
+        b = min(0.3, (1 + t) / (10 + t))
+        expected = b * expected + (1 - b) * v
+    assert [ema.decay(t) for t in (1, 2, 3)] == [2 / 11, 0.25, 0.3]
+    for p in ema.G_ema.parameters():
+        assert torch.allclose(p, torch.full_like(p, expected), atol=1e-6)
+    assert ema.state_dict()["updates"] == 5
 
 
 def mech_historical_averaging():

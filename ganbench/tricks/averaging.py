@@ -14,16 +14,27 @@ from ganbench.tricks.base import Trick, register_trick, require
 @register_trick("ema")
 @dataclass
 class EMA(Trick):
-    """Exponential moving average of G's weights, theta_ema <- beta theta_ema + (1 - beta) theta after every G step,
+    """Exponential moving average of G's weights, theta_ema <- b_t theta_ema + (1 - b_t) theta after the t-th G step,
     evaluated instead of G; batch-norm statistics are copied from G (Yazici et al. 2019; Karras et al. 2018;
-    Brock et al. 2019 use beta 0.9999 on long runs)."""
+    Brock et al. 2019 use beta 0.9999 on long runs).
+
+    b_t = min(beta, (1 + t) / (warmup + t)) is TensorFlow's ExponentialMovingAverage warm-up (num_updates): without
+    it a short run's average still carries the initial weights with weight beta^T (0.55 after 600 steps at 0.999),
+    which is why long-run papers start the average late (BigGAN) or ramp it up (StyleGAN2). warmup=0 turns it off."""
 
     beta: float = 0.999
+    warmup: float = 10.0
     order: ClassVar[int] = 80
     G_ema: nn.Module | None = field(default=None, init=False, repr=False, compare=False)
+    updates: int = field(default=0, init=False, repr=False, compare=False)
 
     def check(self, spec, loss) -> None:
         require(0 < self.beta < 1, "ema: beta must lie in (0, 1)")
+        require(self.warmup == 0 or self.warmup > 1, "ema: warmup must be 0 (off) or larger than 1")
+
+    def decay(self, t: int) -> float:
+        """The decay b_t used at the t-th update (t counts from 1)."""
+        return min(self.beta, (1.0 + t) / (self.warmup + t)) if self.warmup else self.beta
 
     def wrap_models(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
         self.G_ema = copy.deepcopy(G).requires_grad_(False)
@@ -32,7 +43,8 @@ class EMA(Trick):
     @torch.no_grad()
     def after_g_step(self, G: nn.Module, D: nn.Module) -> None:
         # G_ema is a deep copy of G: parameters and buffers come in the same order
-        torch._foreach_lerp_(list(self.G_ema.parameters()), list(G.parameters()), 1.0 - self.beta)
+        self.updates += 1
+        torch._foreach_lerp_(list(self.G_ema.parameters()), list(G.parameters()), 1.0 - self.decay(self.updates))
         for b_ema, b in zip(self.G_ema.buffers(), G.buffers()):
             b_ema.copy_(b)
 
@@ -40,11 +52,12 @@ class EMA(Trick):
         return self.G_ema
 
     def state_dict(self) -> dict[str, Any]:
-        return {"G_ema": self.G_ema.state_dict()}
+        return {"G_ema": self.G_ema.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "G_ema" in state:
             self.G_ema.load_state_dict(state["G_ema"])
+        self.updates = int(state.get("updates", 0))
 
 
 @register_trick("historical-averaging")
