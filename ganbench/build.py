@@ -34,10 +34,18 @@ class Setup:
     g_steps: int = 1
     d_params: tuple[nn.Parameter, ...] = ()
     diverged_at: int | None = None  # the logged step at which a loss became non-finite
+    conditional: bool = False  # G's input carries codes (a conditioning trick)
+    needs_labels: bool = False  # real batches come with their labels
 
     def latent(self, n: int, generator: torch.Generator | None = None, train: bool = True) -> torch.Tensor:
-        """Latent codes for n samples, from the run's tricks (uniform, truncated) or standard normal."""
-        return self.tricks.latent(n, self.spec.z_dim, self.device, generator, train)
+        """G's input for n samples: the latent z from the run's tricks (uniform, truncated) or standard normal,
+        followed by the codes of a conditioning trick (class one-hots, InfoGAN codes) if there is one."""
+        z = self.tricks.latent(n, self.spec.z_dim, self.device, generator, train)
+        return self.tricks.latent_codes(z, generator, train) if self.conditional else z
+
+    def fake_labels(self, z: torch.Tensor) -> torch.Tensor | None:
+        """The class labels of the samples G makes from `z` (None for an unconditional run)."""
+        return self.tricks.fake_labels(z) if self.conditional else None
 
     def d_trainable(self, flag: bool) -> None:
         for p in self.d_params:
@@ -54,14 +62,16 @@ def build(spec: RunSpec, device: str | torch.device = "cpu") -> Setup:
     device = torch.device(device)
     data = get_dataset(spec.dataset)
     tricks = TrickStack(make_trick(t.name, dict(t.params)) for t in spec.tricks)
+    tricks.bind_data(data)
     torch.manual_seed(spec.seed)
-    G, D = build_models(spec.arch, data.sample_shape, spec.z_dim, tricks.arch_options(spec.arch, spec.arch_options),
-                        d_shape=tricks.d_input_shape(data.sample_shape))
+    G, D = build_models(spec.arch, data.sample_shape, spec.z_dim + tricks.code_dim(),
+                        tricks.arch_options(spec.arch, spec.arch_options), d_shape=tricks.d_input_shape(data.sample_shape))
     G, D = G.to(device), D.to(device)
     G, D = tricks.wrap_models(G, D)
     settings = tricks.configure_optim(OptimSettings(spec.optimizer, spec.lr_g, spec.lr_d, spec.beta1, spec.beta2))
     opt_g, opt_d = make_optimizers(settings, G, D)
     return Setup(spec, data, G, D, LOSSES.get(spec.loss), tricks, opt_g, opt_d, tricks.d_steps(1), device,
                  d_joint=tricks.d_joint(True), batch_size=tricks.batch_size(spec.batch_size),
-                 g_steps=tricks.g_steps(1), d_params=tuple(D.parameters()))
+                 g_steps=tricks.g_steps(1), d_params=tuple(D.parameters()), conditional=tricks.code_dim() > 0,
+                 needs_labels=tricks.needs_labels)
 

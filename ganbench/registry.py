@@ -100,6 +100,7 @@ _BUILTINS = (
     "ganbench.tricks.inputs",
     "ganbench.tricks.init",
     "ganbench.tricks.latent",
+    "ganbench.tricks.conditioning",
     "ganbench.tricks.averaging",
     "ganbench.tricks.collapse",
     "ganbench.tricks.augment",

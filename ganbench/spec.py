@@ -217,9 +217,11 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         raise SpecError(f"{where}: seed must be non-negative")
     stack = TrickStack(instances)
     stack.check(spec, LOSSES.get(spec.loss))
+    stack.bind_data(data)
     options = stack.arch_options(spec.arch, dict(spec.arch_options))
-    if options != dict(spec.arch_options):
-        check_buildable(spec.arch, stack.d_input_shape(data.sample_shape), spec.z_dim, options,
+    d_shape = stack.d_input_shape(data.sample_shape)
+    if options != dict(spec.arch_options) or stack.code_dim() or d_shape != data.sample_shape:
+        check_buildable(spec.arch, d_shape, spec.z_dim + stack.code_dim(), options,
                         f"{where} (with the architecture options of its tricks)")
     drawn = stack.batch_size(spec.batch_size)
     if drawn > len(data):

@@ -47,52 +47,73 @@ def seed_step(seed: int, device: torch.device) -> None:
         torch.cuda.manual_seed(seed)
 
 
-def d_forward(s: Setup, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+Real = tuple[torch.Tensor, torch.Tensor | None]  # a real batch and its labels (None unless a trick needs them)
+
+
+def call_d(D: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    return D(x) if y is None else D(x, y)
+
+
+def d_forward(s: Setup, real: torch.Tensor, fake: torch.Tensor, y_real: torch.Tensor | None = None,
+              y_fake: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """D on real and fake: one mixed pass (half the calls) unless a trick asks for separate batches."""
     if s.d_joint and real.shape[1:] == fake.shape[1:]:
-        out = s.D(torch.cat([real, fake]))
+        y = None if y_real is None else torch.cat([y_real, y_fake])
+        out = call_d(s.D, torch.cat([real, fake]), y)
         return out[: real.shape[0]], out[real.shape[0] :]
-    return s.D(real), s.D(fake)
+    return call_d(s.D, real, y_real), call_d(s.D, fake, y_fake)
+
+
+def next_real(s: Setup, sampler: BatchSampler) -> Real:
+    if not s.needs_labels:
+        return sampler.next().to(s.device, non_blocking=True), None
+    x, y = sampler.next_labelled()
+    return x.to(s.device, non_blocking=True), y.to(s.device, non_blocking=True)
 
 
 def d_update(s: Setup, sampler: BatchSampler, progress: float,
-             report: bool = True) -> tuple[dict[str, torch.Tensor] | None, torch.Tensor]:
+             report: bool = True) -> tuple[dict[str, torch.Tensor] | None, Real]:
     """One D update; returns its statistics (when `report`) and the real batch D saw (before input transforms)."""
     loss, tricks = s.loss, s.tricks
-    real = sampler.next().to(s.device, non_blocking=True)
+    real, y_real = next_real(s, sampler)
+    z = s.latent(s.batch_size)
     with torch.no_grad():
-        fake = s.G(s.latent(s.batch_size))
+        fake = s.G(z)
+    y_fake = s.fake_labels(z)
     real_in, fake_in = tricks.d_inputs(real, fake, progress)
-    d_real, d_fake = d_forward(s, real_in, fake_in)
+    d_real, d_fake = d_forward(s, real_in, fake_in, y_real, y_fake)
     targets = tricks.d_targets(d_real.shape[0], d_fake.shape[0], s.device)
     loss_d = loss.d_loss(d_real, d_fake) if targets is None else loss.d_loss_targets(d_real, d_fake, *targets)
-    penalty = tricks.d_penalty(DBatch(s.D, real_in, fake_in, d_real, d_fake))
+    penalty = tricks.d_penalty(DBatch(s.D, real_in, fake_in, d_real, d_fake, y_real, y_fake, z))
     s.opt_d.zero_grad(set_to_none=True)
     (loss_d if penalty is None else loss_d + penalty).backward()
     s.opt_d.step()
     tricks.after_d_step(s.G, s.D)
     if not report:
-        return None, real
+        return None, (real, y_real)
     acc_real, acc_fake = d_accuracy(loss, d_real, d_fake)
     stats = {"loss_d": loss_d.detach(), "penalty_d": penalty.detach() if penalty is not None else torch.zeros(()),
              "d_acc_real": acc_real, "d_acc_fake": acc_fake}
-    return stats, real
+    return stats, (real, y_real)
 
 
-def g_update(s: Setup, real: torch.Tensor, progress: float) -> torch.Tensor:
+def g_update(s: Setup, real: Real, progress: float) -> torch.Tensor:
     """One G update against the current D (D's weights frozen); returns G's loss."""
     loss, tricks, D = s.loss, s.tricks, s.D
-    fake = s.G(s.latent(s.batch_size))
+    real, y_real = real
+    z = s.latent(s.batch_size)
+    fake = s.G(z)
+    y_fake = s.fake_labels(z)
     real_in, fake_in = tricks.d_inputs(real, fake, progress)
     loss_g = tricks.g_objective(D, real_in, fake_in)
     if loss_g is None:
-        d_fake = D(fake_in)
+        d_fake = call_d(D, fake_in, y_fake)
         d_real = None
         if loss.g_needs_real:
             with torch.no_grad():
-                d_real = D(real_in)
+                d_real = call_d(D, real_in, y_real)
         loss_g = loss.g_loss(d_real, d_fake)
-    g_pen = tricks.g_penalty(s.G, D, fake)
+    g_pen = tricks.g_penalty(s.G, D, fake_in, z)
     s.opt_g.zero_grad(set_to_none=True)
     (loss_g if g_pen is None else loss_g + g_pen).backward()
     s.opt_g.step()
@@ -171,7 +192,8 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
     if state is not None:
         restore(s, state)
         start, drawn, history = state["step"], state["batches_drawn"], list(state["history"])
-    sampler = BatchSampler(s.data.x.to(s.device), s.batch_size, spec.seed, drawn)
+    sampler = BatchSampler(s.data.x.to(s.device), s.batch_size, spec.seed, drawn,
+                           labels=s.data.labels.to(s.device) if s.needs_labels else None)
     s.G.train()
     s.D.train()
     show = sys.stderr.isatty() if opts.progress is None else opts.progress

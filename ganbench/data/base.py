@@ -46,18 +46,28 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 class BatchSampler:
-    """Draws batches epoch by epoch without replacement; its only state is the count of batches drawn."""
+    """Draws batches epoch by epoch without replacement; its only state is the count of batches drawn.
+    With `labels`, `next_labelled` returns each batch's labels too (the same draw)."""
 
-    def __init__(self, data: torch.Tensor, batch_size: int, seed: int, drawn: int = 0):
+    def __init__(self, data: torch.Tensor, batch_size: int, seed: int, drawn: int = 0,
+                 labels: torch.Tensor | None = None):
         if batch_size > data.shape[0]:
             raise ValueError(f"batch size {batch_size} exceeds the {data.shape[0]} samples of the data set")
         self.data, self.batch_size, self.seed, self.drawn = data, batch_size, seed, drawn
+        self.labels = labels
         self.per_epoch = data.shape[0] // batch_size
         self._epoch, self._perm = -1, None
 
-    def next(self) -> torch.Tensor:
+    def _indices(self) -> torch.Tensor:
         epoch, i = divmod(self.drawn, self.per_epoch)
         if epoch != self._epoch:
             self._epoch, self._perm = epoch, epoch_permutation(self.data.shape[0], self.seed, epoch)
         self.drawn += 1
-        return self.data[self._perm[i * self.batch_size : (i + 1) * self.batch_size]]
+        return self._perm[i * self.batch_size : (i + 1) * self.batch_size]
+
+    def next(self) -> torch.Tensor:
+        return self.data[self._indices()]
+
+    def next_labelled(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = self._indices()
+        return self.data[idx], None if self.labels is None else self.labels[idx]

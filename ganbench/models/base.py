@@ -43,11 +43,15 @@ def build_models(name: str, sample_shape: tuple[int, ...], z_dim: int, options: 
 
 
 class Discriminator(nn.Module):
-    """D(x) = head(features(x)), one logit per sample.
+    """D(x) = head(features(x)), one logit per sample; D(x, y) for a class-conditional D.
 
     `body` maps a batch to features of shape `feature_shape` (per sample); `extras` are feature-to-feature layers
     that tricks append (minibatch statistics); `head` is a linear map from the flattened features to one logit.
-    Feature matching reads `features`, minibatch tricks call `append_features`."""
+    Feature matching reads `features`, minibatch tricks call `append_features`.
+
+    Conditioning tricks attach up to three label-aware parts: `label_input` (cGAN: labels appended to the input,
+    the body built for the wider input), `projection` (projection D: logit + <embed(y), features>) and `aux` (a
+    classifier on the features: ACGAN's class head, InfoGAN's Q). A D with neither of the first two ignores y."""
 
     def __init__(self, body: nn.Module, feature_shape: tuple[int, ...], patch: bool = False):
         super().__init__()
@@ -61,15 +65,29 @@ class Discriminator(nn.Module):
             self.head = nn.Conv2d(feature_shape[0], 1, 1)
         else:
             self.head = nn.Linear(math.prod(feature_shape), 1)
+        self.register_module("label_input", None)
+        self.register_module("projection", None)
+        self.register_module("aux", None)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.label_input is not None:
+            if y is None:
+                raise ValueError("this D is class-conditional (labels are part of its input): call it with labels")
+            x = self.label_input(x, y)
         return self.extras(self.body(x))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Logits: one per sample (N,), or with patch=True one per position (N, positions); losses average all."""
+        h = self.features(x, y)
         if self.patch:
-            return self.head(self.features(x)).flatten(1)
-        return self.head(self.features(x).flatten(1)).flatten()
+            return self.head(h).flatten(1)
+        h = h.flatten(1)
+        out = self.head(h).flatten()
+        if self.projection is not None:
+            if y is None:
+                raise ValueError("this D is a projection D: call it with labels")
+            out = out + (self.projection(y) * h).sum(1)
+        return out
 
     def append_features(self, layer: nn.Module, feature_shape: tuple[int, ...]) -> None:
         """Append a layer that maps the features to `feature_shape` (more channels or units at the end).

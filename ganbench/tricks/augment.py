@@ -109,7 +109,7 @@ class Consistency(Trick):
     def d_penalty(self, batch: DBatch) -> Tensor:
         real_aug = augment(batch.real.detach(), self.policy)
         fake_aug = augment(batch.fake.detach(), self.policy)
-        d_aug = batch.D(torch.cat([real_aug, fake_aug]))
+        d_aug = batch.on_joint(torch.cat([real_aug, fake_aug]))
         n = real_aug.shape[0]
         return (self.lam_real * ((batch.d_real - d_aug[:n]) ** 2).mean()
                 + self.lam_fake * ((batch.d_fake - d_aug[n:]) ** 2).mean())

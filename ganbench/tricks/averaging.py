@@ -93,7 +93,7 @@ class HistoricalAveraging(Trick):
     def d_penalty(self, batch) -> Tensor | None:
         return self.penalty("D", batch.D)
 
-    def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor) -> Tensor | None:
+    def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor, z: Tensor) -> Tensor | None:
         return self.penalty("G", G)
 
     def after_d_step(self, G: nn.Module, D: nn.Module) -> None:

@@ -2,15 +2,20 @@
 
 Hooks are applied in ascending `order`; within one order, by name. Order bands:
   5 architecture options (dropout in D, self-attention, ...), 10 optimizer settings (TTUR, SGD for D, Adam beta1), 15 batch size (large batch), 20 schedule (D/G steps),
-  25 D structure (minibatch features), 27 initialisation (orthogonal, Xavier), 30 weight normalisation
+  25 D structure (minibatch features), 26 class conditioning (cGAN, ACGAN, projection, InfoGAN), 27 initialisation (orthogonal, Xavier), 30 weight normalisation
   (spectral norm), 35 D inputs: augmentation (DiffAugment), 40 D inputs: noise, 45 packing (PacGAN),
   47 labels (smoothing, noise, flips), 50 penalties (GP, R1, LeCam, ...), 55 G objective (feature matching),
   60 after-step updates (clipping, averages), 70 unrolling, 80 evaluation generator (EMA), 90 latent sampling.
 
-The training step calls, in this order: arch_options, configure_optim, batch_size, d_steps/g_steps, d_input_shape and
-wrap_models (once, when the run is built); per D update: latent, d_inputs, d_targets, d_penalty, after_d_step;
-per G update: g_context (around all G updates), latent, d_inputs, g_objective, g_penalty, after_g_step; at
-evaluation: eval_generator and latent(train=False).
+The training step calls, in this order: bind_data, arch_options, configure_optim, batch_size, d_steps/g_steps,
+d_input_shape, code_dim and wrap_models (once, when the run is built); per D update: latent, latent_codes,
+fake_labels, d_inputs, d_targets, d_penalty, after_d_step; per G update: g_context (around all G updates), latent,
+latent_codes, d_inputs, g_objective, g_penalty, after_g_step; at evaluation: eval_generator, latent(train=False) and
+latent_codes(train=False).
+
+Class labels: G's input is the latent z followed by the codes of the (single) code trick (a one-hot class for the
+conditioning tricks, InfoGAN's codes); the labels of a generated batch are read back from those codes
+(fake_labels), real labels come with the real batch when a trick `needs_labels`, and D is called as D(x, y).
 """
 from __future__ import annotations
 
@@ -33,13 +38,29 @@ if TYPE_CHECKING:
 
 @dataclass
 class DBatch:
-    """What one D update saw: D's inputs (after every d_inputs transform) and its outputs on them."""
+    """What one D update saw: D's inputs (after every d_inputs transform), its outputs on them, and for a
+    conditional run the class labels of both batches and the fake batch's latent codes. Penalties call D through
+    on_real / on_fake / on_joint, which pass the right labels to a conditional D."""
 
     D: nn.Module
     real: Tensor
     fake: Tensor
     d_real: Tensor
     d_fake: Tensor
+    y_real: Tensor | None = None
+    y_fake: Tensor | None = None
+    z: Tensor | None = None
+
+    def on_real(self, x: Tensor) -> Tensor:
+        """D on inputs that carry the real batch's labels (interpolates and perturbations keep the real label)."""
+        return self.D(x) if self.y_real is None else self.D(x, self.y_real)
+
+    def on_fake(self, x: Tensor) -> Tensor:
+        return self.D(x) if self.y_fake is None else self.D(x, self.y_fake)
+
+    def on_joint(self, x: Tensor) -> Tensor:
+        """D on a real batch followed by a fake batch, concatenated."""
+        return self.D(x) if self.y_real is None else self.D(x, torch.cat([self.y_real, self.y_fake]))
 
 
 class Trick:
@@ -48,9 +69,26 @@ class Trick:
     name: ClassVar[str] = ""
     order: ClassVar[int] = 50
     conflicts: ClassVar[dict[str, str]] = {}  # trick name -> why the two make no sense together
+    needs_labels: ClassVar[bool] = False  # the real batches come with their class labels
 
     def check(self, spec: "RunSpec", loss: "Loss") -> None:
         """Raise SpecError if this trick cannot be used in `spec`."""
+
+    def bind_data(self, data: Any) -> None:
+        """Learn what the trick needs from the run's data set (its classes), before anything is built."""
+
+    def code_dim(self) -> int:
+        """Columns this trick appends to G's input after the latent z (class one-hots, InfoGAN codes)."""
+        return 0
+
+    def latent_codes(self, n: int, device: torch.device, generator: torch.Generator | None,
+                     train: bool) -> Tensor | None:
+        """The n x code_dim() codes appended to the latent, drawn after z; None when code_dim() is 0."""
+        return None
+
+    def fake_labels(self, z: Tensor) -> Tensor | None:
+        """The class labels of the samples G makes from latent z (read from this trick's codes), or None."""
+        return None
 
     def configure_optim(self, settings: OptimSettings) -> OptimSettings:
         return settings
@@ -116,8 +154,8 @@ class Trick:
         used to schedule the longest runs first."""
         return 2.0 if type(self).d_penalty is not Trick.d_penalty else 0.0
 
-    def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor) -> Tensor | None:
-        """An extra term added to G's loss."""
+    def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor, z: Tensor) -> Tensor | None:
+        """An extra term added to G's loss; `fake` is what D saw (after d_inputs), `z` its latent with codes."""
         return None
 
     def after_d_step(self, G: nn.Module, D: nn.Module) -> None:
@@ -180,9 +218,36 @@ class TrickStack:
     def check(self, spec: "RunSpec", loss: "Loss") -> None:
         names = {t.name for t in self.tricks}
         for t in self.tricks:
-            for other in sorted(names & set(t.conflicts)):
+            for other in sorted((names - {t.name}) & set(t.conflicts)):
                 raise SpecError(f"tricks {t.name!r} and {other!r} cannot be combined: {t.conflicts[other]}")
             t.check(spec, loss)
+        coders = [t.name for t in self.tricks if type(t).code_dim is not Trick.code_dim]
+        if len(coders) > 1:
+            raise SpecError(f"tricks {' and '.join(repr(c) for c in coders)} both add codes to G's input; "
+                            "use one conditioning trick per run")
+
+    def bind_data(self, data: Any) -> None:
+        for t in self.tricks:
+            t.bind_data(data)
+
+    @property
+    def needs_labels(self) -> bool:
+        return any(t.needs_labels for t in self.tricks)
+
+    def code_dim(self) -> int:
+        return sum(t.code_dim() for t in self.tricks)
+
+    def latent_codes(self, z: Tensor, generator: torch.Generator | None, train: bool) -> Tensor:
+        """z followed by every trick's codes (z itself when no trick adds any)."""
+        codes = [c for t in self.tricks if (c := t.latent_codes(z.shape[0], z.device, generator, train)) is not None]
+        return torch.cat([z, *codes], 1) if codes else z
+
+    def fake_labels(self, z: Tensor) -> Tensor | None:
+        for t in self.tricks:
+            y = t.fake_labels(z)
+            if y is not None:
+                return y
+        return None
 
     def configure_optim(self, settings: OptimSettings) -> OptimSettings:
         for t in self.tricks:
@@ -261,8 +326,8 @@ class TrickStack:
     def d_penalty(self, batch: DBatch) -> Tensor | None:
         return _sum(t.d_penalty(batch) for t in self.tricks)
 
-    def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor) -> Tensor | None:
-        return _sum(t.g_penalty(G, D, fake) for t in self.tricks)
+    def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor, z: Tensor) -> Tensor | None:
+        return _sum(t.g_penalty(G, D, fake, z) for t in self.tricks)
 
     def after_d_step(self, G: nn.Module, D: nn.Module) -> None:
         for t in self.tricks:

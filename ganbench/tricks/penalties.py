@@ -3,7 +3,7 @@ BigGAN's orthogonal regularisation of G."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -17,7 +17,7 @@ def require_per_sample_d(name: str, spec) -> None:
             "couples; use --set arch_options.d_norm=ln or none")
 
 
-def grad_norms(D: nn.Module, x: Tensor) -> Tensor:
+def grad_norms(D: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """Per-sample ||grad_x D(x)||_2, differentiable (for penalties on D's input gradients)."""
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
@@ -41,7 +41,7 @@ class GradientPenalty(Trick):
         real, fake = batch.real, batch.fake
         eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
         x_hat = eps * real.detach() + (1 - eps) * fake.detach()
-        return self.lam * ((grad_norms(batch.D, x_hat) - 1) ** 2).mean()
+        return self.lam * ((grad_norms(batch.on_real, x_hat) - 1) ** 2).mean()
 
 
 @register_trick("clip")
@@ -81,7 +81,7 @@ class DRAGAN(Trick):
         real = batch.real.detach()
         delta = self.c * real.std() * torch.rand_like(real)
         alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
-        return self.lam * ((grad_norms(batch.D, real + alpha * delta) - 1) ** 2).mean()
+        return self.lam * ((grad_norms(batch.on_real, real + alpha * delta) - 1) ** 2).mean()
 
 
 @register_trick("r1")
@@ -97,7 +97,7 @@ class R1(Trick):
         require_per_sample_d(self.name, spec)
 
     def d_penalty(self, batch: DBatch) -> Tensor:
-        return 0.5 * self.gamma * (grad_norms(batch.D, batch.real) ** 2).mean()
+        return 0.5 * self.gamma * (grad_norms(batch.on_real, batch.real) ** 2).mean()
 
 
 @register_trick("r2")
@@ -106,7 +106,7 @@ class R2(R1):
     """R2: zero-centred gradient penalty on generated data, gamma/2 * E||grad D(G(z))||^2 (Mescheder et al. 2018)."""
 
     def d_penalty(self, batch: DBatch) -> Tensor:
-        return 0.5 * self.gamma * (grad_norms(batch.D, batch.fake) ** 2).mean()
+        return 0.5 * self.gamma * (grad_norms(batch.on_fake, batch.fake) ** 2).mean()
 
 
 @register_trick("ortho-reg")
@@ -121,7 +121,7 @@ class OrthoReg(Trick):
     def check(self, spec, loss) -> None:
         require(self.beta > 0, "ortho-reg: beta must be positive")
 
-    def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor) -> Tensor:
+    def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor, z: Tensor) -> Tensor:
         total = fake.new_zeros(())
         for layer in weight_layers(G):
             w = layer.weight.flatten(1) if not isinstance(layer, nn.ConvTranspose2d) else layer.weight.transpose(0, 1).flatten(1)
