@@ -688,6 +688,48 @@ def mech_infogan():
     assert build(spec_with(["infogan:categories=3,continuous=0"])).tricks.tricks[0].code_dim() == 3
 
 
+
+def mech_msg():
+    import torch.nn.functional as F
+
+    from ganbench.models.dcgan import MSGGenerator, image_pyramid, unpack_scales
+
+    s = build(digits_spec(["msg"]))
+    G, D, msg = s.G, s.D, s.tricks.tricks[0]
+    assert isinstance(G, MSGGenerator) and msg.scales == 3  # 8x8 digits: images at 8, 4 and 2 pixels
+    z = s.latent(16)
+    out = G(z)
+    assert out.shape == (16, 3, 8, 8)
+    # every stage emits an image through its 1x1 head; the lower ones ride along nearest-up-sampled
+    h0 = G.stages[0](z)
+    h1 = G.stages[1](h0)
+    full, x4, x2 = unpack_scales(out, 1)
+    assert torch.allclose(x2, G.heads[0](h0), atol=1e-6) and torch.allclose(x4, G.heads[1](h1), atol=1e-6)
+    assert torch.allclose(full, G.final(h1)) and x4.shape[-1] == 4 and x2.shape[-1] == 2
+    # real images enter D at every scale by average pooling
+    real = s.data.x[:16]
+    packed, fake = msg.d_inputs(real, out, 0.0)
+    assert fake is out
+    for got, want in zip(unpack_scales(packed, 1), [real, F.avg_pool2d(real, 2), F.avg_pool2d(real, 4)]):
+        assert torch.allclose(got, want, atol=1e-6)
+    assert torch.allclose(packed, image_pyramid(real, 3))
+    # D reads each scale where its activations reach that resolution: the 2x2 image alone changes D's output
+    other = packed.clone()
+    other[:, 2] = -other[:, 2]
+    assert not torch.allclose(D(packed), D(other))
+    # D's gradient reaches every G stage directly through the image heads
+    D(out).sum().backward()
+    assert all(head[0].weight.grad.abs().sum() > 0 for head in G.heads)
+    # evaluation sees the full resolution only
+    ev = s.eval_generator()
+    assert ev(z).shape == (16, 1, 8, 8) and torch.allclose(ev(z), G(z)[:, :1])
+    sampler = BatchSampler(s.data.x, s.batch_size, 0)
+    assert torch.isfinite(gan_step(s, sampler, 0.0)["loss_d"])
+    st = build(digits_spec(["msg", "ema"], dataset="stacked-digits"))
+    assert st.G(st.latent(2)).shape == (2, 9, 8, 8) and st.eval_generator()(st.latent(2)).shape == (2, 3, 8, 8)
+    assert st.tricks.tricks[-1].name == "ema" and st.eval_generator().G is st.tricks.tricks[-1].G_ema
+
+
 MECHANISMS = {
     "vbn": mech_vbn,
     "d-dropout": mech_d_dropout, "leaky-relu": mech_leaky_relu, "upsample-conv": mech_upsample_conv,
@@ -703,6 +745,7 @@ MECHANISMS = {
     "r2": mech_r2, "ortho-reg": mech_ortho_reg, "lecam": mech_lecam, "diffaugment": mech_diffaugment,
     "consistency": mech_consistency, "sn-g": mech_sn_g,
     "cgan": mech_cgan, "projection": mech_projection, "acgan": mech_acgan, "infogan": mech_infogan,
+    "msg": mech_msg,
 }
 
 
@@ -743,6 +786,8 @@ def test_conflicting_tricks_fail_at_spec_time():
     ({"dataset": "digits", "loss": "ns", "tricks": ["cgan", "feature-matching"]}, "depend on the labels"),
     ({"dataset": "digits", "loss": "ns", "tricks": ["projection", "patch-d"]}, "cannot be combined"),
     ({"dataset": "digits", "loss": "ns", "tricks": ["infogan:categories=1"]}, "at least 2 categories"),
+    ({"dataset": "digits", "loss": "ns", "tricks": ["msg", "diffaugment"]}, "stacks along the channels"),
+    ({"dataset": "ring8", "loss": "ns", "tricks": ["msg"]}, "option of dcgan"),
 ])
 def test_meaningless_combinations_fail_when_the_spec_is_built(fields, match):
     with pytest.raises(SpecError, match=match):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganbench.models.base import ARCHS, Discriminator, g_norm_layer, init_weights, with_reference_batch
@@ -64,17 +65,70 @@ def activation(kind: str) -> nn.Module:
     raise ValueError(f"unknown activation {kind!r}; use relu or lrelu")
 
 
+def pack_scales(images: list[torch.Tensor]) -> torch.Tensor:
+    """Images of decreasing resolution (each half the last) as one tensor at the first's resolution: the lower
+    scales nearest-up-sampled and stacked after it along the channels (so every tensor trick still sees N x C x H x W)."""
+    size = images[0].shape[-1]
+    return torch.cat([images[0]] + [F.interpolate(im, scale_factor=size // im.shape[-1], mode="nearest")
+                                    for im in images[1:]], 1)
+
+
+def unpack_scales(x: torch.Tensor, channels: int) -> list[torch.Tensor]:
+    """Inverse of pack_scales: the k-th group of `channels` channels average-pooled by 2^k."""
+    groups = x.split(channels, 1)
+    return [groups[0]] + [F.avg_pool2d(g, 2 ** k) for k, g in enumerate(groups[1:], start=1)]
+
+
+def image_pyramid(x: torch.Tensor, scales: int) -> torch.Tensor:
+    """A real batch as MSG-GAN's D sees it: the image and its 2x, 4x, ... average-pooled versions, packed."""
+    return pack_scales([x] + [F.avg_pool2d(x, 2 ** k) for k in range(1, scales)])
+
+
+class MSGGenerator(nn.Module):
+    """MSG-GAN generator: every stage's feature map also goes through a 1x1 convolution to an image (tanh), so G
+    emits one image per resolution; the output packs them (pack_scales), full resolution first."""
+
+    def __init__(self, stages: list[nn.Module], heads: list[nn.Module], final: nn.Module):
+        super().__init__()
+        self.stages, self.heads, self.final = nn.ModuleList(stages), nn.ModuleList(heads), final
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h, low = z, []
+        for stage, head in zip(self.stages, self.heads):
+            h = stage(h)
+            low.append(head(h))
+        return pack_scales([self.final(h)] + low[::-1])
+
+
+class MSGDiscriminatorBody(nn.Module):
+    """MSG-GAN discriminator body: the image at each lower resolution is concatenated to D's activations where they
+    reach that resolution ('simple' combine), the lowest one to the last feature map (Karnewar & Wang 2020)."""
+
+    def __init__(self, blocks: list[nn.Module], channels: int):
+        super().__init__()
+        self.blocks, self.channels = nn.ModuleList(blocks), channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        images = unpack_scales(x, self.channels)
+        h = self.blocks[0](images[0])
+        for block, image in zip(self.blocks[1:], images[1:]):
+            h = block(torch.cat([h, image], 1))
+        return torch.cat([h, images[-1]], 1)
+
+
 @ARCHS.register("dcgan")
 def dcgan(
     sample_shape: tuple[int, ...], z_dim: int, *, width: int = 64, d_norm: str = "none", g_bn: bool = True,
     init: str = "normal", g_act: str = "relu", upsample: str = "convT", d_dropout: float = 0.0, attention: int = 0,
-    patch: bool = False, vbn: int = 0,
+    patch: bool = False, vbn: int = 0, msg: bool = False,
 ) -> tuple[nn.Module, nn.Module]:
     """DCGAN (Radford et al. 2016): G projects z to the bottom, then x2 up-sampling stages with BN+ReLU, tanh out;
     D strided convs with LeakyReLU. Options: g_act (relu, lrelu), upsample (convT, nearest + conv), d_dropout
     (after each D activation), attention (a SAGAN block at that resolution in G and D; 0: none), patch (PatchGAN
     D: one logit per position of D's last feature map, Isola et al. 2017), vbn (virtual batch norm in G with a
-    reference batch of that size, Salimans et al. 2016; 0: batch norm)."""
+    reference batch of that size, Salimans et al. 2016; 0: batch norm), msg (MSG-GAN: G emits an image at every
+    stage and D takes each in at its resolution; G's output and D's input pack the scales along the channels, see
+    pack_scales)."""
     channels, resolution = sample_shape[0], sample_shape[-1]
     n = stages_for(resolution)
     bottom = resolution >> n
@@ -95,27 +149,42 @@ def dcgan(
     def attend(c: int, res: int) -> list[nn.Module]:
         return [SelfAttention(c)] if attention == res else []
 
-    g: list[nn.Module] = [nn.Linear(z_dim, top * bottom * bottom, bias=not g_bn), nn.Unflatten(1, (top, bottom, bottom))]
-    g += g_norm(top) + [activation(g_act)] + attend(top, bottom)
+    if msg and vbn:
+        raise ValueError("msg and vbn: the multi-scale generator has no reference-batch wrapper")
+
+    g_stages: list[list[nn.Module]] = [[nn.Linear(z_dim, top * bottom * bottom, bias=not g_bn),
+                                        nn.Unflatten(1, (top, bottom, bottom))]]
+    g_stages[0] += g_norm(top) + [activation(g_act)] + attend(top, bottom)
     c, res = top, bottom
+    stage_channels = [c]
     for _ in range(n - 1):
-        g += [up(c, c // 2, upsample, bias=not g_bn)] + g_norm(c // 2) + [activation(g_act)]
+        stage = [up(c, c // 2, upsample, bias=not g_bn)] + g_norm(c // 2) + [activation(g_act)]
         c, res = c // 2, res * 2
-        g += attend(c, res)
-    g += [up(c, channels, upsample, bias=True), nn.Tanh()]
-    G = nn.Sequential(*g)
+        g_stages.append(stage + attend(c, res))
+        stage_channels.append(c)
+    final = [up(c, channels, upsample, bias=True), nn.Tanh()]
+    if msg:
+        heads = [nn.Sequential(nn.Conv2d(sc, channels, 1), nn.Tanh()) for sc in stage_channels]
+        G = MSGGenerator([nn.Sequential(*st) for st in g_stages], heads, nn.Sequential(*final))
+    else:
+        G = nn.Sequential(*[m for st in g_stages for m in st], *final)
 
     def d_act() -> list[nn.Module]:
         return [nn.LeakyReLU(0.2)] + ([nn.Dropout(d_dropout)] if d_dropout else [])
 
-    d: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1)] + d_act()
+    extra = channels if msg else 0  # MSG: each lower-resolution image joins D's activations
+    d_blocks: list[list[nn.Module]] = [[nn.Conv2d(channels, width, 4, 2, 1)] + d_act()]
     c, res = width, resolution // 2
-    d += attend(c, res)
+    d_blocks[0] += attend(c, res)
     for _ in range(n - 1):
-        d += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=d_norm == "none")] + d_norm_layer(d_norm, c * 2) + d_act()
+        block = [nn.Conv2d(c + extra, c * 2, 4, 2, 1, bias=d_norm == "none")] + d_norm_layer(d_norm, c * 2) + d_act()
         c, res = c * 2, res // 2
-        d += attend(c, res)
-    D = Discriminator(nn.Sequential(*d), (c, bottom, bottom), patch=patch)
+        d_blocks.append(block + attend(c, res))
+    if msg:
+        D = Discriminator(MSGDiscriminatorBody([nn.Sequential(*b) for b in d_blocks], channels),
+                          (c + extra, bottom, bottom), patch=patch)
+    else:
+        D = Discriminator(nn.Sequential(*[m for b in d_blocks for m in b]), (c, bottom, bottom), patch=patch)
     init_weights(G, init)  # in this order (G built, D built, G init, D init): the random streams of earlier runs
     init_weights(D, init)
     return with_reference_batch(G, vbn, z_dim), D

@@ -2,8 +2,11 @@
 also available as `--set arch_options.X=...`), checked against what the architecture offers."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
 
 from ganbench.tricks.base import Trick, register_trick, require
 
@@ -118,3 +121,52 @@ class VirtualBN(ArchTrick):
 
     def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
         return {**options, "vbn": self.ref}
+
+
+class FullResolution(nn.Module):
+    """An MSG generator seen from outside: only its full-resolution image (the first `channels` channels)."""
+
+    def __init__(self, G: nn.Module, channels: int):
+        super().__init__()
+        self.G, self.channels = G, channels
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.G(z)[:, : self.channels]
+
+
+MSG_AUGMENT = "augmentations would act across the scales MSG stacks along the channels"
+
+
+@register_trick("msg")
+@dataclass
+class MSG(ArchTrick):
+    """MSG-GAN multi-scale gradients: G outputs an image at every resolution (1x1 convolutions on each stage) and
+    D takes each in where its activations reach that resolution, so D's gradient reaches every G stage directly;
+    real images enter at every scale by average pooling (Karnewar & Wang 2020). Evaluation sees the full
+    resolution."""
+
+    archs: ClassVar[tuple[str, ...]] = ("dcgan",)
+    conflicts: ClassVar[dict[str, str]] = {
+        "pac": "PacGAN stacks samples along the channels, where MSG stacks the scales",
+        "cgan": "cGAN's label channels would be read as one of MSG's scales",
+        "vbn": "the multi-scale generator has no reference-batch wrapper",
+        "diffaugment": MSG_AUGMENT, "consistency": MSG_AUGMENT}
+    channels: int = field(default=0, init=False, repr=False, compare=False)  # set from the data in bind_data
+    scales: int = field(default=0, init=False, repr=False, compare=False)
+
+    def bind_data(self, data: Any) -> None:
+        from ganbench.models.dcgan import stages_for
+
+        self.channels = data.sample_shape[0]
+        self.scales = stages_for(data.sample_shape[-1]) + 1
+
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        return {**options, "msg": True}
+
+    def d_inputs(self, real: Tensor, fake: Tensor, progress: float) -> tuple[Tensor, Tensor]:
+        from ganbench.models.dcgan import image_pyramid
+
+        return image_pyramid(real, self.scales), fake
+
+    def eval_generator(self, G: nn.Module) -> nn.Module:
+        return FullResolution(G, self.channels)

@@ -311,7 +311,11 @@ class TrickStack:
         return stack
 
     def eval_generator(self, G: nn.Module) -> nn.Module:
-        return self._chain("eval_generator", G)
+        """Applied in reverse order: a late trick picks the network (EMA's average), earlier ones wrap it (MSG's
+        full-resolution view)."""
+        for t in reversed(self.tricks):
+            G = t.eval_generator(G)
+        return G
 
     def wrap_models(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
         for t in self.tricks:
