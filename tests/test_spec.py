@@ -9,7 +9,8 @@ def test_defaults_come_from_the_dataset():
     s = build_spec({"dataset": "digits", "loss": "ns"})
     assert (s.arch, s.batch_size, s.eval_samples) == ("dcgan", 64, 2000)
     assert s.arch_options == {"width": 64, "d_norm": "none", "g_bn": True, "init": "normal", "g_act": "relu",
-                              "upsample": "convT", "d_dropout": 0.0, "attention": 0, "patch": False, "vbn": 0}
+                              "upsample": "convT", "d_dropout": 0.0, "attention": 0, "patch": False, "vbn": 0,
+                              "msg": False}
 
 
 def test_presets_expand_and_later_layers_win():
