@@ -36,6 +36,7 @@ class Setup:
     diverged_at: int | None = None  # the logged step at which a loss became non-finite
     conditional: bool = False  # G's input carries codes (a conditioning trick)
     needs_labels: bool = False  # real batches come with their labels
+    log_step: bool = True  # the current step is logged: updates also measure their gradient norms
 
     def latent(self, n: int, generator: torch.Generator | None = None, train: bool = True) -> torch.Tensor:
         """G's input for n samples: the latent z from the run's tricks (uniform, truncated) or standard normal,

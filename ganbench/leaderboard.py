@@ -11,10 +11,11 @@ from typing import Collection
 
 import pandas as pd
 
-from ganbench import store
+from ganbench import health, store
 from ganbench.errors import ResultsError
 
-ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks", "diverged"]
+ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks", "diverged", "health", "health_step"]
+FAILED = "failure_rate"  # per run 1 when its health verdict is not ok; its mean over seeds is the failure rate
 
 
 def config_key(spec: dict) -> str:
@@ -48,10 +49,13 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
         if wanted is not None and path.name not in wanted:
             left_out += 1
             continue
+        verdict = health.verdict(rec, store.read_history(path))  # recomputed: detectors may have changed
         rows.append({"run_id": path.name, "dataset": spec["dataset"], "method": spec["method"], "loss": spec["loss"],
                      "seed": spec["seed"], "config": config_key(spec), "n_tricks": len(spec.get("tricks", [])),
-                     "diverged": rec.get("diverged_at") is not None, **rec["metrics"]})
+                     "diverged": rec.get("diverged_at") is not None, "health": verdict["verdict"],
+                     "health_step": verdict["step"], FAILED: float(verdict["verdict"] != "ok"), **rec["metrics"]})
         higher.update(rec["higher_is_better"])
+        higher[FAILED] = False
         if rec.get("main_metric"):
             main[spec["dataset"]] = rec["main_metric"]
     if not rows:
@@ -139,12 +143,15 @@ def fmt(mean: float, std: float) -> str:
 
 def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Wide Markdown-ready table for one data set, best first: rank, method, n, main metric (best), other metrics;
-    with `runs`, a `diverged` count when any run diverged, and methods whose every seed diverged at the bottom."""
+    with `runs`, each method's health verdicts over its seeds and failure rate, and methods whose every seed
+    diverged at the bottom."""
     a = agg[agg.dataset == dataset]
-    cols = [main_col] + sorted(c for c in a.metric.unique() if c != main_col)
+    cols = [main_col] + sorted(c for c in a.metric.unique() if c not in (main_col, FAILED))
     table = []
     for method, m in a.groupby("method"):
         by = m.set_index("metric")
+        if main_col not in by.index:  # every seed diverged: listed at the bottom below
+            continue
         row = {"rank": int(m["rank"].iloc[0]), "method": method, "seeds": int(by.loc[main_col, "n"])}
         for c in cols:
             if c in by.index:
@@ -156,17 +163,25 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataF
                         row[f"Δ {c}"] = fmt_delta(by.loc[c, "delta"], by.loc[c, "delta_se"],
                                                   bool(by.loc[c, "higher_is_better"])) if has_base else ""
         table.append(row)
-    if runs is not None and "diverged" in runs and runs[runs.dataset == dataset].diverged.any():
+    if runs is not None and "health" in runs:
         r = runs[runs.dataset == dataset]
-        counts = r.groupby("method").diverged.sum()
-        for row in table:
-            row["diverged"] = int(counts.get(row["method"], 0))
+        verdicts = {m: health_counts(g.health) for m, g in r.groupby("method")}
+        rates = r.groupby("method")["health"].apply(lambda v: (v != "ok").mean())
         rank_after = len(table) + 1
-        for method in sorted(set(r.method) - {row["method"] for row in table}):
-            table.append({"rank": rank_after, "method": method, "seeds": 0, "diverged": int(counts[method])})
+        for method in sorted(set(r.method) - {row["method"] for row in table}):  # every seed diverged
+            table.append({"rank": rank_after, "method": method, "seeds": 0})
+        for row in table:
+            row["health"] = verdicts.get(row["method"], "")
+            row["failure rate"] = f"{rates.get(row['method'], 0.0):.0%}"
     out = pd.DataFrame(table).fillna("").sort_values(["rank", "method"]).reset_index(drop=True)
     empty = [c for c in out.columns if c.startswith("Δ ") and (out[c] == "").all()]
     return out.drop(columns=empty)
+
+
+def health_counts(verdicts: pd.Series) -> str:
+    """'3 ok' or '1 ok, 2 mode-collapse': the health verdicts of a method's seeds, in the order of VERDICTS."""
+    counts = verdicts.value_counts()
+    return ", ".join(f"{counts[v]} {v}" for v in health.VERDICTS if v in counts)
 
 
 def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) -> tuple[pd.DataFrame, str]:
@@ -180,7 +195,9 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
     parts = [f"# Leaderboard: {suite_path.name}\n",
              "Mean ± std over training seeds; `best` is the best seed; rank by the main metric (first column). "
              "Metrics in brackets were computed in that feature space (extractor@weights-hash) and are only "
-             "comparable within a column.\n"]
+             "comparable within a column. `health`: each seed's verdict (" + "; ".join(
+                 f"{v}: {health.EXPLAINED[v]}" for v in health.VERDICTS) + "); `failure rate`: the share of seeds "
+             "whose verdict is not ok. Metrics are those of the last checkpoint.\n"]
     if res.left_out:
         parts.append(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite and are "
                      "not included.\n")

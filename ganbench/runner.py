@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench import store
+from ganbench import health, store
 from ganbench.build import build
 from ganbench.evaluate import evaluate, metrics_record, save_samples_picture, truncation_curve
 from ganbench.spec import RunSpec
@@ -30,6 +30,7 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
             return None
         values, fake = evaluate(s) if s.diverged_at is None else ([], None)
         record = metrics_record(s, values, time.perf_counter() - t0)
+        record["health"] = health.verdict(record, store.read_history(path))
         if s.diverged_at is not None:  # no samples worth scoring: the run counts as diverged, with no metrics
             store.write_json(path / store.METRICS, record)
             return record

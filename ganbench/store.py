@@ -1,6 +1,6 @@
 """Run directories on disk: atomic writes, claims, state, and loading finished runs into a DataFrame.
 
-Layout: <results>/<suite>/runs/<run_id>/{spec.json, history.csv, metrics.json, samples.png, checkpoint.pt}.
+Layout: <results>/<suite>/runs/<run_id>/{spec.json, history.csv, spectra.csv, metrics.json, samples.png, checkpoint.pt}.
 metrics.json is written last: a run is finished exactly when it holds a readable metrics.json.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ganbench.spec import RunSpec
 SPEC, HISTORY, METRICS, SAMPLES, CHECKPOINT, CLAIM = (
     "spec.json", "history.csv", "metrics.json", "samples.png", "checkpoint.pt", ".claim")
 TRUNCATION = "truncation.csv"  # runs with the truncation trick: metrics along the psi curve
+SPECTRA = "spectra.csv"  # top singular values of every weight matrix at each logged step
 
 
 def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
@@ -138,6 +139,17 @@ def claim(path: Path) -> Iterator[None]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(lock)
+
+
+def read_history(path: Path) -> list[dict[str, str]]:
+    """The rows of a run's history.csv (none if it has no history)."""
+    import csv
+
+    f = Path(path) / HISTORY
+    if not f.exists():
+        return []
+    with open(f, newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def iter_runs(suite_path: Path) -> Iterator[tuple[Path, dict[str, Any], dict[str, Any]]]:

@@ -13,13 +13,15 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from ganbench import store
+from ganbench import health, store
 from ganbench.build import Setup
 from ganbench.data.base import BatchSampler
 from ganbench.losses import d_accuracy
 from ganbench.tricks.base import DBatch
 
-HISTORY_FIELDS = ["step", "loss_d", "loss_g", "penalty_d", "d_acc_real", "d_acc_fake", "wall_time"]
+HISTORY_FIELDS = ["step", "loss_d", "loss_g", "penalty_d", "d_acc_real", "d_acc_fake", "grad_norm_d", "grad_norm_g",
+                  "sigma0_d", "sigma0_g", "wall_time"]
+SPECTRA_FIELDS = ["step", "net", "layer", "s0", "s1", "s2"]
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,14 @@ def d_update(s: Setup, sampler: BatchSampler, progress: float,
     acc_real, acc_fake = d_accuracy(loss, d_real, d_fake)
     stats = {"loss_d": loss_d.detach(), "penalty_d": penalty.detach() if penalty is not None else torch.zeros(()),
              "d_acc_real": acc_real, "d_acc_fake": acc_fake}
+    if s.log_step:
+        stats["grad_norm_d"] = health.grad_norm(s.d_params)
     return stats, (real, y_real)
 
 
-def g_update(s: Setup, real: Real, progress: float) -> torch.Tensor:
-    """One G update against the current D (D's weights frozen); returns G's loss."""
+def g_update(s: Setup, real: Real, progress: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One G update against the current D (D's weights frozen); returns G's loss and, on logged steps, the norm
+    of G's gradient."""
     loss, tricks, D = s.loss, s.tricks, s.D
     real, y_real = real
     z = s.latent(s.batch_size)
@@ -116,9 +121,10 @@ def g_update(s: Setup, real: Real, progress: float) -> torch.Tensor:
     g_pen = tricks.g_penalty(s.G, D, fake_in, z)
     s.opt_g.zero_grad(set_to_none=True)
     (loss_g if g_pen is None else loss_g + g_pen).backward()
+    norm = health.grad_norm(s.G.parameters()) if s.log_step else None
     s.opt_g.step()
     tricks.after_g_step(s.G, D)
-    return loss_g.detach()
+    return loss_g.detach(), norm
 
 
 def gan_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[str, torch.Tensor]:
@@ -136,20 +142,23 @@ def gan_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[str, torc
     with s.tricks.g_context(s, look_ahead):
         s.d_trainable(False)
         for _ in range(s.g_steps):
-            loss_g = g_update(s, real, progress)
+            loss_g, g_norm = g_update(s, real, progress)
     s.d_trainable(True)
     out["loss_g"] = loss_g
+    if g_norm is not None:
+        out["grad_norm_g"] = g_norm
     return out
 
 
 StepFn = Callable[[Setup, BatchSampler, float], dict[str, torch.Tensor]]
 
 
-def checkpoint_state(s: Setup, step: int, drawn: int, history: list[dict]) -> dict:
+def checkpoint_state(s: Setup, step: int, drawn: int, history: list[dict], spectra: list[dict]) -> dict:
     return {
         "step": step, "batches_drawn": drawn, "history": history,
         "G": s.G.state_dict(), "D": s.D.state_dict(),
         "opt_g": s.opt_g.state_dict(), "opt_d": s.opt_d.state_dict(), "tricks": s.tricks.state_dict(),
+        "spectra": spectra,
     }
 
 
@@ -161,12 +170,19 @@ def restore(s: Setup, state: dict) -> None:
     s.tricks.load_state_dict(state["tricks"])
 
 
-def write_history(path: Path, rows: list[dict]) -> None:
+def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=HISTORY_FIELDS, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
     store.write_text(path, buf.getvalue())
+
+
+def write_history(path: Path, rows: list[dict], spectra: list[dict] | None = None) -> None:
+    """history.csv in `path`, and spectra.csv beside it."""
+    write_csv(path / store.HISTORY, rows, HISTORY_FIELDS)
+    if spectra is not None:
+        write_csv(path / store.SPECTRA, spectra, SPECTRA_FIELDS)
 
 
 def load_checkpoint(path: Path) -> dict | None:
@@ -188,10 +204,11 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
     log_every steps, so the check costs no per-step synchronisation on accelerators)."""
     spec = s.spec
     state = load_checkpoint(path)
-    start, drawn, history = 0, 0, []
+    start, drawn, history, spectra = 0, 0, [], []
     if state is not None:
         restore(s, state)
         start, drawn, history = state["step"], state["batches_drawn"], list(state["history"])
+        spectra = list(state.get("spectra", []))
     sampler = BatchSampler(s.data.x.to(s.device), s.batch_size, spec.seed, drawn,
                            labels=s.data.labels.to(s.device) if s.needs_labels else None)
     s.G.train()
@@ -202,19 +219,23 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
     stop = spec.steps if opts.stop_after is None else min(spec.steps, start + opts.stop_after)
     for step in range(start, stop):
         seed_step(step_seed(spec.seed, step), s.device)
+        s.log_step = step % spec.log_every == 0 or step == spec.steps - 1
         out = step_fn(s, sampler, step / spec.steps)
-        if step % spec.log_every == 0 or step == spec.steps - 1:
+        if s.log_step:
             row = {k: float(v) for k, v in out.items()}
+            layers = health.spectra({"G": s.G, "D": s.D})
+            row.update(sigma0_d=health.largest_sigma(layers, "D"), sigma0_g=health.largest_sigma(layers, "G"))
+            spectra += [{"step": step, **r} for r in layers]
             history.append({"step": step, **row, "wall_time": time.perf_counter() - t0})
             if not all(math.isfinite(v) for v in row.values()):  # diverged: an outcome to record, not a crash
                 s.diverged_at = step
-                write_history(path / store.HISTORY, history)
+                write_history(path, history, spectra)
                 bar.close()
                 return True
         done = step + 1
         if done % opts.ckpt_every == 0 or done == stop:
-            store.save_torch(path / store.CHECKPOINT, checkpoint_state(s, done, sampler.drawn, history))
-            write_history(path / store.HISTORY, history)
+            store.save_torch(path / store.CHECKPOINT, checkpoint_state(s, done, sampler.drawn, history, spectra))
+            write_history(path, history, spectra)
         bar.update(1)
     bar.close()
     return stop == spec.steps

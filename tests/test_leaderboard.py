@@ -51,8 +51,11 @@ def test_diverged_runs_are_counted_not_averaged(tmp_path):
     sn = agg[(agg.method == "ns+sn") & (agg.metric == "modes")].iloc[0]
     assert sn["n"] == 1 and sn["mean"] == 8.0
     lines = {line.split("|")[2].strip(): line for line in md.splitlines() if line.startswith("|") and "ns" in line}
-    assert lines["ns+ttur"].split("|")[3].strip() == "0" and lines["ns+ttur"].rstrip(" |").endswith("2")
-    assert lines["ns+sn"].rstrip(" |").endswith("1") and lines["ns"].rstrip(" |").endswith("0")
+    cells = {m: [c.strip() for c in line.strip(" |").split("|")] for m, line in lines.items()}
+    assert cells["ns+ttur"][2] == "0" and cells["ns+ttur"][-2:] == ["2 diverged", "100%"]  # listed, not averaged
+    assert cells["ns+sn"][-2:] == ["1 ok, 1 diverged", "50%"] and cells["ns"][-2:] == ["2 ok", "0%"]
+    rate = agg[(agg.method == "ns+sn") & (agg.metric == "failure_rate")].iloc[0]
+    assert rate["mean"] == 0.5 and rate["n"] == 2  # the failure rate is in leaderboard.csv as well
 
 
 def test_a_diverging_run_records_it(tmp_path):

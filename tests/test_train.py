@@ -42,11 +42,13 @@ def test_run_directory_layout(tmp_path, tiny_mlp):
     spec = small_spec(tiny_mlp)
     rec = execute(spec, tmp_path / "r", ExecOptions(progress=False))
     files = {p.name for p in (tmp_path / "r").iterdir()}
-    assert {"spec.json", "history.csv", "metrics.json", "samples.png", "checkpoint.pt"} <= files
+    assert {"spec.json", "history.csv", "spectra.csv", "metrics.json", "samples.png", "checkpoint.pt"} <= files
     assert json.loads((tmp_path / "r" / "spec.json").read_text()) == spec.to_json()
     assert rec["main_metric"] == "modes" and rec["protocol"]["fd [coords]"]["features"] == "coords"
     header = (tmp_path / "r" / "history.csv").read_text().splitlines()[0]
-    assert header == "step,loss_d,loss_g,penalty_d,d_acc_real,d_acc_fake,wall_time"
+    assert header == ("step,loss_d,loss_g,penalty_d,d_acc_real,d_acc_fake,grad_norm_d,grad_norm_g,sigma0_d,sigma0_g,"
+                      "wall_time")
+    assert rec["health"]["verdict"] in ("ok", "mode-collapse")
 
 
 def test_finished_run_is_not_recomputed(tmp_path, tiny_mlp):

@@ -1,0 +1,153 @@
+"""Training health: the signals recorded while training (gradient norms, the top singular values of every weight
+matrix) and the verdict on a finished run (ok, mode-collapse, diverged, stalled) with its step and evidence.
+
+The verdict is a pure function of a run's stored files (metrics.json and history.csv), so the leaderboard can
+recompute it for runs trained before a detector changed, without training them again."""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import torch
+from torch import nn
+
+VERDICTS = ("ok", "mode-collapse", "diverged", "stalled")
+EXPLAINED = {
+    "ok": "trained to the end with finite losses and no sign of collapse, divergence or a stalled G",
+    "mode-collapse": "the samples cover at most a quarter of the data's modes (or classes)",
+    "diverged": "a loss or sample became non-finite, or the largest singular value of G or D grew 1000-fold",
+    "stalled": "D won outright: over the last quarter of training D classified >= 99% of real and fake samples "
+               "right while G's gradient norm fell below 1% of its peak",
+}
+COLLAPSE_SHARE = 0.25  # modes covered / modes of the data at or below which a run has collapsed
+SIGMA_GROWTH = 1e3  # growth of the largest singular value (over its first logged value) that counts as divergence
+STALL_ACCURACY = 0.99
+STALL_GRAD_SHARE = 0.01
+TAIL = 0.25  # the share of logged steps at the end that the stall detector reads
+
+WEIGHT_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+
+def grad_norm(params: Iterable[nn.Parameter]) -> torch.Tensor:
+    """The global L2 norm of the gradients of `params` (0 when none has a gradient); no host synchronisation."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+@contextmanager
+def _frozen_parametrizations(layer: nn.Module) -> Iterator[None]:
+    """Read a parametrized weight (spectral norm) without running its power iteration: the parametrizations in
+    eval mode use their stored vectors and change no state."""
+    params = getattr(layer, "parametrizations", None)
+    mods = [m for plist in params.values() for m in plist] if params is not None else []
+    modes = [m.training for m in mods]
+    for m in mods:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(mods, modes):
+            m.train(mode)
+
+
+def weight_matrix(layer: nn.Module) -> torch.Tensor:
+    """The layer's (effective) weight as outputs x inputs."""
+    with _frozen_parametrizations(layer):
+        w = layer.weight.detach()
+    if isinstance(layer, nn.ConvTranspose2d):
+        w = w.transpose(0, 1)
+    return w.flatten(1).float()
+
+
+@torch.no_grad()
+def spectra(nets: Mapping[str, nn.Module], k: int = 3) -> list[dict[str, Any]]:
+    """The top-k singular values sigma0 >= sigma1 >= ... of every weight matrix, one row per layer (BigGAN watched
+    these to find the precursors of collapse); exact (svdvals), the matrices here are small."""
+    rows = []
+    for net_name, net in nets.items():
+        layers = [(n, m) for n, m in net.named_modules() if isinstance(m, WEIGHT_LAYERS)]
+        for name, layer in layers:
+            w = weight_matrix(layer).cpu()
+            s = torch.linalg.svdvals(w) if torch.isfinite(w).all() else torch.full((k,), math.inf)
+            row = {"net": net_name, "layer": name}
+            row.update({f"s{i}": float(s[i]) if i < s.numel() else math.nan for i in range(k)})
+            rows.append(row)
+    return rows
+
+
+def largest_sigma(rows: Sequence[Mapping[str, Any]], net: str) -> float:
+    vals = [r["s0"] for r in rows if r["net"] == net]
+    return max(vals) if vals else math.nan
+
+
+def _finite(values: Iterable[Any]) -> list[float]:
+    out = []
+    for v in values:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            out.append(f)
+    return out
+
+
+def _column(history: Sequence[Mapping[str, Any]], key: str) -> list[tuple[int, float]]:
+    out = []
+    for row in history:
+        v = row.get(key)
+        if v in (None, ""):
+            continue
+        out.append((int(float(row["step"])), float(v)))
+    return out
+
+
+def mode_coverage(record: Mapping[str, Any]) -> tuple[str, float, int] | None:
+    """(metric column, modes covered, modes of the data) from metrics.json, when the data set has modes."""
+    for col, value in record.get("metrics", {}).items():
+        if col == "modes" or col.startswith("modes ["):
+            n = record.get("protocol", {}).get(col, {}).get("num_modes")
+            if n:
+                return col, float(value), int(n)
+    return None
+
+
+def verdict(record: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The run's health: {"verdict", "step", "evidence"}; the first failure found in the order diverged, stalled,
+    mode-collapse (a diverged run has no samples to count modes on; a stalled one usually also collapses, and
+    the stall is its cause)."""
+    steps = [int(float(r["step"])) for r in history]
+    last = steps[-1] if steps else None
+    if record.get("diverged_at") is not None:
+        return {"verdict": "diverged", "step": int(record["diverged_at"]),
+                "evidence": f"non-finite loss or samples at step {record['diverged_at']}"}
+    for net in ("d", "g"):
+        sig = _column(history, f"sigma0_{net}")
+        if len(sig) >= 2 and sig[0][1] > 0:
+            for step, v in sig:
+                if not math.isfinite(v) or v > SIGMA_GROWTH * sig[0][1]:
+                    return {"verdict": "diverged", "step": step,
+                            "evidence": f"largest singular value of {net.upper()} grew from {sig[0][1]:.3g} to "
+                                        f"{v:.3g} by step {step}"}
+    acc_r, acc_f, g_norm = (_column(history, k) for k in ("d_acc_real", "d_acc_fake", "grad_norm_g"))
+    if acc_r and acc_f and len(g_norm) >= 4:
+        start = steps[int(len(steps) * (1 - TAIL))]
+        tail = [v for s, v in acc_r if s >= start], [v for s, v in acc_f if s >= start]
+        g_tail = [v for s, v in g_norm if s >= start]
+        peak = max(v for _, v in g_norm)
+        if (min(sum(tail[0]) / len(tail[0]), sum(tail[1]) / len(tail[1])) >= STALL_ACCURACY
+                and peak > 0 and max(g_tail) < STALL_GRAD_SHARE * peak):
+            return {"verdict": "stalled", "step": start,
+                    "evidence": f"from step {start} D classified >= {STALL_ACCURACY:.0%} of real and fake right and "
+                                f"G's gradient norm stayed below {max(g_tail):.3g} ({STALL_GRAD_SHARE:.0%} of its "
+                                f"peak {peak:.3g})"}
+    cov = mode_coverage(record)
+    if cov is not None:
+        col, covered, n = cov
+        if covered <= COLLAPSE_SHARE * n:
+            return {"verdict": "mode-collapse", "step": last,
+                    "evidence": f"the samples cover {covered:.0f} of {n} modes ({col})"}
+    return {"verdict": "ok", "step": None, "evidence": ""}
