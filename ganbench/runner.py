@@ -30,7 +30,7 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
             return None
         values, fake = evaluate(s) if s.diverged_at is None else ([], None)
         record = metrics_record(s, values, time.perf_counter() - t0)
-        record["health"] = health.verdict(record, store.read_history(path))
+        record["health"] = health.verdict(record, store.read_history(path), store.read_history(path, store.SPECTRA))
         if s.diverged_at is not None:  # no samples worth scoring: the run counts as diverged, with no metrics
             store.write_json(path / store.METRICS, record)
             return record

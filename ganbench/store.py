@@ -23,7 +23,7 @@ from ganbench.spec import RunSpec
 SPEC, HISTORY, METRICS, SAMPLES, CHECKPOINT, CLAIM = (
     "spec.json", "history.csv", "metrics.json", "samples.png", "checkpoint.pt", ".claim")
 TRUNCATION = "truncation.csv"  # runs with the truncation trick: metrics along the psi curve
-SPECTRA = "spectra.csv"  # top singular values of every weight matrix at each logged step
+SPECTRA = "spectra.csv"  # top singular values of every weight matrix at each logged step (-1: at initialisation)
 
 
 def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
@@ -141,11 +141,11 @@ def claim(path: Path) -> Iterator[None]:
             os.unlink(lock)
 
 
-def read_history(path: Path) -> list[dict[str, str]]:
-    """The rows of a run's history.csv (none if it has no history)."""
+def read_history(path: Path, name: str = HISTORY) -> list[dict[str, str]]:
+    """The rows of a run's history.csv, or of its CSV file `name` (none if it has no such file)."""
     import csv
 
-    f = Path(path) / HISTORY
+    f = Path(path) / name
     if not f.exists():
         return []
     with open(f, newline="") as fh:

@@ -217,6 +217,8 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
     bar = tqdm(total=spec.steps, initial=start, disable=not show, desc=spec.run_id[:40], leave=False, unit="step")
     t0 = time.perf_counter() - (history[-1]["wall_time"] if history else 0.0)
     stop = spec.steps if opts.stop_after is None else min(spec.steps, start + opts.stop_after)
+    if start == 0:  # the reference for growth of the singular values: the networks at initialisation
+        spectra = [{"step": -1, **r} for r in health.spectra({"G": s.G, "D": s.D})]
     for step in range(start, stop):
         seed_step(step_seed(spec.seed, step), s.device)
         s.log_step = step % spec.log_every == 0 or step == spec.steps - 1

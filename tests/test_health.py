@@ -1,0 +1,103 @@
+"""Training-health signals and verdicts: the detectors on planted failures, and the signals against their definitions."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ganbench import health, store
+from ganbench.runner import execute
+from ganbench.spec import build_spec
+from ganbench.train import ExecOptions
+
+MLP = {"g_hidden": 128, "g_layers": 3, "d_hidden": 128, "d_layers": 2, "d_act": "lrelu", "init": "torch"}
+
+
+def history(n=20, **cols):
+    """Logged rows every 50 steps; each keyword is a function of the row index."""
+    return [{"step": str(50 * i), **{k: str(f(i)) for k, f in cols.items()}} for i in range(n)]
+
+
+def record(modes=None, num_modes=8, diverged_at=None):
+    rec = {"metrics": {}, "protocol": {}, "diverged_at": diverged_at}
+    if modes is not None:
+        rec["metrics"]["modes"] = modes
+        rec["protocol"]["modes"] = {"num_modes": num_modes}
+    return rec
+
+
+def test_verdict_rules_on_synthetic_runs():
+    calm = history(loss_d=lambda i: 1.3, loss_g=lambda i: 0.8, d_acc_real=lambda i: 0.6, d_acc_fake=lambda i: 0.5,
+                   grad_norm_g=lambda i: 1.0, sigma0_d=lambda i: 5.0, sigma0_g=lambda i: 5.0)
+    assert health.verdict(record(modes=8), calm) == {"verdict": "ok", "step": None, "evidence": ""}
+    v = health.verdict(record(diverged_at=350), calm)
+    assert v["verdict"] == "diverged" and v["step"] == 350
+    # a collapse is at most a quarter of the modes: 2 of 8 is one, 3 of 8 is not
+    v = health.verdict(record(modes=2), calm)
+    assert v["verdict"] == "mode-collapse" and "2 of 8" in v["evidence"]
+    assert health.verdict(record(modes=3), calm)["verdict"] == "ok"
+    assert health.verdict(record(modes=250, num_modes=1000), calm)["verdict"] == "mode-collapse"
+    # the largest singular value of D 100x its value at initialisation (spectra rows at step -1)
+    grows = [dict(r, sigma0_d=str(5.0 * 1.5 ** i)) for i, r in enumerate(calm)]
+    init = [{"step": "-1", "net": "D", "layer": "0", "s0": "5.0"}, {"step": "-1", "net": "G", "layer": "0", "s0": "5"}]
+    v = health.verdict(record(modes=8), grows, init)
+    first = next(50 * i for i in range(20) if 5.0 * 1.5 ** i > 500)
+    assert v["verdict"] == "diverged" and v["step"] == first and "singular value of D" in v["evidence"]
+    # a loss 100x its first logged value
+    boom = [dict(r, loss_g=str(0.8 if i < 7 else 150.0)) for i, r in enumerate(calm)]
+    v = health.verdict(record(modes=8), boom)
+    assert v["verdict"] == "diverged" and v["step"] == 350 and "loss_g" in v["evidence"]
+    # stalled: D right about everything in the last quarter while G's gradient fades below 1% of its peak
+    stall = [dict(r, d_acc_real="1.0", d_acc_fake="1.0", grad_norm_g=str(10.0 * 0.1 ** i)) if i >= 10 else r
+             for i, r in enumerate(calm)]
+    v = health.verdict(record(modes=1), stall)
+    assert v["verdict"] == "stalled" and v["step"] == 750  # the stall is the cause, reported before the collapse
+    # D winning alone, with G still getting gradients (the non-saturating loss), is not a stall
+    winning = [dict(r, d_acc_real="1.0", d_acc_fake="1.0") for r in calm]
+    assert health.verdict(record(modes=8), winning)["verdict"] == "ok"
+    # runs recorded before the health signals existed: judged on what they have
+    old = [{k: r[k] for k in ("step", "loss_d", "loss_g", "d_acc_real", "d_acc_fake")} for r in calm]
+    assert health.verdict(record(modes=8), old)["verdict"] == "ok"
+
+
+def run(tmp_path, name, **fields):
+    spec = build_spec({"dataset": "ring8", "loss": "ns", "batch_size": 128, "arch_options": MLP, "seed": 0, **fields})
+    return execute(spec, tmp_path / name, ExecOptions(progress=False))
+
+
+def test_planted_failures_are_detected(tmp_path):
+    # a learning rate far too high: Adam at 10 blows up the weights within the first steps
+    rec = run(tmp_path, "lr", lr_g=10.0, lr_d=10.0, steps=300)
+    assert rec["health"]["verdict"] == "diverged" and rec["health"]["step"] <= 50, rec["health"]
+    # a setting known to collapse on ring8: no batch norm in G and a 256-dimensional latent
+    rec = run(tmp_path, "collapse", lr_g=1e-3, lr_d=1e-3, z_dim=256, steps=500,
+              arch_options={**MLP, "g_bn": False})
+    assert rec["health"]["verdict"] == "mode-collapse" and rec["metrics"]["modes"] <= 2
+    # the same budget with batch norm in G is healthy
+    rec = run(tmp_path, "healthy", lr_g=1e-3, lr_d=1e-3, steps=500)
+    assert rec["health"] == {"verdict": "ok", "step": None, "evidence": ""} and rec["metrics"]["modes"] == 8
+    spectra = store.read_history(tmp_path / "healthy", store.SPECTRA)
+    assert {r["step"] for r in spectra} >= {"-1", "0", "499"}  # at initialisation and at every logged step
+
+
+def test_grad_norm_is_the_global_l2_norm():
+    a, b = nn.Parameter(torch.zeros(3)), nn.Parameter(torch.zeros(2, 2))
+    a.grad, b.grad = torch.tensor([1.0, 2.0, 2.0]), torch.full((2, 2), 2.0)
+    assert health.grad_norm([a, b]).item() == pytest.approx(math.sqrt(9 + 16))
+    assert health.grad_norm([nn.Parameter(torch.zeros(1))]).item() == 0  # no gradient yet
+
+
+def test_spectra_are_the_top_singular_values_and_leave_spectral_norm_untouched():
+    torch.manual_seed(0)
+    conv_t = nn.ConvTranspose2d(4, 3, 4)
+    sn = nn.utils.parametrizations.spectral_norm(nn.Linear(6, 5))
+    net = nn.Sequential(nn.Linear(4, 6), conv_t, sn)
+    u = sn.parametrizations.weight[0]._u.clone()
+    rows = health.spectra({"G": net})
+    assert [r["layer"] for r in rows] == ["0", "1", "2"]
+    want = torch.linalg.svdvals(net[0].weight.detach())
+    assert [rows[0][f"s{i}"] for i in range(3)] == pytest.approx(want[:3].tolist())
+    want = torch.linalg.svdvals(conv_t.weight.detach().transpose(0, 1).flatten(1))  # outputs x inputs
+    assert rows[1]["s0"] == pytest.approx(want[0].item())
+    assert torch.equal(sn.parametrizations.weight[0]._u, u)  # reading ran no power iteration
+    assert rows[2]["s0"] == pytest.approx(1.0, abs=0.02)  # W / sigma: spectral norm sets up its estimate with 15 iterations
