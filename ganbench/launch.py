@@ -71,18 +71,34 @@ def cost(spec: RunSpec) -> float:
 def local(jobs: Sequence[tuple[RunSpec, Path]], workers: int, opts: ExecOptions) -> list[Outcome]:
     """Worker processes on this machine (spawned, one thread each); runs in the calling process when workers=1."""
     ordered = sorted(jobs, key=lambda j: -cost(j[0]))
-    payload = [(spec, path, opts) for spec, path in ordered]
-    bar = tqdm(total=len(payload), desc="runs", unit="run", disable=opts.progress is False)
+    return pool_map(run_one, [(spec, path, opts) for spec, path in ordered], workers, show=opts.progress is not False)
+
+
+def pool_map(fn: Callable, payload: Sequence, workers: int, show: bool = True, desc: str = "runs") -> list:
+    """fn over payload in `workers` spawned single-threaded processes (in this process when workers <= 1), with
+    a progress bar; results in completion order."""
+    bar = tqdm(total=len(payload), desc=desc, unit="run", disable=not show)
     outcomes = []
     if workers <= 1:
         _init_worker(1)
         for job in payload:
-            outcomes.append(run_one(job))
+            outcomes.append(fn(job))
             bar.update(1)
     else:
         with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(1,)) as pool:
-            for out in pool.imap_unordered(run_one, payload):
+            for out in pool.imap_unordered(fn, payload):
                 outcomes.append(out)
                 bar.update(1)
     bar.close()
     return outcomes
+
+
+def reevaluate_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
+    """Re-evaluate one finished run (runner.reevaluate); a failure is reported, never raised."""
+    from ganbench.runner import reevaluate
+
+    spec, path, opts = job
+    try:
+        return Outcome(spec.run_id, True, reevaluate(spec, path, opts))
+    except Exception as e:  # noqa: BLE001 - report every run
+        return Outcome(spec.run_id, False, f"{type(e).__name__}: {e}")

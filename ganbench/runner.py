@@ -10,7 +10,8 @@ from ganbench import health, store
 from ganbench.build import build
 from ganbench.evaluate import evaluate, metrics_record, save_samples_picture, truncation_curve
 from ganbench.spec import RunSpec
-from ganbench.train import ExecOptions, train
+from ganbench.errors import ResultsError
+from ganbench.train import ExecOptions, load_checkpoint, restore, train
 
 DEFAULT_THREADS = 1  # CPU results are bit-identical for a fixed thread count; 1 per worker process
 
@@ -42,6 +43,35 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
             store.write_text(path / store.TRUNCATION, pd.DataFrame(curve).to_csv(index=False))
         store.write_json(path / store.METRICS, record)
         return record
+
+
+def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> str:
+    """Evaluate a finished run again from its final checkpoint with the current metric code and add the metrics
+    its metrics.json lacks (a metric added to ganbench after the run was trained). Every number the file already
+    holds must come out identical, or nothing is written (ResultsError): the checkpoint or the metric code no
+    longer matches. Returns "added", "current" (nothing new) or "diverged" (no samples to evaluate)."""
+    path = Path(path)
+    rec = store.read_json(path / store.METRICS)
+    if rec.get("diverged_at") is not None:
+        return "diverged"
+    s = build(spec, opts.device)
+    state = load_checkpoint(path)
+    if state is None or state["step"] != spec.steps:
+        raise ResultsError(f"{path.name}: no final checkpoint to evaluate (re-run it with `ganbench bench`)")
+    restore(s, state)
+    values, _ = evaluate(s)
+    new = {v.column: float(v.value) for v in values}
+    changed = sorted(k for k, v in rec["metrics"].items() if k in new and new[k] != v)
+    if changed or s.diverged_at is not None:
+        raise ResultsError(f"{path.name}: re-evaluation does not reproduce {', '.join(changed) or 'finite samples'}; "
+                           "metrics.json left as it was")
+    if not set(new) - set(rec["metrics"]):
+        return "current"
+    fresh = metrics_record(s, values, rec["cost"]["train_wall_s"])
+    fresh["cost"] = rec["cost"]
+    fresh["health"] = health.verdict(fresh, store.read_history(path), store.read_history(path, store.SPECTRA))
+    store.write_json(path / store.METRICS, fresh)
+    return "added"
 
 
 def set_threads(n: int | None = DEFAULT_THREADS) -> None:

@@ -37,6 +37,14 @@ def test_verdict_rules_on_synthetic_runs():
     assert v["verdict"] == "mode-collapse" and "2 of 8" in v["evidence"]
     assert health.verdict(record(modes=3), calm)["verdict"] == "ok"
     assert health.verdict(record(modes=250, num_modes=1000), calm)["verdict"] == "mode-collapse"
+    # with a diversity ratio, concentration decides too: few modes within 3 std but spread samples is a quality
+    # failure, not a collapse; samples bunched together over half the modes or fewer is one, over more is not
+    spread, bunched, blurry = record(modes=1), record(modes=4), record(modes=7, num_modes=10)
+    spread["metrics"]["diversity"], bunched["metrics"]["diversity [feat@1]"] = 0.9, 0.2
+    blurry["metrics"]["diversity [feat@1]"] = 0.42
+    assert health.verdict(spread, calm)["verdict"] == "ok" and health.verdict(blurry, calm)["verdict"] == "ok"
+    v = health.verdict(bunched, calm)
+    assert v["verdict"] == "mode-collapse" and "0.20" in v["evidence"] and v["step"] == 950
     # the largest singular value of D 100x its value at initialisation (spectra rows at step -1)
     grows = [dict(r, sigma0_d=str(5.0 * 1.5 ** i)) for i, r in enumerate(calm)]
     init = [{"step": "-1", "net": "D", "layer": "0", "s0": "5.0"}, {"step": "-1", "net": "G", "layer": "0", "s0": "5"}]
@@ -73,9 +81,11 @@ def test_planted_failures_are_detected(tmp_path):
     rec = run(tmp_path, "collapse", lr_g=1e-3, lr_d=1e-3, z_dim=256, steps=500,
               arch_options={**MLP, "g_bn": False})
     assert rec["health"]["verdict"] == "mode-collapse" and rec["metrics"]["modes"] <= 2
+    assert rec["metrics"]["diversity"] < 0.3
     # the same budget with batch norm in G is healthy
     rec = run(tmp_path, "healthy", lr_g=1e-3, lr_d=1e-3, steps=500)
     assert rec["health"] == {"verdict": "ok", "step": None, "evidence": ""} and rec["metrics"]["modes"] == 8
+    assert rec["metrics"]["diversity"] > 0.9
     spectra = store.read_history(tmp_path / "healthy", store.SPECTRA)
     assert {r["step"] for r in spectra} >= {"-1", "0", "499"}  # at initialisation and at every logged step
 
@@ -101,3 +111,27 @@ def test_spectra_are_the_top_singular_values_and_leave_spectral_norm_untouched()
     assert rows[1]["s0"] == pytest.approx(want[0].item())
     assert torch.equal(sn.parametrizations.weight[0]._u, u)  # reading ran no power iteration
     assert rows[2]["s0"] == pytest.approx(1.0, abs=0.02)  # W / sigma: spectral norm sets up its estimate with 15 iterations
+
+
+def test_reevaluation_adds_new_metrics_and_reproduces_the_old_ones(tmp_path):
+    from ganbench.errors import ResultsError
+    from ganbench.runner import reevaluate
+
+    spec = build_spec({"dataset": "ring8", "loss": "ns", "steps": 60, "batch_size": 64, "seed": 1,
+                       "arch_options": {"g_hidden": 16, "g_layers": 1, "d_hidden": 16, "d_layers": 2, "d_act": "lrelu"}})
+    path = tmp_path / "r"
+    full = execute(spec, path, ExecOptions(progress=False))
+    assert reevaluate(spec, path) == "current"
+    # a run evaluated before the diversity ratio existed
+    old = dict(full, metrics={k: v for k, v in full["metrics"].items() if k != "diversity"})
+    del old["health"]
+    store.write_json(path / store.METRICS, old)
+    assert reevaluate(spec, path) == "added"
+    again = store.read_json(path / store.METRICS)
+    assert again["metrics"] == full["metrics"] and again["cost"] == full["cost"] and again["health"] == full["health"]
+    # a recorded number the checkpoint no longer reproduces: refused, the file left as it was
+    wrong = dict(old, metrics={**old["metrics"], "fd [coords]": 123.0})
+    store.write_json(path / store.METRICS, wrong)
+    with pytest.raises(ResultsError, match="does not reproduce fd"):
+        reevaluate(spec, path)
+    assert store.read_json(path / store.METRICS) == wrong

@@ -124,3 +124,14 @@ def test_stacked_modes_count_digit_triples():
     assert v["modes"].value >= 990  # 5,000 real triples cover (almost) all 1,000 modes
     only_zero = d.x[(d.labels // 100) == 0][:500]  # first digit always 0: at most 100 modes
     assert values("class-modes", d, only_zero)["modes"].value <= 105
+
+
+def test_diversity_ratio_on_known_answers():
+    from ganbench.metrics.fidelity import diversity_ratio
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(3000, 5, generator=g)
+    other = torch.randn(3000, 5, generator=g)
+    assert diversity_ratio(other, real) == pytest.approx(1.0, abs=0.02)  # same distribution
+    assert diversity_ratio(0.5 * other + 3.0, real) == pytest.approx(0.5, abs=0.01)  # distances halve; shifts are free
+    assert diversity_ratio(real[:1].expand(500, 5), real) == 0.0  # every sample the same point

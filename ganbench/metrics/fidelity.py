@@ -80,3 +80,21 @@ def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> tupl
 def inception_score(logits: torch.Tensor, splits: int = 10) -> float:
     """exp E_x KL(p(y|x) || p(y)) over `splits` splits (Salimans et al. 2016), on any classifier's logits."""
     return float(isc_features_to_metric(logits.cpu(), splits=splits, shuffle=True, rng_seed=RNG_SEED)["inception_score_mean"])
+
+
+DIVERSITY_SAMPLES = 2000
+
+
+def mean_pairwise_distance(x: torch.Tensor, n: int = DIVERSITY_SAMPLES, seed: int = RNG_SEED) -> float:
+    """Mean Euclidean distance between distinct samples of x (flattened), over a fixed-seed subset of n."""
+    x = x.flatten(1).double()
+    if len(x) > n:
+        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
+    return float(torch.pdist(x).mean()) if len(x) > 1 else 0.0
+
+
+def diversity_ratio(fake: torch.Tensor, real: torch.Tensor, n: int = DIVERSITY_SAMPLES) -> float:
+    """Intra-batch diversity of the generated samples relative to the data: the mean pairwise distance among
+    generated samples over that among real ones, in the same feature space. About 1 when the samples are as
+    spread as the data; near 0 when they collapse onto a few points."""
+    return mean_pairwise_distance(fake, n) / mean_pairwise_distance(real, n)

@@ -10,7 +10,8 @@ from torch_fidelity.utils import create_feature_extractor
 from ganbench.metrics import extractors as _extractors  # noqa: F401  (registers the extractors)
 from ganbench.metrics.base import METRICS, EvalContext, MetricValue, kl_divergence
 from ganbench.metrics.classifier import load_classifier, quantize
-from ganbench.metrics.fidelity import frechet_distance, frechet_statistics, inception_score, kid, precision_recall
+from ganbench.metrics.fidelity import (DIVERSITY_SAMPLES, diversity_ratio, frechet_distance, frechet_statistics,
+                                       inception_score, kid, precision_recall)
 
 BATCH = 500
 
@@ -78,7 +79,9 @@ def image_fidelity(ctx: EvalContext) -> list[MetricValue]:
 
 @METRICS.register("class-modes")
 def class_modes(ctx: EvalContext) -> list[MetricValue]:
-    """Modes covered (classes predicted at least once) and KL(generated class histogram || real histogram)."""
+    """Modes covered (classes predicted at least once), KL(generated class histogram || real histogram), and the
+    diversity ratio in the extractor's feature space (mean pairwise distance, generated over real; near 0:
+    collapsed)."""
     name, k = ctx.data.info["extractor"], ctx.data.info["num_modes"]
     real, fake = real_features(ctx.data.name, name), fake_features(ctx, name)
     h_fake = torch.bincount(fake["logits"].argmax(1), minlength=k)
@@ -88,4 +91,6 @@ def class_modes(ctx: EvalContext) -> list[MetricValue]:
     return [
         MetricValue("modes", int((h_fake > 0).sum()), True, tag, proto),
         MetricValue("kl_modes", kl_divergence(h_fake, h_real), False, tag, proto),
+        MetricValue("diversity", diversity_ratio(fake["features"], real["features"]), True, tag,
+                    {"n_gen": min(len(ctx.fake), DIVERSITY_SAMPLES), "n_real": min(len(ctx.data), DIVERSITY_SAMPLES)}),
     ]

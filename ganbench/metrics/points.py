@@ -7,7 +7,8 @@ import math
 import torch
 
 from ganbench.metrics.base import METRICS, EvalContext, MetricValue, kl_divergence
-from ganbench.metrics.fidelity import frechet_distance, frechet_statistics, precision_recall
+from ganbench.metrics.fidelity import (DIVERSITY_SAMPLES, diversity_ratio, frechet_distance, frechet_statistics,
+                                       precision_recall)
 
 STD_THRESHOLD = 3.0  # a sample is high quality within 3 std of its nearest mode (VEEGAN, PacGAN)
 MIN_COUNT = 1  # a mode is covered by at least one high-quality sample (PacGAN's MetricLogger)
@@ -32,15 +33,20 @@ def mode_statistics(x: torch.Tensor, centres: torch.Tensor, std: float, threshol
 
 @METRICS.register("modes2d")
 def modes2d(ctx: EvalContext) -> list[MetricValue]:
-    """Modes covered (>=1 sample within 3 std), high-quality share, KL of the mode histogram to uniform."""
+    """Modes covered (>=1 sample within 3 std), high-quality share, KL of the mode histogram to uniform, and the
+    diversity ratio (mean pairwise distance of generated over real points; near 0: collapsed)."""
     info = ctx.data.info
     s = mode_statistics(ctx.fake, info["centres"], info["std"])
     proto = {"n_gen": len(ctx.fake), "threshold_std": STD_THRESHOLD, "min_count": MIN_COUNT,
              "num_modes": len(info["centres"])}
+    _, subset = _real_reference(ctx.data.name, DIVERSITY_SAMPLES)
     return [
         MetricValue("modes", s["modes"], True, protocol=proto),
         MetricValue("hq", s["hq"], True, protocol=proto),
         MetricValue("kl_modes", s["kl_modes"], False, protocol=proto),
+        MetricValue("diversity", diversity_ratio(ctx.fake, subset), True,
+                    protocol={"n_gen": min(len(ctx.fake), DIVERSITY_SAMPLES), "n_real": DIVERSITY_SAMPLES,
+                              "features": "coords"}),
     ]
 
 
