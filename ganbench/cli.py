@@ -161,6 +161,26 @@ def evaluate(suite, results, workers, plugins, add_tricks) -> None:
     sys.exit(1 if counts.get("failed") else 0)
 
 
+@cli.command("health")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--plot/--no-plot", default=True, show_default=True, help="Write health.png into each run directory.")
+def health_cmd(runs, plot) -> None:
+    """Print each finished run's health verdict with its evidence (and plot its signals)."""
+    from ganbench import health, store
+
+    for run in runs:
+        if not store.is_finished(run):
+            raise GanbenchError(f"{run} is not a finished run directory (it has no metrics.json)")
+        v = health.verdict(store.read_json(run / store.METRICS), store.read_history(run),
+                           store.read_history(run, store.SPECTRA))
+        at = f" at step {v['step']}" if v["step"] is not None else ""
+        click.echo(f"{run.name}: {v['verdict']}{at}" + (f": {v['evidence']}" if v["evidence"] else ""))
+        if plot:
+            from ganbench.plots import health_plot
+
+            health_plot(run)
+
+
 def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...]) -> tuple[str, list[str]]:
     """A suite's name and the run_ids of its current cells (after plugins and --add-trick)."""
     from ganbench.spec import load_suite

@@ -120,3 +120,42 @@ def write_plots(suite_path: Path, run_ids: Collection[str] | None = None) -> lis
         if trunc:
             paths.append(trunc)
     return paths
+
+
+def health_plot(run_dir: Path) -> Path:
+    """health.png of one run: losses, D's accuracy, gradient norms, and the largest singular value of every
+    weight matrix of G and D over training, with the health verdict and the step it names marked."""
+    from ganbench import health
+
+    run_dir = Path(run_dir)
+    rec = store.read_json(run_dir / store.METRICS)
+    h = pd.read_csv(run_dir / store.HISTORY)
+    spectra_file = run_dir / store.SPECTRA
+    sp = pd.read_csv(spectra_file) if spectra_file.exists() else None
+    v = health.verdict(rec, store.read_history(run_dir), store.read_history(run_dir, store.SPECTRA))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+    panels = [(["loss_d", "loss_g"], "losses", False), (["d_acc_real", "d_acc_fake"], "D accuracy", False),
+              (["grad_norm_d", "grad_norm_g"], "gradient norm", True)]
+    for ax, (cols, title, log) in zip(axes, panels):
+        present = [c for c in cols if c in h]
+        for c in present:
+            ax.plot(h.step, h[c], label=c, linewidth=1)
+        positive = bool(present) and bool((h[present].fillna(0) > 0).any().any())
+        ax.set(title=title if present else f"{title} (not recorded)", xlabel="step",
+               yscale="log" if log and positive else "linear")
+        if present:
+            ax.legend(fontsize=7)
+    axes[1].axhline(0.5, color="#999999", linewidth=0.8, linestyle=":")
+    ax = axes[3]
+    if sp is not None:
+        for (net, layer), g in sp[sp.step >= 0].groupby(["net", "layer"], sort=False):
+            ax.plot(g.step, g.s0, linewidth=0.8, color="#c0392b" if net == "G" else "#1f4e79", alpha=0.7)
+        ax.plot([], [], color="#c0392b", label="G layers")
+        ax.plot([], [], color="#1f4e79", label="D layers")
+        ax.legend(fontsize=7)
+    ax.set(title="largest singular value per layer", xlabel="step", yscale="log")
+    if v["step"] is not None:
+        for a in axes:
+            a.axvline(v["step"], color="#c0392b", linewidth=1, linestyle="--")
+    fig.suptitle(f"{run_dir.name}: {v['verdict']}" + (f" ({v['evidence']})" if v["evidence"] else ""), fontsize=9)
+    return _save(fig, run_dir / "health.png")

@@ -135,3 +135,15 @@ def test_reevaluation_adds_new_metrics_and_reproduces_the_old_ones(tmp_path):
     with pytest.raises(ResultsError, match="does not reproduce fd"):
         reevaluate(spec, path)
     assert store.read_json(path / store.METRICS) == wrong
+
+
+def test_health_command_prints_the_verdict_and_plots_the_signals(tmp_path):
+    from test_cli import gb
+
+    rec = run(tmp_path, "lr", lr_g=10.0, lr_d=10.0, steps=120)
+    r = gb("health", str(tmp_path / "lr"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("lr: diverged at step 0: the largest singular value") and rec["health"]["step"] == 0
+    assert (tmp_path / "lr" / "health.png").stat().st_size > 10_000
+    r = gb("health", str(tmp_path))
+    assert r.returncode == 2 and "not a finished run directory" in r.stderr and "Traceback" not in r.stderr
