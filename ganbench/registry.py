@@ -108,6 +108,7 @@ _BUILTINS = (
     "ganbench.presets",
     "ganbench.metrics.points",
     "ganbench.metrics.images",
+    "ganbench.metrics.memorization",
 )
 _loaded: set[str] = set()
 

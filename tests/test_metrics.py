@@ -135,3 +135,30 @@ def test_diversity_ratio_on_known_answers():
     assert diversity_ratio(other, real) == pytest.approx(1.0, abs=0.02)  # same distribution
     assert diversity_ratio(0.5 * other + 3.0, real) == pytest.approx(0.5, abs=0.01)  # distances halve; shifts are free
     assert diversity_ratio(real[:1].expand(500, 5), real) == 0.0  # every sample the same point
+
+
+def test_memorization_share_on_known_answers():
+    from ganbench.metrics.memorization import memorized_share, nearest_distances, train_threshold
+
+    g = torch.Generator().manual_seed(0)
+    train = torch.randn(2000, 6, generator=g)
+    thr = train_threshold(train)
+    fresh = torch.randn(2000, 6, generator=g)
+    assert memorized_share(fresh, train, thr) == pytest.approx(0.05, abs=0.025)  # new samples of the same law
+    assert memorized_share(train[:500], train, thr) == 1.0  # copies
+    noisy = train[:500] + 1e-3 * torch.randn(500, 6, generator=g)
+    assert memorized_share(noisy, train, thr) == 1.0  # near-copies
+    d = nearest_distances(train[:3], train, leave_one_out=True)  # leave-one-out: never the sample itself
+    brute = torch.cdist(train[:3], train)
+    brute[range(3), range(3)] = float("inf")
+    assert (d > 0).all() and torch.allclose(d, brute.min(1).values, atol=1e-5)
+
+
+def test_memorization_metric_on_digits():
+    data = get_dataset("digits")
+    ctx = EvalContext(data=data, fake=data.x[:300].clone(), seed=0)
+    vals = {v.column: v.value for v in METRICS.get("memorization")(ctx)}
+    assert set(vals) == {"memorized [pixels]", f"memorized [ganbench-digits@{load_classifier()[1]['sha256'][:8]}]"}
+    assert all(v == 1.0 for v in vals.values())  # training images themselves
+    noise = EvalContext(data=data, fake=torch.rand(300, 1, 8, 8) * 2 - 1, seed=0)
+    assert all(v.value < 0.05 for v in METRICS.get("memorization")(noise))
