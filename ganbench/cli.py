@@ -132,9 +132,10 @@ def plot(suite, results, plugins, add_tricks) -> None:
 @click.argument("suite")
 @RESULTS
 @click.option("--workers", type=int, default=1, show_default=True, help="Parallel worker processes (one thread each).")
+@click.option("--dataset", "datasets", multiple=True, help="Only the runs on this data set. Repeatable.")
 @PLUGIN
 @ADD_TRICK
-def evaluate(suite, results, workers, plugins, add_tricks) -> None:
+def evaluate(suite, results, workers, datasets, plugins, add_tricks) -> None:
     """Add metrics introduced since a suite's runs were trained, from their final checkpoints (no retraining);
     numbers already recorded must be reproduced exactly, or that run is left as it was. Then the leaderboard."""
     from ganbench import store
@@ -147,14 +148,14 @@ def evaluate(suite, results, workers, plugins, add_tricks) -> None:
     s = load_suite(suite, add_tricks)
     specs = s.expand()
     jobs = [(spec, store.run_dir(results, s.name, spec), ExecOptions(progress=False)) for spec in specs]
-    jobs = [j for j in jobs if store.is_finished(j[1])]
+    jobs = [j for j in jobs if store.is_finished(j[1]) and (not datasets or j[0].dataset in datasets)]
     outcomes = pool_map(reevaluate_one, jobs, workers, desc="evaluate")
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.message if o.ok else "failed"] = counts.get(o.message if o.ok else "failed", 0) + 1
         if not o.ok:
             click.echo(f"{o.run_id}: {o.message}", err=True)
-    click.echo(f"suite {s.name}: {len(jobs)} finished runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    click.echo(f"suite {s.name}: {len(jobs)} finished runs{' on ' + ', '.join(datasets) if datasets else ''}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if jobs:
         for p in write_leaderboard(results / s.name, [spec.run_id for spec in specs]):
             click.echo(f"wrote {p}")

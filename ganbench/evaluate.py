@@ -11,6 +11,9 @@ from ganbench.build import Setup
 from ganbench.metrics import METRICS, EvalContext, MetricValue
 
 EVAL_SEED_OFFSET = 7_919  # evaluation latents differ from every training step's
+# Raised whenever a metric function gains or changes columns; `ganbench evaluate` re-evaluates runs recorded with
+# an older version (2: the diversity ratio and memorization).
+METRICS_VERSION = 2
 
 
 @torch.no_grad()
@@ -60,6 +63,7 @@ def metrics_record(s: Setup, values: list[MetricValue], wall_time: float) -> dic
     """The metrics.json document: flat values by column, their protocols, and the run's context."""
     return {
         "run_id": s.spec.run_id,
+        "metrics_version": METRICS_VERSION,
         "metrics": {v.column: float(v.value) for v in values},
         "higher_is_better": {v.column: v.higher_is_better for v in values},
         "protocol": {v.column: {"features": v.features or "none", **v.protocol} for v in values},

@@ -8,7 +8,7 @@ import torch
 
 from ganbench import health, store
 from ganbench.build import build
-from ganbench.evaluate import evaluate, metrics_record, save_samples_picture, truncation_curve
+from ganbench.evaluate import METRICS_VERSION, evaluate, metrics_record, save_samples_picture, truncation_curve
 from ganbench.spec import RunSpec
 from ganbench.errors import ResultsError
 from ganbench.train import ExecOptions, load_checkpoint, restore, train
@@ -54,6 +54,8 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
     rec = store.read_json(path / store.METRICS)
     if rec.get("diverged_at") is not None:
         return "diverged"
+    if rec.get("metrics_version", 1) >= METRICS_VERSION:
+        return "current"
     s = build(spec, opts.device)
     state = load_checkpoint(path)
     if state is None or state["step"] != spec.steps:
@@ -65,7 +67,8 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
     if changed or s.diverged_at is not None:
         raise ResultsError(f"{path.name}: re-evaluation does not reproduce {', '.join(changed) or 'finite samples'}; "
                            "metrics.json left as it was")
-    if not set(new) - set(rec["metrics"]):
+    if not set(new) - set(rec["metrics"]):  # nothing new: only record that this version has checked it
+        store.write_json(path / store.METRICS, {**rec, "metrics_version": METRICS_VERSION})
         return "current"
     fresh = metrics_record(s, values, rec["cost"]["train_wall_s"])
     fresh["cost"] = rec["cost"]

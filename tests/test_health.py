@@ -121,10 +121,10 @@ def test_reevaluation_adds_new_metrics_and_reproduces_the_old_ones(tmp_path):
                        "arch_options": {"g_hidden": 16, "g_layers": 1, "d_hidden": 16, "d_layers": 2, "d_act": "lrelu"}})
     path = tmp_path / "r"
     full = execute(spec, path, ExecOptions(progress=False))
-    assert reevaluate(spec, path) == "current"
+    assert reevaluate(spec, path) == "current" and store.read_json(path / store.METRICS) == full  # untouched
     # a run evaluated before the diversity ratio existed
     old = dict(full, metrics={k: v for k, v in full["metrics"].items() if k != "diversity"})
-    del old["health"]
+    del old["health"], old["metrics_version"]
     store.write_json(path / store.METRICS, old)
     assert reevaluate(spec, path) == "added"
     again = store.read_json(path / store.METRICS)
