@@ -49,11 +49,28 @@ def run_tables(suite_path: Path, df: pd.DataFrame, dataset: str, name: str) -> p
     return pd.concat(frames) if frames else None
 
 
+MANY_METHODS = 10  # beyond this, one small panel per method instead of one colour per method
+
+
 def curves_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path) -> Path | None:
-    """Losses and D accuracy over training per method (mean and band over seeds)."""
+    """Losses and D accuracy over training per method (mean and band over seeds); with many methods, a small
+    panel per method with D's accuracy on real and fake (the equilibrium practitioners watch) and D's loss."""
     h = run_tables(suite_path, df, dataset, store.HISTORY)
     if h is None:
         return None
+    if h.method.nunique() > MANY_METHODS:
+        long = h.melt(id_vars=["step", "method", "seed"], value_vars=["d_acc_real", "d_acc_fake", "loss_d"],
+                      var_name="signal")
+        grid = sns.relplot(data=long, x="step", y="value", hue="signal", col="method", col_wrap=8, kind="line",
+                           errorbar="sd", height=1.7, aspect=1.25, linewidth=0.9,
+                           col_order=sorted(h.method.unique()), facet_kws={"sharey": False})
+        grid.set_titles("{col_name}", size=7)
+        grid.set_axis_labels("step", "")
+        for ax in grid.axes.flat:
+            ax.tick_params(labelsize=6)
+            ax.axhline(0.5, color="#999999", linewidth=0.6, linestyle=":")
+        grid.figure.suptitle(f"{dataset}: D accuracy (real, fake) and D loss over training", y=1.0)
+        return _save(grid.figure, out / f"curves_{_slug(dataset)}.png")
     panels = [("loss_d", "D loss"), ("loss_g", "G loss"), ("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake")]
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
     for ax, (col, title) in zip(axes, panels):
