@@ -12,8 +12,8 @@ from ganbench.metrics import METRICS, EvalContext, MetricValue
 
 EVAL_SEED_OFFSET = 7_919  # evaluation latents differ from every training step's
 # Raised whenever a metric function gains or changes columns; `ganbench evaluate` re-evaluates runs recorded with
-# an older version (2: the diversity ratio and memorization).
-METRICS_VERSION = 2
+# an older version (2: the diversity ratio and memorization; 3: NDB).
+METRICS_VERSION = 3
 
 
 @torch.no_grad()

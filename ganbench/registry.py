@@ -109,6 +109,7 @@ _BUILTINS = (
     "ganbench.metrics.points",
     "ganbench.metrics.images",
     "ganbench.metrics.memorization",
+    "ganbench.metrics.ndb",
 )
 _loaded: set[str] = set()
 

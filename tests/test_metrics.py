@@ -162,3 +162,30 @@ def test_memorization_metric_on_digits():
     assert all(v == 1.0 for v in vals.values())  # training images themselves
     noise = EvalContext(data=data, fake=torch.rand(300, 1, 8, 8) * 2 - 1, seed=0)
     assert all(v.value < 0.05 for v in METRICS.get("memorization")(noise))
+
+
+def test_ndb_on_known_answers():
+    from ganbench.metrics.ndb import bin_counts, kmeans_centres, ndb
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(4000, 3, generator=g)
+    centres = kmeans_centres(real, 40)
+    real_counts = bin_counts(real, centres)
+    fresh = bin_counts(torch.randn(4000, 3, generator=g), centres)
+    different, js = ndb(fresh, real_counts)
+    assert different / 40 <= 0.15 and js < 0.01  # same law: about alpha of the bins differ by chance
+    piled = bin_counts(0.05 * torch.randn(4000, 3, generator=g) + real[0], centres)  # every sample in one spot
+    different, js = ndb(piled, real_counts)
+    assert different / 40 >= 0.9 and js > 0.5
+    assert ndb(real_counts, real_counts) == (0, 0.0)
+
+
+def test_ndb_metric_is_deterministic_on_digits():
+    data = get_dataset("digits")
+    ctx = lambda: EvalContext(data=data, fake=data.x[:1000].clone(), seed=0)  # noqa: E731
+    a = {v.column: v.value for v in METRICS.get("ndb")(ctx())}
+    assert set(a) == {"ndb [pixels]", "ndb_js [pixels]"} and a["ndb [pixels]"] <= 0.2
+    from ganbench.metrics import ndb as ndb_module
+
+    ndb_module._reference.cache_clear()
+    assert {v.column: v.value for v in METRICS.get("ndb")(ctx())} == a  # the bins are rebuilt identically

@@ -23,7 +23,8 @@ def digits() -> Dataset:
     """scikit-learn's 1,797 real 8x8 handwritten digits, 10 classes, scaled to [-1, 1]."""
     x, y = load_digits_tensor()
     return Dataset(
-        name="digits", x=x, labels=y, kind="image", metrics=("image-fidelity", "class-modes", "memorization"), main_metric="fid",
+        name="digits", x=x, labels=y, kind="image", main_metric="fid",
+        metrics=("image-fidelity", "class-modes", "memorization", "ndb"),
         defaults={"arch": "dcgan", "batch_size": 64, "z_dim": 32, "eval_samples": 2000},
         info={"extractor": "ganbench-digits", "num_modes": 10},
     )
@@ -44,7 +45,8 @@ def stacked_digits() -> Dataset:
     x, y = load_digits_tensor()
     xs, ys = stack_digits(x, y, STACKED_SIZE, STACKED_SEED)
     return Dataset(
-        name="stacked-digits", x=xs, labels=ys, kind="image", metrics=("image-fidelity", "class-modes", "memorization"),
+        name="stacked-digits", x=xs, labels=ys, kind="image",
+        metrics=("image-fidelity", "class-modes", "memorization", "ndb"),
         main_metric="fid", defaults={"arch": "dcgan", "batch_size": 64, "z_dim": 32, "eval_samples": 10000},
         info={"extractor": "ganbench-stacked-digits", "num_modes": 1000},
     )

@@ -16,7 +16,7 @@ from ganbench.data.base import DATASETS, Dataset
 NUM_SAMPLES = 100_000
 DATA_SEED = 2017  # the data set is fixed; the run seed varies training only
 
-POINT_METRICS = ("modes2d", "points-fidelity")
+POINT_METRICS = ("modes2d", "points-fidelity", "ndb")
 POINT_DEFAULTS = {"arch": "mlp", "batch_size": 100, "z_dim": 2, "eval_samples": 2500}
 
 
