@@ -86,9 +86,10 @@ def samples_plot(suite_path: Path, df: pd.DataFrame, dataset: str, column: str, 
     """The samples.png of the best seed of each method, side by side, best method first."""
     d = df[(df.dataset == dataset) & df[column].notna()]  # diverged runs have no metrics
     order = d.groupby("method")[column].mean().sort_values(ascending=not higher).index.tolist()
-    cols = min(5, len(order))
+    cols = min(5 if len(order) <= MANY_METHODS else 8, len(order))
     rows = -(-len(order) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    size = 3.0 if len(order) <= MANY_METHODS else 1.8  # many methods: smaller panels keep the file small
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, method in zip(axes.flat, order):
@@ -97,7 +98,7 @@ def samples_plot(suite_path: Path, df: pd.DataFrame, dataset: str, column: str, 
         img = suite_path / "runs" / best["run_id"] / store.SAMPLES
         if img.exists():
             ax.imshow(plt.imread(img))
-        ax.set_title(f"{method} (seed {best['seed']}): {best[column]:.3g}", fontsize=8)
+        ax.set_title(f"{method}\nseed {best['seed']}: {best[column]:.3g}", fontsize=8 if size >= 3 else 6)
     fig.suptitle(f"{dataset}: best seed of each method")
     return _save(fig, out / f"samples_{_slug(dataset)}.png")
 
