@@ -172,8 +172,7 @@ def health_cmd(runs, plot) -> None:
     for run in runs:
         if not store.is_finished(run):
             raise GanbenchError(f"{run} is not a finished run directory (it has no metrics.json)")
-        v = health.verdict(store.read_json(run / store.METRICS), store.read_history(run),
-                           store.read_history(run, store.SPECTRA))
+        v = health.run_verdict(run)
         at = f" at step {v['step']}" if v["step"] is not None else ""
         click.echo(f"{run.name}: {v['verdict']}{at}" + (f": {v['evidence']}" if v["evidence"] else ""))
         if plot:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
+
+from ganbench.tricks.base import WEIGHT_LAYERS
 
 VERDICTS = ("ok", "mode-collapse", "diverged", "stalled")
 EXPLAINED = {
@@ -36,8 +39,6 @@ LOSS_GROWTH = 100.0  # growth of |loss| over max(1, |first logged loss|): diverg
 STALL_ACCURACY = 0.99
 STALL_GRAD_SHARE = 0.01
 TAIL = 0.25  # the share of logged steps at the end that the stall detector reads
-
-WEIGHT_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 
 
 def grad_norm(params: Iterable[nn.Parameter]) -> torch.Tensor:
@@ -94,18 +95,6 @@ def largest_sigma(rows: Sequence[Mapping[str, Any]], net: str) -> float:
     return max(vals) if vals else math.nan
 
 
-def _finite(values: Iterable[Any]) -> list[float]:
-    out = []
-    for v in values:
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(f):
-            out.append(f)
-    return out
-
-
 def _column(history: Sequence[Mapping[str, Any]], key: str) -> list[tuple[int, float]]:
     out = []
     for row in history:
@@ -126,18 +115,23 @@ def metric(record: Mapping[str, Any], name: str) -> tuple[str, float] | None:
 
 def mode_coverage(record: Mapping[str, Any]) -> tuple[str, float, int] | None:
     """(metric column, modes covered, modes of the data) from metrics.json, when the data set has modes."""
-    for col, value in record.get("metrics", {}).items():
-        if col == "modes" or col.startswith("modes ["):
-            n = record.get("protocol", {}).get(col, {}).get("num_modes")
-            if n:
-                return col, float(value), int(n)
-    return None
+    found = metric(record, "modes")
+    n = found and record.get("protocol", {}).get(found[0], {}).get("num_modes")
+    return (*found, int(n)) if n else None
 
 
 def initial_sigma(spectra: Sequence[Mapping[str, Any]], net: str) -> float | None:
     """The largest singular value of `net` at initialisation (the spectra rows logged at step -1)."""
     vals = [float(r["s0"]) for r in spectra if str(r["step"]) == "-1" and r["net"] == net]
     return max(vals) if vals else None
+
+
+def run_verdict(path: Path, record: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The verdict of the run in directory `path`, from its metrics.json (or `record`), history and spectra."""
+    from ganbench import store
+
+    rec = store.read_json(path / store.METRICS) if record is None else record
+    return verdict(rec, store.read_history(path), store.read_history(path, store.SPECTRA))
 
 
 def verdict(record: Mapping[str, Any], history: Sequence[Mapping[str, Any]],

@@ -49,8 +49,7 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
         if wanted is not None and path.name not in wanted:
             left_out += 1
             continue
-        verdict = health.verdict(rec, store.read_history(path),  # recomputed: detectors may have changed
-                                 store.read_history(path, store.SPECTRA))
+        verdict = health.run_verdict(path, rec)  # recomputed: detectors may have changed
         rows.append({"run_id": path.name, "dataset": spec["dataset"], "method": spec["method"], "loss": spec["loss"],
                      "seed": spec["seed"], "config": config_key(spec), "n_tricks": len(spec.get("tricks", [])),
                      "diverged": rec.get("diverged_at") is not None, "health": verdict["verdict"],

@@ -150,7 +150,7 @@ def health_plot(run_dir: Path) -> Path:
     h = pd.read_csv(run_dir / store.HISTORY)
     spectra_file = run_dir / store.SPECTRA
     sp = pd.read_csv(spectra_file) if spectra_file.exists() else None
-    v = health.verdict(rec, store.read_history(run_dir), store.read_history(run_dir, store.SPECTRA))
+    v = health.run_verdict(run_dir, rec)
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
     panels = [(["loss_d", "loss_g"], "losses", False), (["d_acc_real", "d_acc_fake"], "D accuracy", False),
               (["grad_norm_d", "grad_norm_g"], "gradient norm", True)]

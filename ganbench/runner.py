@@ -31,7 +31,7 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
             return None
         values, fake = evaluate(s) if s.diverged_at is None else ([], None)
         record = metrics_record(s, values, time.perf_counter() - t0)
-        record["health"] = health.verdict(record, store.read_history(path), store.read_history(path, store.SPECTRA))
+        record["health"] = health.run_verdict(path, record)
         if s.diverged_at is not None:  # no samples worth scoring: the run counts as diverged, with no metrics
             store.write_json(path / store.METRICS, record)
             return record
@@ -72,7 +72,7 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
         return "current"
     fresh = metrics_record(s, values, rec["cost"]["train_wall_s"])
     fresh["cost"] = rec["cost"]
-    fresh["health"] = health.verdict(fresh, store.read_history(path), store.read_history(path, store.SPECTRA))
+    fresh["health"] = health.run_verdict(path, fresh)
     store.write_json(path / store.METRICS, fresh)
     return "added"
 

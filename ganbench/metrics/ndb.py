@@ -8,7 +8,6 @@ into a few bins), together with the Jensen-Shannon divergence of the two bin his
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 
@@ -76,4 +75,4 @@ def ndb_metric(ctx: EvalContext) -> list[MetricValue]:
              "clustering": "k-means++ seed 0, 3 inits, training data"}
     space = "coords" if ctx.data.kind == "points" else "pixels"
     return [MetricValue("ndb", different / k, False, space, proto),
-            MetricValue("ndb_js", js if math.isfinite(js) else math.log(2), False, space, proto)]
+            MetricValue("ndb_js", js, False, space, proto)]

@@ -16,15 +16,10 @@ from torch import Tensor, nn
 
 from ganbench.models.base import Discriminator
 from ganbench.tricks.base import DBatch, Trick, register_trick, require
+from ganbench.tricks.collapse import needs_feature_d
 
 ONE_CODE_TRICK = "one conditioning trick per run: each adds its own codes to G's input"
 PACKS = "PacGAN's D sees packs of samples, so no single class label belongs to its input"
-
-
-def conditional_d(name: str, D: nn.Module) -> Discriminator:
-    if not isinstance(D, Discriminator):
-        raise TypeError(f"{name} needs a ganbench Discriminator (body, features, head); got {type(D).__name__}")
-    return D
 
 
 class LabelInput(nn.Module):
@@ -158,7 +153,7 @@ class CGAN(LabelConditioning):
         return (shape[0] + width, *shape[1:])
 
     def wrap_models(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
-        D = conditional_d(self.name, D)
+        D = needs_feature_d(self.name, D)
         device = next(D.parameters()).device
         D.label_input = LabelInput(self.num_classes, self.label_width()).to(device)
         return G, D
@@ -176,7 +171,7 @@ class Projection(LabelConditioning):
         "vbn": "projection conditions G's batch norms; vbn replaces them with virtual batch norm"}
 
     def wrap_models(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
-        D = conditional_d(self.name, D)
+        D = needs_feature_d(self.name, D)
         device = next(D.parameters()).device
         D.projection = nn.Embedding(self.num_classes, math.prod(D.feature_shape), device=device)
         nn.init.normal_(D.projection.weight, 0.0, 0.02)
@@ -205,7 +200,7 @@ class ACGAN(LabelConditioning):
         require(self.weight > 0, "acgan: weight must be positive")
 
     def wrap_models(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
-        D = conditional_d(self.name, D)
+        D = needs_feature_d(self.name, D)
         D.aux = nn.Linear(math.prod(D.feature_shape), self.num_classes, device=next(D.parameters()).device)
         return G, D
 
@@ -259,7 +254,7 @@ class InfoGAN(Trick):
         return torch.cat([F.one_hot(cat, self.k).float(), cont], 1).to(device)
 
     def wrap_models(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
-        D = conditional_d(self.name, D)
+        D = needs_feature_d(self.name, D)
         device = next(D.parameters()).device
         D.aux = nn.Sequential(nn.Linear(math.prod(D.feature_shape), self.hidden), nn.LeakyReLU(0.1),
                               nn.Linear(self.hidden, self.k + self.continuous)).to(device)
