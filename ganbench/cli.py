@@ -164,9 +164,15 @@ def evaluate(suite, results, workers, datasets, plugins, add_tricks) -> None:
 
 @cli.command("health")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--plot/--no-plot", default=True, show_default=True, help="Write health.png into each run directory.")
-def health_cmd(runs, plot) -> None:
-    """Print each finished run's health verdict with its evidence (and plot its signals)."""
+@click.option("--plot/--no-plot", default=True, show_default=True,
+              help="Write health.png (signals, spectra, quality probe) into each run directory.")
+@click.option("--samples/--no-samples", default=True, show_default=True,
+              help="Also regenerate the evaluated samples from a kept checkpoint and write modes.png (mode "
+                   "histogram) and neighbours.png (nearest training images).")
+@click.option("--checkpoint", type=click.Choice(["final", "best"]), default="final", show_default=True,
+              help="Which kept checkpoint --samples looks at: the last, or the quality probe's choice (best.pt).")
+def health_cmd(runs, plot, samples, checkpoint) -> None:
+    """Print each finished run's health verdict with its evidence (and plot its signals and samples)."""
     from ganbench import health, store
 
     for run in runs:
@@ -179,6 +185,37 @@ def health_cmd(runs, plot) -> None:
             from ganbench.plots import health_plot
 
             health_plot(run)
+        if samples:
+            _sample_plots(run, store.BEST if checkpoint == "best" else store.CHECKPOINT)
+
+
+def _sample_plots(run: Path, checkpoint: str) -> None:
+    """modes.png and neighbours.png of one run from its kept `checkpoint` (skipped, with a note, without one)."""
+    from ganbench import diagnostics, store
+    from ganbench.plots import modes_plot, neighbours_plot
+
+    if not (run / checkpoint).exists():
+        click.echo(f"  {run.name} has no {checkpoint} (not kept with committed results): no sample plots", err=True)
+        return
+    s, fake, step = diagnostics.run_samples(run, checkpoint)
+    if not torch_finite(fake):
+        click.echo(f"  {checkpoint} of {run.name} makes non-finite samples: no sample plots", err=True)
+        return
+    title = f"{s.spec.method} s{s.spec.seed}, step {step}"
+    hist = diagnostics.mode_histogram(s, fake)
+    if hist is not None:
+        click.echo(f"  {modes_plot(hist, run / 'modes.png', title)}: {hist.covered} of {len(hist.data)} modes covered")
+    if s.data.kind == "image":
+        nb = diagnostics.neighbours(s, fake)
+        share = float((nb.pixel_distance < nb.pixel_threshold).double().mean())
+        click.echo(f"  {neighbours_plot(nb, s.data, run / 'neighbours.png', title)}: {share:.0%} of the shown "
+                   "samples nearer to a training image than the pixel threshold")
+
+
+def torch_finite(x) -> bool:
+    import torch
+
+    return bool(torch.isfinite(x).all())
 
 
 def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...]) -> tuple[str, list[str]]:

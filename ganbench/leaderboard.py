@@ -14,7 +14,8 @@ import pandas as pd
 from ganbench import health, store
 from ganbench.errors import ResultsError
 
-ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks", "diverged", "health", "health_step"]
+ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks", "diverged", "health", "health_step",
+              "best_step", "flattery"]
 FAILED = "failure_rate"  # per run 1 when its health verdict is not ok; its mean over seeds is the failure rate
 
 
@@ -50,11 +51,14 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
             left_out += 1
             continue
         verdict = health.run_verdict(path, rec)  # recomputed: detectors may have changed
+        probed = checkpoint_columns(rec)
         rows.append({"run_id": path.name, "dataset": spec["dataset"], "method": spec["method"], "loss": spec["loss"],
                      "seed": spec["seed"], "config": config_key(spec), "n_tricks": len(spec.get("tricks", [])),
                      "diverged": rec.get("diverged_at") is not None, "health": verdict["verdict"],
-                     "health_step": verdict["step"], FAILED: float(verdict["verdict"] != "ok"), **rec["metrics"]})
+                     "health_step": verdict["step"], FAILED: float(verdict["verdict"] != "ok"), **rec["metrics"],
+                     **probed})
         higher.update(rec["higher_is_better"])
+        higher.update({c: False for c in probed if c not in ID_COLUMNS})
         higher[FAILED] = False
         if rec.get("main_metric"):
             main[spec["dataset"]] = rec["main_metric"]
@@ -62,7 +66,23 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
         extra = f" ({left_out} finished runs belong to an earlier version of the suite)" if left_out else ""
         raise ResultsError(f"no finished runs of the suite under {suite_path}/runs{extra}; "
                            f"run `ganbench bench {suite_path.name}` first")
-    return Results(pd.DataFrame(rows), higher, main, left_out)
+    df = pd.DataFrame(rows)
+    for c in ID_COLUMNS:  # e.g. no run of the suite was probed
+        if c not in df:
+            df[c] = math.nan
+    return Results(df, higher, main, left_out)
+
+
+def checkpoint_columns(rec: dict) -> dict:
+    """A run's quality probe in leaderboard columns: METRIC@best (the checkpoint chosen on half A, scored on half
+    B), METRIC@final (the last checkpoint on half B), best_step, and flattery (how much lower choosing on half B
+    itself would have reported). Empty for runs trained without probes."""
+    sel = (rec.get("checkpoints") or {}).get("selection")
+    if not sel:
+        return {}
+    metric, tag = sel["protocol"]["metric"], sel["protocol"]["features"]
+    return {f"{metric}@best [{tag}]": sel["best"]["report"], f"{metric}@final [{tag}]": sel["final"]["report"],
+            "best_step": sel["best"]["step"], "flattery": sel["flattery"]}
 
 
 def aggregate(df: pd.DataFrame, higher: dict[str, bool], main: dict[str, str]) -> pd.DataFrame:
@@ -170,9 +190,12 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataF
         rank_after = len(table) + 1
         for method in sorted(set(r.method) - {row["method"] for row in table}):  # every seed diverged
             table.append({"rank": rank_after, "method": method, "seeds": 0})
+        steps = r.groupby("method")["best_step"].median() if "best_step" in r else pd.Series(dtype=float)
         for row in table:
             row["health"] = verdicts.get(row["method"], "")
             row["failure rate"] = f"{rates.get(row['method'], 0.0):.0%}"
+            if not math.isnan(steps.get(row["method"], math.nan)):
+                row["best step"] = f"{steps[row['method']]:.0f}"
     out = pd.DataFrame(table).fillna("").sort_values(["rank", "method"]).reset_index(drop=True)
     empty = [c for c in out.columns if c.startswith("Δ ") and (out[c] == "").all()]
     return out.drop(columns=empty)
@@ -197,7 +220,10 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
              "Metrics in brackets were computed in that feature space (extractor@weights-hash) and are only "
              "comparable within a column. `health`: each seed's verdict (" + "; ".join(
                  f"{v}: {health.EXPLAINED[v]}" for v in health.VERDICTS) + "); `failure rate`: the share of seeds "
-             "whose verdict is not ok. Metrics are those of the last checkpoint.\n"]
+             "whose verdict is not ok. Metrics are those of the last checkpoint, except the quality probe's "
+             "(runs trained with one): `@best` is the checkpoint with the lowest probe FID (or FD) against half A "
+             "of the training data, scored against half B; `@final` the last checkpoint on the same probe; "
+             "`best step` the median step of the chosen checkpoint over seeds.\n"]
     if res.left_out:
         parts.append(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite and are "
                      "not included.\n")
@@ -215,9 +241,21 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
         if len(tags) == 1:  # one feature space on this data set: say it once, keep the headers short
             space = f" Bracketed metrics (shown without brackets) are in feature space `{tags.pop()}`."
             table.columns = [TAG.sub("", c) for c in table.columns]
-        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).{space}\n")
+        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).{space}{flattery_note(res.df, dataset)}\n")
         parts.append(table.to_markdown(index=False) + "\n")
     return agg, "\n".join(parts)
+
+
+def flattery_note(df: pd.DataFrame, dataset: str) -> str:
+    """One sentence: how much lower the probe would have reported had the checkpoint been chosen on the reporting
+    half itself, over the data set's probed runs."""
+    if "flattery" not in df:
+        return ""
+    f = df.loc[df.dataset == dataset, "flattery"].dropna()
+    if f.empty:
+        return ""
+    return (f" Choosing each run's checkpoint on half B itself would have reported `@best` lower by {f.mean():.3g} "
+            f"on average ({(f > 0).mean():.0%} of {len(f)} runs flattered).")
 
 
 def write_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) -> list[Path]:

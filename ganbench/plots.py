@@ -82,6 +82,39 @@ def curves_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path) -> 
     return _save(fig, out / f"curves_{_slug(dataset)}.png")
 
 
+def quality_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path) -> Path | None:
+    """The quality probe over training per method (its distance to the reporting half B: mean and band over
+    seeds), with each run's chosen checkpoint marked; a small panel per method when there are many."""
+    q = run_tables(suite_path, df, dataset, store.QUALITY)
+    if q is None:
+        return None
+    rec = store.read_json(suite_path / "runs" / df[df.dataset == dataset].run_id.iloc[0] / store.METRICS)
+    sel = ((rec.get("checkpoints") or {}).get("selection") or {}).get("protocol", {})
+    label = f"{sel.get('metric', 'fd')} to half B" + (f" [{sel['features']}]" if sel.get("features") else "")
+    best = df[(df.dataset == dataset) & df.best_step.notna()][["method", "seed", "best_step"]]
+    best = best.merge(q, left_on=["method", "seed", "best_step"], right_on=["method", "seed", "step"])
+    many = q.method.nunique() > MANY_METHODS
+    if many:
+        grid = sns.relplot(data=q, x="step", y="report", col="method", col_wrap=8, kind="line", errorbar="sd",
+                           height=1.7, aspect=1.25, linewidth=0.9, col_order=sorted(q.method.unique()))
+        grid.set_titles("{col_name}", size=7)
+        grid.set_axis_labels("step", "")
+        for method, ax in grid.axes_dict.items():
+            b = best[best.method == method]
+            ax.scatter(b.step, b.report, s=10, color="#c0392b", zorder=3)
+            ax.set_yscale("log")
+            ax.tick_params(labelsize=6)
+        grid.figure.suptitle(f"{dataset}: quality probe over training ({label}, log scale; dots: chosen "
+                             "checkpoints)", y=1.0)
+        return _save(grid.figure, out / f"quality_{_slug(dataset)}.png")
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    sns.lineplot(data=q, x="step", y="report", hue="method", ax=ax, errorbar="sd", linewidth=1)
+    ax.scatter(best.step, best.report, s=12, color="#c0392b", zorder=3, label="chosen checkpoint")
+    ax.set(yscale="log", ylabel=label, title=f"{dataset}: quality probe over training (log scale)")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), fontsize=7)
+    return _save(fig, out / f"quality_{_slug(dataset)}.png")
+
+
 def samples_plot(suite_path: Path, df: pd.DataFrame, dataset: str, column: str, higher: bool, out: Path) -> Path:
     """The samples.png of the best seed of each method, side by side, best method first."""
     d = df[(df.dataset == dataset) & df[column].notna()]  # diverged runs have no metrics
@@ -134,9 +167,9 @@ def write_plots(suite_path: Path, run_ids: Collection[str] | None = None) -> lis
         if curves:
             paths.append(curves)
         paths.append(samples_plot(suite_path, df, dataset, column, higher[column], out))
-        trunc = truncation_plot(suite_path, df, dataset, out)
-        if trunc:
-            paths.append(trunc)
+        for extra in (quality_plot(suite_path, df, dataset, out), truncation_plot(suite_path, df, dataset, out)):
+            if extra:
+                paths.append(extra)
     return paths
 
 
@@ -151,7 +184,8 @@ def health_plot(run_dir: Path) -> Path:
     spectra_file = run_dir / store.SPECTRA
     sp = pd.read_csv(spectra_file) if spectra_file.exists() else None
     v = health.run_verdict(run_dir, rec)
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+    q = pd.read_csv(run_dir / store.QUALITY) if (run_dir / store.QUALITY).exists() else None
+    fig, axes = plt.subplots(1, 5, figsize=(21, 3.6))
     panels = [(["loss_d", "loss_g"], "losses", False), (["d_acc_real", "d_acc_fake"], "D accuracy", False),
               (["grad_norm_d", "grad_norm_g"], "gradient norm", True)]
     for ax, (cols, title, log) in zip(axes, panels):
@@ -172,8 +206,69 @@ def health_plot(run_dir: Path) -> Path:
         ax.plot([], [], color="#1f4e79", label="D layers")
         ax.legend(fontsize=7)
     ax.set(title="largest singular value per layer", xlabel="step", yscale="log")
+    ax = axes[4]
+    sel = (rec.get("checkpoints") or {}).get("selection")
+    if q is not None:
+        ax.plot(q["step"], q["select"], label="to half A (selects)", linewidth=1)
+        ax.plot(q["step"], q["report"], label="to half B (reports)", linewidth=1)
+        if sel:
+            ax.axvline(sel["best"]["step"], color="#27ae60", linewidth=1, label=f"chosen: step {sel['best']['step']}")
+        positive = bool((q[["select", "report"]] > 0).any().any())
+        ax.set(yscale="log" if positive else "linear")
+        ax.legend(fontsize=7)
+    metric = sel["protocol"]["metric"] if sel else "quality"
+    ax.set(title=f"quality probe ({metric})" if q is not None else "quality probe (not recorded)", xlabel="step")
     if v["step"] is not None:
         for a in axes:
             a.axvline(v["step"], color="#c0392b", linewidth=1, linestyle="--")
     fig.suptitle(f"{run_dir.name}: {v['verdict']}" + (f" ({v['evidence']})" if v["evidence"] else ""), fontsize=9)
     return _save(fig, run_dir / "health.png")
+
+
+def modes_plot(hist, path: Path, title: str) -> Path:
+    """modes.png: the share of generated and of training samples per mode; above 100 modes, both shares sorted
+    from the most to the least frequent (a collapsed generator piles onto few modes)."""
+    import numpy as np
+
+    gen = hist.generated.double() / max(1, int(hist.generated.sum()))
+    real = hist.data.double() / max(1, int(hist.data.sum()))
+    k = len(gen)
+    fig, ax = plt.subplots(figsize=(min(14, max(5, 0.3 * k + 2)) if k <= 100 else 8, 3.4))
+    if k <= 100:
+        x = np.arange(k)
+        ax.bar(x - 0.2, real.numpy(), width=0.4, color="#bbbbbb", label="training data")
+        ax.bar(x + 0.2, gen.numpy(), width=0.4, color="#c0392b", label="generated")
+        ax.set(xlabel=f"mode ({hist.unit})", xticks=x if k <= 30 else x[::5])
+    else:
+        ax.plot(np.sort(real.numpy())[::-1], color="#888888", label="training data")
+        ax.plot(np.sort(gen.numpy())[::-1], color="#c0392b", label="generated")
+        ax.set(xlabel=f"modes sorted by share ({hist.unit})", yscale="log")
+    ax.set(ylabel="share of the samples on a mode", title=f"{title}: {hist.covered} of {k} modes covered")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def neighbours_plot(nb, data, path: Path, title: str) -> Path:
+    """neighbours.png: generated images (top row) above their nearest training image in pixels and in the
+    classifier's features, each with its distance; red where nearer than the memorization threshold."""
+    from torchvision.utils import make_grid
+
+    rows = [("generated", nb.fake, None, None), ("nearest in pixels", data.x[nb.pixel_index], nb.pixel_distance,
+                                                   nb.pixel_threshold)]
+    if nb.feature_index is not None:
+        rows.append(("nearest in features", data.x[nb.feature_index], nb.feature_distance, nb.feature_threshold))
+    n = len(nb.fake)
+    fig, axes = plt.subplots(len(rows), n, figsize=(0.8 * n, 1.0 * len(rows) + 0.5), squeeze=False)
+    for r, (label, images, dist, thr) in enumerate(rows):
+        for i in range(n):
+            ax = axes[r, i]
+            img = make_grid(images[i : i + 1], nrow=1, normalize=True, value_range=(-1, 1), padding=0)
+            ax.imshow(img.permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if dist is not None:
+                ax.set_title(f"{float(dist[i]):.2g}", fontsize=6, color="#c0392b" if dist[i] < thr else "#333333")
+        axes[r, 0].set_ylabel(label, fontsize=7)
+    fig.suptitle(f"{title}: nearest training images (distance; red: below the 5% leave-one-out threshold)",
+                 fontsize=8)
+    return _save(fig, path)

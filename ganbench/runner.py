@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench import health, store
+from ganbench import health, quality, store
 from ganbench.build import build
 from ganbench.evaluate import METRICS_VERSION, evaluate, metrics_record, save_samples_picture, truncation_curve
 from ganbench.spec import RunSpec
@@ -24,7 +24,7 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
     with store.claim(path):
         if (path / store.METRICS).exists():  # present but unreadable: keep it, redo the run
             store.set_aside(path / store.METRICS, "is unreadable")
-        store.prepare(path, spec)
+        spec = store.prepare(path, spec)
         t0 = time.perf_counter()
         s = build(spec, opts.device)
         if not train(s, path, opts):
@@ -32,6 +32,7 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         values, fake = evaluate(s) if s.diverged_at is None else ([], None)
         record = metrics_record(s, values, time.perf_counter() - t0)
         record["health"] = health.run_verdict(path, record)
+        record["checkpoints"] = checkpoints(path, spec, s)
         if s.diverged_at is not None:  # no samples worth scoring: the run counts as diverged, with no metrics
             store.write_json(path / store.METRICS, record)
             return record
@@ -73,8 +74,15 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
     fresh = metrics_record(s, values, rec["cost"]["train_wall_s"])
     fresh["cost"] = rec["cost"]
     fresh["health"] = health.run_verdict(path, fresh)
+    fresh["checkpoints"] = checkpoints(path, spec, s)
     store.write_json(path / store.METRICS, fresh)
     return "added"
+
+
+def checkpoints(path: Path, spec: RunSpec, s) -> dict:
+    """Which checkpoints the run keeps and which one its metrics are of: the last always (the metrics), and the
+    best by the quality probe (with its selection record) when the run was probed."""
+    return {"reported": "final", "selection": quality.record(path, spec.to_json(), s.data)}
 
 
 def set_threads(n: int | None = DEFAULT_THREADS) -> None:

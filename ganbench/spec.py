@@ -49,6 +49,10 @@ class RunSpec:
     beta2: float
     eval_samples: int
     log_every: int
+    # Observation settings: what is measured along the way, never the trained numbers (tested), so they are not
+    # part of the run's identity; a run directory keeps the settings it started with.
+    quality_every: int = 0  # score a fixed-latent probe every this many steps (0: never); see ganbench.quality
+    quality_samples: int = 2000  # generated samples per probe
 
     def to_json(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -57,8 +61,9 @@ class RunSpec:
         return d
 
     def canonical(self) -> str:
-        """The spec's identity as canonical JSON: every field, except architecture options left at their default
-        (so adding an option with a default that keeps the old behaviour never changes existing run_ids)."""
+        """The spec's identity as canonical JSON: every field except the observation settings and architecture
+        options left at their default (so adding an option with a default that keeps the old behaviour never
+        changes existing run_ids)."""
         return json.dumps(identity(self.to_json()), sort_keys=True, separators=(",", ":"))
 
     @property
@@ -78,14 +83,18 @@ class RunSpec:
         return RunSpec(**d)
 
 
+OBSERVATION_FIELDS = ("quality_every", "quality_samples")
+
+
 def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A spec dictionary with architecture options at their default value left out."""
+    """A spec dictionary without its observation settings and with architecture options at their default value
+    left out."""
     from ganbench.models.base import arch_defaults
     from ganbench.registry import load_builtins
 
     load_builtins()
     defaults = arch_defaults(spec["arch"])
-    out = dict(spec)
+    out = {k: v for k, v in spec.items() if k not in OBSERVATION_FIELDS}
     out["arch_options"] = {k: v for k, v in sorted(spec["arch_options"].items())
                            if k not in defaults or defaults[k] != v}
     return out
@@ -95,9 +104,11 @@ FIELDS = {f.name: f for f in dataclasses.fields(RunSpec)}
 # Defaults that do not depend on the data set; arch, batch_size, z_dim, eval_samples come from the data set.
 DEFAULTS: dict[str, Any] = {
     "arch_options": {}, "tricks": [], "seed": 0, "steps": 2000, "optimizer": "adam",
-    "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "log_every": 50,
+    "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "log_every": 50, "quality_samples": 2000,
 }
+QUALITY_PROBES = 10  # quality_every defaults to steps / QUALITY_PROBES
 SCALARS = {"seed": int, "steps": int, "batch_size": int, "z_dim": int, "eval_samples": int, "log_every": int,
+           "quality_every": int, "quality_samples": int,
            "lr_g": float, "lr_d": float, "beta1": float, "beta2": float,
            "dataset": str, "loss": str, "method": str, "arch": str, "optimizer": str}
 
@@ -190,6 +201,8 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     data = get_dataset(raw["dataset"])
     full = {**DEFAULTS, **data.defaults, **raw}
     for k, typ in SCALARS.items():
+        if k == "quality_every" and k not in full:  # after steps is an integer
+            full[k] = max(1, full["steps"] // QUALITY_PROBES)
         try:
             full[k] = typ(full[k]) if not isinstance(full[k], bool) else full[k]
         except (TypeError, ValueError):
@@ -215,6 +228,8 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         raise SpecError(f"{where}: batch_size {spec.batch_size} exceeds the {len(data)} samples of {spec.dataset}")
     if spec.seed < 0:
         raise SpecError(f"{where}: seed must be non-negative")
+    if spec.quality_every < 0 or spec.quality_samples < 2:
+        raise SpecError(f"{where}: quality_every must be >= 0 (0: no quality probe) and quality_samples >= 2")
     stack = TrickStack(instances)
     stack.check(spec, LOSSES.get(spec.loss))
     stack.bind_data(data)

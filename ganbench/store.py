@@ -1,6 +1,7 @@
 """Run directories on disk: atomic writes, claims, state, and loading finished runs into a DataFrame.
 
-Layout: <results>/<suite>/runs/<run_id>/{spec.json, history.csv, spectra.csv, metrics.json, samples.png, checkpoint.pt}.
+Layout: <results>/<suite>/runs/<run_id>/{spec.json, history.csv, spectra.csv, quality.csv, metrics.json, samples.png,
+checkpoint.pt, best.pt}.
 metrics.json is written last: a run is finished exactly when it holds a readable metrics.json.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ganbench.spec import RunSpec
 
 SPEC, HISTORY, METRICS, SAMPLES, CHECKPOINT, CLAIM = (
     "spec.json", "history.csv", "metrics.json", "samples.png", "checkpoint.pt", ".claim")
+QUALITY, BEST = "quality.csv", "best.pt"  # the quality probe over training; the checkpoint it selects
 TRUNCATION = "truncation.csv"  # runs with the truncation trick: metrics along the psi curve
 SPECTRA = "spectra.csv"  # top singular values of every weight matrix at each logged step (-1: at initialisation)
 
@@ -80,18 +82,20 @@ def is_finished(path: Path) -> bool:
         return False
 
 
-def prepare(path: Path, spec: RunSpec) -> None:
-    """Create the run directory and write spec.json; refuse a directory that holds a different spec."""
+def prepare(path: Path, spec: RunSpec) -> RunSpec:
+    """Create the run directory and write spec.json; refuse a directory that holds a different spec. Returns the
+    spec the run goes on with: a started run keeps the observation settings (quality probes) it began with."""
     spec_file = path / SPEC
     if spec_file.exists():
         try:
-            existing = read_json(spec_file)
-        except ValueError:
-            existing = None
-        if existing != spec.to_json():
+            stored = RunSpec.from_json(read_json(spec_file))
+        except (ValueError, KeyError, TypeError):
+            stored = None
+        if stored is None or stored.canonical() != spec.canonical():
             raise ResultsError(f"{path} holds a different or unreadable spec.json; move it aside, ganbench will not overwrite it")
-        return
+        return stored
     write_json(spec_file, spec.to_json())
+    return spec
 
 
 def set_aside(path: Path, reason: str) -> Path:

@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from ganbench import health, store
+from ganbench import health, quality, store
 from ganbench.build import Setup
 from ganbench.data.base import BatchSampler
 from ganbench.losses import d_accuracy
@@ -153,12 +153,27 @@ def gan_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[str, torc
 StepFn = Callable[[Setup, BatchSampler, float], dict[str, torch.Tensor]]
 
 
-def checkpoint_state(s: Setup, step: int, drawn: int, history: list[dict], spectra: list[dict]) -> dict:
+@dataclass
+class Logs:
+    """What a run records along the way (kept in its checkpoints, so that a resumed run writes them whole)."""
+
+    history: list[dict]
+    spectra: list[dict]
+    quality: list[dict]
+
+    def write(self, path: Path) -> None:
+        """history.csv, spectra.csv and quality.csv (when probed) in `path`."""
+        write_history(path, self.history, self.spectra)
+        if self.quality:
+            write_csv(path / store.QUALITY, self.quality, quality.FIELDS)
+
+
+def checkpoint_state(s: Setup, step: int, drawn: int, logs: Logs) -> dict:
     return {
-        "step": step, "batches_drawn": drawn, "history": history,
+        "step": step, "batches_drawn": drawn, "history": logs.history,
         "G": s.G.state_dict(), "D": s.D.state_dict(),
         "opt_g": s.opt_g.state_dict(), "opt_d": s.opt_d.state_dict(), "tricks": s.tricks.state_dict(),
-        "spectra": spectra,
+        "spectra": logs.spectra, "quality": logs.quality,
     }
 
 
@@ -200,25 +215,26 @@ def load_checkpoint(path: Path) -> dict | None:
 def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -> bool:
     """Train to spec.steps from the last checkpoint in `path`; False if stopped early by `opts.stop_after`.
 
-    Training stops at the first logged step with a non-finite loss and sets `s.diverged_at` (checked every
-    log_every steps, so the check costs no per-step synchronisation on accelerators)."""
+    Training stops at the first logged step with a non-finite loss, or at a checkpoint whose weights are not
+    finite, and sets `s.diverged_at` (checked every log_every steps and before each checkpoint, so the check costs
+    no per-step synchronisation on accelerators); checkpoint.pt and best.pt then keep the last good states."""
     spec = s.spec
     state = load_checkpoint(path)
-    start, drawn, history, spectra = 0, 0, [], []
+    start, drawn, logs = 0, 0, Logs([], [], [])
     if state is not None:
         restore(s, state)
-        start, drawn, history = state["step"], state["batches_drawn"], list(state["history"])
-        spectra = list(state.get("spectra", []))
+        start, drawn = state["step"], state["batches_drawn"]
+        logs = Logs(list(state["history"]), list(state.get("spectra", [])), list(state.get("quality", [])))
     sampler = BatchSampler(s.data.x.to(s.device), s.batch_size, spec.seed, drawn,
                            labels=s.data.labels.to(s.device) if s.needs_labels else None)
     s.G.train()
     s.D.train()
     show = sys.stderr.isatty() if opts.progress is None else opts.progress
     bar = tqdm(total=spec.steps, initial=start, disable=not show, desc=spec.run_id[:40], leave=False, unit="step")
-    t0 = time.perf_counter() - (history[-1]["wall_time"] if history else 0.0)
+    t0 = time.perf_counter() - (logs.history[-1]["wall_time"] if logs.history else 0.0)
     stop = spec.steps if opts.stop_after is None else min(spec.steps, start + opts.stop_after)
     if start == 0:  # the reference for growth of the singular values: the networks at initialisation
-        spectra = [{"step": -1, **r} for r in health.spectra({"G": s.G, "D": s.D})]
+        logs.spectra = [{"step": -1, **r} for r in health.spectra({"G": s.G, "D": s.D})]
     for step in range(start, stop):
         seed_step(step_seed(spec.seed, step), s.device)
         s.log_step = step % spec.log_every == 0 or step == spec.steps - 1
@@ -227,17 +243,30 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
             row = {k: float(v) for k, v in out.items()}
             layers = health.spectra({"G": s.G, "D": s.D})
             row.update(sigma0_d=health.largest_sigma(layers, "D"), sigma0_g=health.largest_sigma(layers, "G"))
-            spectra += [{"step": step, **r} for r in layers]
-            history.append({"step": step, **row, "wall_time": time.perf_counter() - t0})
+            logs.spectra += [{"step": step, **r} for r in layers]
+            logs.history.append({"step": step, **row, "wall_time": time.perf_counter() - t0})
             if not all(math.isfinite(v) for v in row.values()):  # diverged: an outcome to record, not a crash
-                s.diverged_at = step
-                write_history(path, history, spectra)
+                s.diverged_at = step  # checkpoint.pt and best.pt stay as they were: the last good states
+                logs.write(path)
                 bar.close()
                 return True
         done = step + 1
+        if quality.is_probe_step(done, spec.quality_every, spec.steps):
+            t_probe = time.perf_counter()
+            select, report = quality.probe(s)
+            best = quality.improves(logs.quality, select)
+            logs.quality.append({"step": done, "select": select, "report": report, "wall_time": t_probe - t0})
+            if best:
+                store.save_torch(path / store.BEST, checkpoint_state(s, done, sampler.drawn, logs))
+            t0 += time.perf_counter() - t_probe  # wall_time counts training only
         if done % opts.ckpt_every == 0 or done == stop:
-            store.save_torch(path / store.CHECKPOINT, checkpoint_state(s, done, sampler.drawn, history, spectra))
-            write_history(path, history, spectra)
+            if not health.finite_weights(s.G, s.D):  # never replace the last good checkpoint by a broken one
+                s.diverged_at = step
+                logs.write(path)
+                bar.close()
+                return True
+            store.save_torch(path / store.CHECKPOINT, checkpoint_state(s, done, sampler.drawn, logs))
+            logs.write(path)
         bar.update(1)
     bar.close()
     return stop == spec.steps

@@ -42,7 +42,8 @@ def test_run_directory_layout(tmp_path, tiny_mlp):
     spec = small_spec(tiny_mlp)
     rec = execute(spec, tmp_path / "r", ExecOptions(progress=False))
     files = {p.name for p in (tmp_path / "r").iterdir()}
-    assert {"spec.json", "history.csv", "spectra.csv", "metrics.json", "samples.png", "checkpoint.pt"} <= files
+    assert {"spec.json", "history.csv", "spectra.csv", "quality.csv", "metrics.json", "samples.png", "checkpoint.pt",
+            "best.pt"} <= files
     assert json.loads((tmp_path / "r" / "spec.json").read_text()) == spec.to_json()
     assert rec["main_metric"] == "modes" and rec["protocol"]["fd [coords]"]["features"] == "coords"
     header = (tmp_path / "r" / "history.csv").read_text().splitlines()[0]

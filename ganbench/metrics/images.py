@@ -77,15 +77,22 @@ def image_fidelity(ctx: EvalContext) -> list[MetricValue]:
     ]
 
 
+def class_histograms(data, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How many generated and how many training images the data set's classifier assigns to each of its modes."""
+    k = data.info["num_modes"]
+    real_logits = real_features(data.name, data.info["extractor"])["logits"]
+    return torch.bincount(fake_logits.argmax(1), minlength=k), torch.bincount(real_logits.argmax(1), minlength=k)
+
+
 @METRICS.register("class-modes")
 def class_modes(ctx: EvalContext) -> list[MetricValue]:
     """Modes covered (classes predicted at least once), KL(generated class histogram || real histogram), and the
     diversity ratio in the extractor's feature space (mean pairwise distance, generated over real; near 0:
     collapsed)."""
-    name, k = ctx.data.info["extractor"], ctx.data.info["num_modes"]
+    name = ctx.data.info["extractor"]
     real, fake = real_features(ctx.data.name, name), fake_features(ctx, name)
-    h_fake = torch.bincount(fake["logits"].argmax(1), minlength=k)
-    h_real = torch.bincount(real["logits"].argmax(1), minlength=k)
+    h_fake, h_real = class_histograms(ctx.data, fake["logits"])
+    k = len(h_real)
     proto = {"n_gen": len(ctx.fake), "num_modes": k, "min_count": 1, "classifier_accuracy": load_classifier()[1]["heldout_accuracy"]}
     tag = extractor_tag(name)
     return [

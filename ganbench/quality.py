@@ -1,0 +1,121 @@
+"""Quality over training and checkpoint selection.
+
+Every `quality_every` steps a probe of `quality_samples` generated samples (the evaluated generator in eval mode,
+the same fixed latents each time, so the curve moves only when G does) is scored by the Frechet distance in the
+data set's feature space against two disjoint halves of the training data, drawn once with a fixed seed:
+
+* half A selects: the checkpoint with the lowest distance to A is kept as best.pt, beside the last checkpoint;
+* half B reports: the selected checkpoint is scored against B, which played no part in choosing it.
+
+Choosing and reporting on the same reference flatters every method (the minimum of a noisy curve is biased low);
+`flattery` measures by how much: B's own minimum over the probes against B at the step A chose.
+
+The probe never touches the training RNG, the models' training state or their weights, so a run's trained
+numbers are the same with and without it (tested)."""
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from ganbench.build import Setup
+from ganbench.data.base import Dataset
+
+SPLIT_SEED = 4_241  # the halves of the training data
+PROBE_SEED_OFFSET = 104_729  # probe latents differ from the evaluation's and every training step's
+FIELDS = ["step", "select", "report", "wall_time"]
+
+
+def halves(n: int, seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of two disjoint halves of n training samples (A: the first n // 2 of a fixed permutation)."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[: n // 2], perm[n // 2 :]
+
+
+def feature_space(data: Dataset) -> tuple[str, str, Callable[[torch.Tensor], torch.Tensor]]:
+    """(metric name, feature tag, feature function) of a data set: FID in its classifier's features for image sets
+    with a registered extractor, the Frechet distance of the raw values (coordinates, pixels) otherwise."""
+    name = data.info.get("extractor")
+    if name:
+        from ganbench.metrics.images import extract, extractor_tag
+
+        return "fid", extractor_tag(name), lambda x: extract(name, x)["features"]
+    return "fd", "coords" if data.kind == "points" else "pixels", lambda x: x.flatten(1)
+
+
+@functools.lru_cache(maxsize=8)
+def reference(dataset: str) -> tuple[dict, dict]:
+    """Frechet statistics of half A and half B of a data set's training samples, in its feature space."""
+    from ganbench.data import get_dataset
+    from ganbench.metrics.fidelity import frechet_statistics
+
+    data = get_dataset(dataset)
+    name = data.info.get("extractor")
+    if name:
+        from ganbench.metrics.images import real_features
+
+        feats = real_features(dataset, name)["features"]
+    else:
+        feats = feature_space(data)[2](data.x)
+    a, b = halves(len(feats))
+    return frechet_statistics(feats[a]), frechet_statistics(feats[b])
+
+
+def probe(s: Setup) -> tuple[float, float]:
+    """(distance to half A, distance to half B) of the current generator's probe samples; NaN when the samples
+    are not finite."""
+    from ganbench.evaluate import generate
+    from ganbench.metrics.fidelity import frechet_distance, frechet_statistics
+
+    spec = s.spec
+    fake = generate(s, spec.quality_samples, spec.seed + PROBE_SEED_OFFSET)
+    if not torch.isfinite(fake).all():
+        return math.nan, math.nan
+    stats = frechet_statistics(feature_space(s.data)[2](fake))
+    ref_a, ref_b = reference(s.data.name)
+    return frechet_distance(stats, ref_a), frechet_distance(stats, ref_b)
+
+
+def is_probe_step(done: int, every: int, steps: int) -> bool:
+    """Whether the probe runs after `done` updates: every `every` updates and after the last one."""
+    return every > 0 and (done % every == 0 or done == steps)
+
+
+def improves(rows: Sequence[Mapping[str, Any]], value: float) -> bool:
+    """Whether `value` (a new probe's distance to half A) beats every earlier probe (ties keep the earlier)."""
+    if not math.isfinite(value):
+        return False
+    return all(not math.isfinite(float(r["select"])) or value < float(r["select"]) for r in rows)
+
+
+def selection(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The best and the final probe of a run, and the flattery of selecting on the reporting half:
+    {"best": {step, select, report}, "final": {...}, "flattery": report at best - min of report}; None when no
+    probe has a finite distance."""
+    rows = [{k: float(r[k]) for k in ("step", "select", "report")} for r in rows]
+    finite = [r for r in rows if math.isfinite(r["select"]) and math.isfinite(r["report"])]
+    if not finite:
+        return None
+    best = min(finite, key=lambda r: (r["select"], r["step"]))
+    final = rows[-1]
+    as_probe = lambda r: {"step": int(r["step"]), "select": r["select"], "report": r["report"]}  # noqa: E731
+    return {"best": as_probe(best), "final": as_probe(final),
+            "flattery": best["report"] - min(r["report"] for r in finite)}
+
+
+def record(path: Path, spec: Mapping[str, Any], data: Dataset) -> dict[str, Any] | None:
+    """metrics.json's `checkpoints` entry of the run in `path`, from its quality.csv; None without probes."""
+    from ganbench import store
+
+    sel = selection(store.read_history(path, store.QUALITY))
+    if sel is None:
+        return None
+    metric, tag, _ = feature_space(data)
+    a, b = halves(len(data))
+    return {**sel, "protocol": {"metric": metric, "features": tag, "n_gen": spec["quality_samples"],
+                                "every": spec["quality_every"], "select": f"half A of the training data ({len(a)})",
+                                "report": f"half B of the training data ({len(b)})", "split_seed": SPLIT_SEED,
+                                "kept": store.BEST}}
