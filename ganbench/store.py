@@ -28,11 +28,16 @@ TRUNCATION = "truncation.csv"  # runs with the truncation trick: metrics along t
 SPECTRA = "spectra.csv"  # top singular values of every weight matrix at each logged step (-1: at initialisation)
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
     """Write through a temporary file in the same directory, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results get the permissions of an ordinary file
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -98,3 +98,13 @@ def test_claim_refuses_a_live_owner(tmp_path):
         proc.wait()
     with store.claim(tmp_path / "r"):  # the owner is dead: the stale claim is taken over
         assert (tmp_path / "r" / ".claim").read_text().split()[0] == str(os.getpid())
+
+
+def test_atomic_writes_leave_ordinary_file_permissions(tmp_path):
+    import os
+
+    store.write_text(tmp_path / "a.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert not list(tmp_path.glob(".a.txt.*"))  # no temporary file left
