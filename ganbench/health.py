@@ -137,14 +137,29 @@ def run_verdict(path: Path, record: Mapping[str, Any] | None = None) -> dict[str
     from ganbench import store
 
     rec = store.read_json(path / store.METRICS) if record is None else record
-    return verdict(rec, store.read_history(path), store.read_history(path, store.SPECTRA))
+    return verdict(rec, store.read_history(path), store.read_history(path, store.SPECTRA),
+                   store.read_history(path, store.QUALITY))
+
+
+def collapse_onset(probes: Sequence[Mapping[str, Any]], limit: float) -> int | None:
+    """The first probe step from which the probe's mode coverage stayed at or below `limit` to the end of the
+    run (None when the probes did not count modes, or the last one is above the limit)."""
+    counted = [(int(float(r["step"])), float(r["modes"])) for r in probes if r.get("modes") not in (None, "", "nan")]
+    onset = None
+    for step, modes in counted:
+        if modes <= limit:
+            onset = step if onset is None else onset
+        else:
+            onset = None
+    return onset
 
 
 def verdict(record: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
-            spectra: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+            spectra: Sequence[Mapping[str, Any]] = (), probes: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """The run's health: {"verdict", "step", "evidence"}; the first failure found in the order diverged, stalled,
     mode-collapse (a diverged run has no samples to count modes on; a stalled one usually also collapses, and
-    the stall is its cause)."""
+    the stall is its cause). A collapse is dated by the quality probes' mode counts when they were recorded
+    (the first probe from which coverage stayed collapsed), else at the last logged step."""
     steps = [int(float(r["step"])) for r in history]
     last = steps[-1] if steps else None
     if record.get("diverged_at") is not None:
@@ -189,5 +204,8 @@ def verdict(record: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
     if (few or cov is None) and (bunched or div is None) and (cov is not None or div is not None):
         parts = ([f"the samples cover {cov[1]:.0f} of {cov[2]} modes ({cov[0]})"] if cov else []) + (
             [f"their diversity is {div[1]:.2f} of the data's ({div[0]})"] if div else ["no diversity measured"])
-        return {"verdict": "mode-collapse", "step": last, "evidence": "; ".join(parts)}
+        onset = collapse_onset(probes, COVERAGE_COLLAPSE * cov[2]) if cov else None
+        if onset is not None:
+            parts.append(f"the quality probes covered at most {COVERAGE_COLLAPSE:.0%} of the modes from step {onset} on")
+        return {"verdict": "mode-collapse", "step": last if onset is None else onset, "evidence": "; ".join(parts)}
     return {"verdict": "ok", "step": None, "evidence": ""}

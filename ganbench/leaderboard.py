@@ -191,9 +191,12 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataF
         for method in sorted(set(r.method) - {row["method"] for row in table}):  # every seed diverged
             table.append({"rank": rank_after, "method": method, "seeds": 0})
         steps = r.groupby("method")["best_step"].median() if "best_step" in r else pd.Series(dtype=float)
+        failed_at = {m: ", ".join(str(int(x)) for x in sorted(g.loc[g.health != "ok", "health_step"].dropna()))
+                     for m, g in r.groupby("method")}
         for row in table:
             row["health"] = verdicts.get(row["method"], "")
             row["failure rate"] = f"{rates.get(row['method'], 0.0):.0%}"
+            row["failure step"] = failed_at.get(row["method"], "")
             if not math.isnan(steps.get(row["method"], math.nan)):
                 row["best step"] = f"{steps[row['method']]:.0f}"
     out = pd.DataFrame(table).fillna("").sort_values(["rank", "method"]).reset_index(drop=True)
@@ -220,7 +223,8 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
              "Metrics in brackets were computed in that feature space (extractor@weights-hash) and are only "
              "comparable within a column. `health`: each seed's verdict (" + "; ".join(
                  f"{v}: {health.EXPLAINED[v]}" for v in health.VERDICTS) + "); `failure rate`: the share of seeds "
-             "whose verdict is not ok. Metrics are those of the last checkpoint, except the quality probe's "
+             "whose verdict is not ok, `failure step` the step each failing seed's verdict names (a collapse: the "
+             "first quality probe from which the mode coverage stayed collapsed, else the last logged step). Metrics are those of the last checkpoint, except the quality probe's "
              "(runs trained with one): `@best` is the checkpoint with the lowest probe FID (or FD) against half A "
              "of the training data, scored against half B; `@final` the last checkpoint on the same probe; "
              "`best step` the median step of the chosen checkpoint over seeds.\n"]

@@ -26,7 +26,7 @@ from ganbench.data.base import Dataset
 
 SPLIT_SEED = 4_241  # the halves of the training data
 PROBE_SEED_OFFSET = 104_729  # probe latents differ from the evaluation's and every training step's
-FIELDS = ["step", "select", "report", "wall_time"]
+FIELDS = ["step", "select", "report", "modes", "wall_time"]
 
 
 def halves(n: int, seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,15 +35,32 @@ def halves(n: int, seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
     return perm[: n // 2], perm[n // 2 :]
 
 
-def feature_space(data: Dataset) -> tuple[str, str, Callable[[torch.Tensor], torch.Tensor]]:
-    """(metric name, feature tag, feature function) of a data set: FID in its classifier's features for image sets
-    with a registered extractor, the Frechet distance of the raw values (coordinates, pixels) otherwise."""
+def feature_space(data: Dataset) -> tuple[str, str]:
+    """(metric name, feature tag) of a data set's probe: FID in its classifier's features for image sets with a
+    registered extractor, the Frechet distance of the raw values (coordinates, pixels) otherwise."""
     name = data.info.get("extractor")
     if name:
-        from ganbench.metrics.images import extract, extractor_tag
+        from ganbench.metrics.images import extractor_tag
 
-        return "fid", extractor_tag(name), lambda x: extract(name, x)["features"]
-    return "fd", "coords" if data.kind == "points" else "pixels", lambda x: x.flatten(1)
+        return "fid", extractor_tag(name)
+    return "fd", "coords" if data.kind == "points" else "pixels"
+
+
+def features_and_modes(data: Dataset, x: torch.Tensor) -> tuple[torch.Tensor, int | None]:
+    """Samples in the probe's feature space, and how many of the data set's modes they cover by the rule of its
+    mode metric (None without modes): samples within 3 std of a mixture component, or classifier classes."""
+    name = data.info.get("extractor")
+    if name:
+        from ganbench.metrics.images import extract
+
+        out = extract(name, x)
+        k = data.info.get("num_modes")
+        return out["features"], int(out["logits"].argmax(1).unique().numel()) if k else None
+    if "centres" in data.info:
+        from ganbench.metrics.points import mode_statistics
+
+        return x.flatten(1), int(mode_statistics(x, data.info["centres"], data.info["std"])["modes"])
+    return x.flatten(1), None
 
 
 @functools.lru_cache(maxsize=8)
@@ -59,24 +76,26 @@ def reference(dataset: str) -> tuple[dict, dict]:
 
         feats = real_features(dataset, name)["features"]
     else:
-        feats = feature_space(data)[2](data.x)
+        feats = data.x.flatten(1)
     a, b = halves(len(feats))
     return frechet_statistics(feats[a]), frechet_statistics(feats[b])
 
 
-def probe(s: Setup) -> tuple[float, float]:
-    """(distance to half A, distance to half B) of the current generator's probe samples; NaN when the samples
-    are not finite."""
+def probe(s: Setup) -> dict[str, float]:
+    """The current generator's probe: {"select": distance to half A, "report": distance to half B, "modes":
+    modes covered (NaN for a data set without modes)}; every value NaN when the samples are not finite."""
     from ganbench.evaluate import generate
     from ganbench.metrics.fidelity import frechet_distance, frechet_statistics
 
     spec = s.spec
     fake = generate(s, spec.quality_samples, spec.seed + PROBE_SEED_OFFSET)
     if not torch.isfinite(fake).all():
-        return math.nan, math.nan
-    stats = frechet_statistics(feature_space(s.data)[2](fake))
+        return {"select": math.nan, "report": math.nan, "modes": math.nan}
+    feats, modes = features_and_modes(s.data, fake)
+    stats = frechet_statistics(feats)
     ref_a, ref_b = reference(s.data.name)
-    return frechet_distance(stats, ref_a), frechet_distance(stats, ref_b)
+    return {"select": frechet_distance(stats, ref_a), "report": frechet_distance(stats, ref_b),
+            "modes": math.nan if modes is None else float(modes)}
 
 
 def is_probe_step(done: int, every: int, steps: int) -> bool:
@@ -113,7 +132,7 @@ def record(path: Path, spec: Mapping[str, Any], data: Dataset) -> dict[str, Any]
     sel = selection(store.read_history(path, store.QUALITY))
     if sel is None:
         return None
-    metric, tag, _ = feature_space(data)
+    metric, tag = feature_space(data)
     a, b = halves(len(data))
     return {**sel, "protocol": {"metric": metric, "features": tag, "n_gen": spec["quality_samples"],
                                 "every": spec["quality_every"], "select": f"half A of the training data ({len(a)})",

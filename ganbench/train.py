@@ -253,9 +253,9 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
         done = step + 1
         if quality.is_probe_step(done, spec.quality_every, spec.steps):
             t_probe = time.perf_counter()
-            select, report = quality.probe(s)
-            best = quality.improves(logs.quality, select)
-            logs.quality.append({"step": done, "select": select, "report": report, "wall_time": t_probe - t0})
+            scores = quality.probe(s)
+            best = quality.improves(logs.quality, scores["select"])
+            logs.quality.append({"step": done, **scores, "wall_time": t_probe - t0})
             if best:
                 store.save_torch(path / store.BEST, checkpoint_state(s, done, sampler.drawn, logs))
             t0 += time.perf_counter() - t_probe  # wall_time counts training only

@@ -63,6 +63,13 @@ def test_verdict_rules_on_synthetic_runs():
     # D winning alone, with G still getting gradients (the non-saturating loss), is not a stall
     winning = [dict(r, d_acc_real="1.0", d_acc_fake="1.0") for r in calm]
     assert health.verdict(record(modes=8), winning)["verdict"] == "ok"
+    # a collapse is dated by the probes' mode counts: the first probe from which coverage stayed collapsed
+    probes = [{"step": str(100 * (i + 1)), "modes": str(m)} for i, m in enumerate([6, 8, 3, 7, 4, 2, 1, 1])]
+    v = health.verdict(record(modes=1), calm, probes=probes)
+    assert v["verdict"] == "mode-collapse" and v["step"] == 500 and "from step 500" in v["evidence"]
+    assert health.collapse_onset(probes[:4], 4) is None  # recovered by the last probe: no onset
+    assert health.collapse_onset([{"step": "5", "modes": "nan"}], 4) is None  # data without modes
+    assert health.verdict(record(modes=1), calm)["step"] == 950  # without probes: the last logged step
     # runs recorded before the health signals existed: judged on what they have
     old = [{k: r[k] for k in ("step", "loss_d", "loss_g", "d_acc_real", "d_acc_fake")} for r in calm]
     assert health.verdict(record(modes=8), old)["verdict"] == "ok"
@@ -81,6 +88,9 @@ def test_planted_failures_are_detected(tmp_path):
     rec = run(tmp_path, "collapse", lr_g=1e-3, lr_d=1e-3, z_dim=256, steps=500,
               arch_options={**MLP, "g_bn": False})
     assert rec["health"]["verdict"] == "mode-collapse" and rec["metrics"]["modes"] <= 2
+    probes = store.read_history(tmp_path / "collapse", store.QUALITY)
+    onset = rec["health"]["step"]
+    assert all(float(p["modes"]) <= 4 for p in probes if int(p["step"]) >= onset) and onset < 500
     assert rec["metrics"]["diversity"] < 0.3
     # the same budget with batch norm in G is healthy
     rec = run(tmp_path, "healthy", lr_g=1e-3, lr_d=1e-3, steps=500)

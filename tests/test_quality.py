@@ -58,9 +58,10 @@ def test_probe_scores_the_data_distribution_near_zero_and_a_collapse_far(tiny_ml
     good = quality.probe(s)
     s.G = FixedSampler(s.data.info["centres"][:1].float())  # every sample on one mode
     bad = quality.probe(s)
-    assert max(good) < 0.02 and min(bad) > 1.0, (good, bad)
+    assert max(good["select"], good["report"]) < 0.02 and min(bad["select"], bad["report"]) > 1.0, (good, bad)
+    assert good["modes"] == 8 and bad["modes"] == 1
     s.G = FixedSampler(torch.full((1, 2), math.nan))
-    assert all(math.isnan(v) for v in quality.probe(s))
+    assert all(math.isnan(v) for v in quality.probe(s).values())
 
 
 @pytest.mark.parametrize("tricks", [[], ["ema", "sn", "instance-noise"]])
@@ -91,7 +92,8 @@ def test_best_checkpoint_is_the_selected_probe_and_reproduces_it(tmp_path, tiny_
     assert state["step"] == sel["best"]["step"]
     s = build(spec)
     restore(s, state)
-    assert quality.probe(s) == (sel["best"]["select"], sel["best"]["report"])  # the kept weights are the chosen ones
+    again = quality.probe(s)  # the kept weights are the chosen ones
+    assert (again["select"], again["report"]) == (sel["best"]["select"], sel["best"]["report"])
 
 
 def test_killed_run_resumes_to_the_same_curve_and_best_checkpoint(tmp_path, tiny_mlp):
