@@ -52,8 +52,8 @@ def test_diverged_runs_are_counted_not_averaged(tmp_path):
     assert sn["n"] == 1 and sn["mean"] == 8.0
     lines = {line.split("|")[2].strip(): line for line in md.splitlines() if line.startswith("|") and "ns" in line}
     cells = {m: [c.strip() for c in line.strip(" |").split("|")] for m, line in lines.items()}
-    assert cells["ns+ttur"][2] == "0" and cells["ns+ttur"][-2:] == ["2 diverged", "100%"]  # listed, not averaged
-    assert cells["ns+sn"][-2:] == ["1 ok, 1 diverged", "50%"] and cells["ns"][-2:] == ["2 ok", "0%"]
+    assert cells["ns+ttur"][2] == "0" and cells["ns+ttur"][-3:] == ["2 diverged", "100%", "100, 100"]  # listed, not averaged
+    assert cells["ns+sn"][-3:] == ["1 ok, 1 diverged", "50%", "100"] and cells["ns"][-2:] == ["2 ok", "0%"]  # no failure step
     rate = agg[(agg.method == "ns+sn") & (agg.metric == "failure_rate")].iloc[0]
     assert rate["mean"] == 0.5 and rate["n"] == 2  # the failure rate is in leaderboard.csv as well
 
