@@ -80,6 +80,13 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
     click.echo(f"{spec.run_id} -> {path}")
     for k, v in record["metrics"].items():
         click.echo(f"  {k:<45} {v:.4g}")
+    h = record.get("health") or {}
+    click.echo(f"  health: {h.get('verdict')}" + (f" ({h['evidence']})" if h.get("evidence") else ""))
+    sel = (record.get("checkpoints") or {}).get("selection")
+    if sel:
+        m = sel["protocol"]["metric"]
+        click.echo(f"  best.pt: step {sel['best']['step']}, {m} {sel['best']['report']:.4g} on half B "
+                   f"(last checkpoint: {sel['final']['report']:.4g})")
 
 
 @cli.command()

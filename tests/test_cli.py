@@ -136,3 +136,4 @@ def test_plugin_module_registers_a_loss(tmp_path):
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "run" / "metrics.json").exists()
+    assert "  health: " in r.stdout and "best.pt: step " in r.stdout and "on half B" in r.stdout
