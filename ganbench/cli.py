@@ -90,6 +90,37 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
 
 
 @cli.command()
+@click.option("--dataset", "-d", required=True, help="Data set name (see `ganbench list datasets`).")
+@click.option("--arch", "-a", default=None, help="Architecture (default: the data set's).")
+@click.option("--set", "sets", multiple=True, help="Override any run-spec field: --set batch_size=256. Repeatable.")
+@click.option("--steps", type=int, default=200, show_default=True, help="Timed training steps per repeat.")
+@click.option("--repeats", type=int, default=3, show_default=True, help="Alternating repeats of both loops.")
+@click.option("--threads", type=int, default=1, show_default=True, help="CPU threads (suites use 1 per worker).")
+@click.option("--device", default="cpu", show_default=True)
+@PLUGIN
+def speed(dataset, arch, sets, steps, repeats, threads, device, plugins) -> None:
+    """Training images/s of ganbench's loop against a hand-written PyTorch loop with the same models (the plain
+    non-saturating GAN), and evaluation images/s."""
+    from ganbench.runner import set_threads
+    from ganbench.spec import build_spec, parse_set
+    from ganbench.speed import measure
+
+    _plugins(plugins)
+    fields = {"dataset": dataset, "loss": "ns"}
+    if arch:
+        fields["arch"] = arch
+    spec = build_spec(fields, parse_set(sets), where="the command line")
+    if steps < 1 or repeats < 1:
+        raise GanbenchError("--steps and --repeats must be at least 1")
+    set_threads(threads)
+    result = measure(spec, steps=steps, repeats=repeats, device=device)
+    click.echo(f"{spec.dataset} {spec.arch} {dict(spec.arch_options)} batch {spec.batch_size}, {steps} steps x "
+               f"{repeats}, {threads} thread(s), {device}")
+    for k, v in result.rows():
+        click.echo(f"  {k:<56} {v}")
+
+
+@cli.command()
 @click.argument("suite")
 @RESULTS
 @click.option("--workers", type=int, default=1, show_default=True, help="Parallel worker processes (one thread each).")
