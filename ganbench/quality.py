@@ -134,7 +134,7 @@ def record(path: Path, spec: Mapping[str, Any], data: Dataset) -> dict[str, Any]
         return None
     metric, tag = feature_space(data)
     a, b = halves(len(data))
-    return {**sel, "protocol": {"metric": metric, "features": tag, "n_gen": spec["quality_samples"],
-                                "every": spec["quality_every"], "select": f"half A of the training data ({len(a)})",
+    return {**sel, "protocol": {"metric": metric, "features": tag, "n_gen": spec.get("quality_samples"),
+                                "every": spec.get("quality_every"), "select": f"half A of the training data ({len(a)})",
                                 "report": f"half B of the training data ({len(b)})", "split_seed": SPLIT_SEED,
                                 "kept": store.BEST}}

@@ -32,7 +32,7 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         values, fake = evaluate(s) if s.diverged_at is None else ([], None)
         record = metrics_record(s, values, time.perf_counter() - t0)
         record["health"] = health.run_verdict(path, record)
-        record["checkpoints"] = checkpoints(path, spec, s)
+        record["checkpoints"] = checkpoints(path, s)
         if s.diverged_at is not None:  # no samples worth scoring: the run counts as diverged, with no metrics
             store.write_json(path / store.METRICS, record)
             return record
@@ -74,15 +74,16 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
     fresh = metrics_record(s, values, rec["cost"]["train_wall_s"])
     fresh["cost"] = rec["cost"]
     fresh["health"] = health.run_verdict(path, fresh)
-    fresh["checkpoints"] = checkpoints(path, spec, s)
+    fresh["checkpoints"] = checkpoints(path, s)
     store.write_json(path / store.METRICS, fresh)
     return "added"
 
 
-def checkpoints(path: Path, spec: RunSpec, s) -> dict:
+def checkpoints(path: Path, s) -> dict:
     """Which checkpoints the run keeps and which one its metrics are of: the last always (the metrics), and the
     best by the quality probe (with its selection record) when the run was probed."""
-    return {"reported": "final", "selection": quality.record(path, spec.to_json(), s.data)}
+    stored = store.read_json(path / store.SPEC)  # the probe settings the run was trained with
+    return {"reported": "final", "selection": quality.record(path, stored, s.data)}
 
 
 def set_threads(n: int | None = DEFAULT_THREADS) -> None:
