@@ -236,7 +236,7 @@ def _sample_plots(run: Path, checkpoint: str) -> None:
         click.echo(f"  {run.name} has no {checkpoint} (not kept with committed results): no sample plots", err=True)
         return
     s, fake, step = diagnostics.run_samples(run, checkpoint)
-    if not torch_finite(fake):
+    if not bool(fake.isfinite().all()):
         click.echo(f"  {checkpoint} of {run.name} makes non-finite samples: no sample plots", err=True)
         return
     title = f"{s.spec.method} s{s.spec.seed}, step {step}"
@@ -248,12 +248,6 @@ def _sample_plots(run: Path, checkpoint: str) -> None:
         share = float((nb.pixel_distance < nb.pixel_threshold).double().mean())
         click.echo(f"  {neighbours_plot(nb, s.data, run / 'neighbours.png', title)}: {share:.0%} of the shown "
                    "samples nearer to a training image than the pixel threshold")
-
-
-def torch_finite(x) -> bool:
-    import torch
-
-    return bool(torch.isfinite(x).all())
 
 
 def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...]) -> tuple[str, list[str]]:

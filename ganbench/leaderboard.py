@@ -224,8 +224,8 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
              "comparable within a column. `health`: each seed's verdict (" + "; ".join(
                  f"{v}: {health.EXPLAINED[v]}" for v in health.VERDICTS) + "); `failure rate`: the share of seeds "
              "whose verdict is not ok, `failure step` the step each failing seed's verdict names (a collapse: the "
-             "first quality probe from which the mode coverage stayed collapsed, else the last logged step). Metrics are those of the last checkpoint, except the quality probe's "
-             "(runs trained with one): `@best` is the checkpoint with the lowest probe FID (or FD) against half A "
+             "first quality probe from which the mode coverage stayed collapsed, else the last logged step). "
+             "Metrics are those of the last checkpoint, except the quality probe's (runs trained with one): `@best` is the checkpoint with the lowest probe FID (or FD) against half A "
              "of the training data, scored against half B; `@final` the last checkpoint on the same probe; "
              "`best step` the median step of the chosen checkpoint over seeds.\n"]
     if res.left_out:
@@ -245,7 +245,8 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
         if len(tags) == 1:  # one feature space on this data set: say it once, keep the headers short
             space = f" Bracketed metrics (shown without brackets) are in feature space `{tags.pop()}`."
             table.columns = [TAG.sub("", c) for c in table.columns]
-        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).{space}{flattery_note(res.df, dataset)}\n")
+        note = flattery_note(res.df, dataset)
+        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).{space}{note}\n")
         parts.append(table.to_markdown(index=False) + "\n")
     return agg, "\n".join(parts)
 

@@ -51,11 +51,12 @@ def features_and_modes(data: Dataset, x: torch.Tensor) -> tuple[torch.Tensor, in
     mode metric (None without modes): samples within 3 std of a mixture component, or classifier classes."""
     name = data.info.get("extractor")
     if name:
-        from ganbench.metrics.images import extract
+        from ganbench.metrics.images import class_histograms, extract
 
         out = extract(name, x)
-        k = data.info.get("num_modes")
-        return out["features"], int(out["logits"].argmax(1).unique().numel()) if k else None
+        if "num_modes" not in data.info:
+            return out["features"], None
+        return out["features"], int((class_histograms(data, out["logits"])[0] > 0).sum())
     if "centres" in data.info:
         from ganbench.metrics.points import mode_statistics
 

@@ -235,6 +235,13 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
     stop = spec.steps if opts.stop_after is None else min(spec.steps, start + opts.stop_after)
     if start == 0:  # the reference for growth of the singular values: the networks at initialisation
         logs.spectra = [{"step": -1, **r} for r in health.spectra({"G": s.G, "D": s.D})]
+
+    def diverged(step: int) -> bool:  # an outcome to record, not a crash; the kept checkpoints stay as they were
+        s.diverged_at = step
+        logs.write(path)
+        bar.close()
+        return True
+
     for step in range(start, stop):
         seed_step(step_seed(spec.seed, step), s.device)
         s.log_step = step % spec.log_every == 0 or step == spec.steps - 1
@@ -245,11 +252,8 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
             row.update(sigma0_d=health.largest_sigma(layers, "D"), sigma0_g=health.largest_sigma(layers, "G"))
             logs.spectra += [{"step": step, **r} for r in layers]
             logs.history.append({"step": step, **row, "wall_time": time.perf_counter() - t0})
-            if not all(math.isfinite(v) for v in row.values()):  # diverged: an outcome to record, not a crash
-                s.diverged_at = step  # checkpoint.pt and best.pt stay as they were: the last good states
-                logs.write(path)
-                bar.close()
-                return True
+            if not all(math.isfinite(v) for v in row.values()):
+                return diverged(step)
         done = step + 1
         if quality.is_probe_step(done, spec.quality_every, spec.steps):
             t_probe = time.perf_counter()
@@ -261,10 +265,7 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
             t0 += time.perf_counter() - t_probe  # wall_time counts training only
         if done % opts.ckpt_every == 0 or done == stop:
             if not health.finite_weights(s.G, s.D):  # never replace the last good checkpoint by a broken one
-                s.diverged_at = step
-                logs.write(path)
-                bar.close()
-                return True
+                return diverged(step)
             store.save_torch(path / store.CHECKPOINT, checkpoint_state(s, done, sampler.drawn, logs))
             logs.write(path)
         bar.update(1)
