@@ -15,6 +15,39 @@ ADD_TRICK = click.option("--add-trick", "add_tricks", multiple=True,
                          help="One more value on the suite's tricks axis (e.g. a trick from --plugin); finished cells are reused.")
 
 
+def _set_env(name: str):
+    """A click callback that exports an option's value to the environment, where worker processes inherit it."""
+
+    def callback(ctx, param, value):
+        import os
+
+        if value is not None:
+            os.environ[name] = str(value)
+        return value
+
+    return callback
+
+
+def data_options(f):
+    """--data-root, --no-download, --feature-extractor and --feature-weights: where data and weights come from."""
+    from ganbench.env import DATA_ENV, DOWNLOAD_ENV, FEATURES_ENV, INCEPTION_WEIGHTS_ENV
+
+    options = [
+        click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), expose_value=False,
+                     callback=_set_env(DATA_ENV), help=f"Where data sets live (default: ${DATA_ENV}, else the ganbench cache)."),
+        click.option("--no-download", is_flag=True, default=None, flag_value="0", expose_value=False,
+                     callback=_set_env(DOWNLOAD_ENV), help="Never download data or weights; stop with what to place where."),
+        click.option("--feature-extractor", default=None, expose_value=False, callback=_set_env(FEATURES_ENV),
+                     help="Score paper-scale image sets in this torch-fidelity extractor's space instead of Inception/VGG16."),
+        click.option("--feature-weights", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
+                     callback=_set_env(INCEPTION_WEIGHTS_ENV),
+                     help="A local Inception-v3 weights file (torch-fidelity's), for machines without internet."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def _plugins(plugins: tuple[str, ...]) -> None:
     from ganbench.registry import load_builtins, load_plugin
 
@@ -55,6 +88,7 @@ def list_cmd(kind: str, plugins: tuple[str, ...]) -> None:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Print the resolved spec and exit.")
 @PLUGIN
+@data_options
 def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, plugins) -> None:
     """Train and evaluate one run (the same code path as a suite cell)."""
     import json
@@ -98,6 +132,7 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
 @click.option("--threads", type=int, default=1, show_default=True, help="CPU threads (suites use 1 per worker).")
 @click.option("--device", default="cpu", show_default=True)
 @PLUGIN
+@data_options
 def speed(dataset, arch, sets, steps, repeats, threads, device, plugins) -> None:
     """Training images/s of ganbench's loop against a hand-written PyTorch loop with the same models (the plain
     non-saturating GAN), and evaluation images/s."""
@@ -128,6 +163,7 @@ def speed(dataset, arch, sets, steps, repeats, threads, device, plugins) -> None
 @click.option("--dry-run", is_flag=True, help="List the cells and whether each is done, without running.")
 @PLUGIN
 @ADD_TRICK
+@data_options
 def bench(suite, results, workers, device, dry_run, plugins, add_tricks) -> None:
     """Run a suite's missing cells, then write its leaderboard and plots."""
     from ganbench import bench as bench_mod
@@ -173,6 +209,7 @@ def plot(suite, results, plugins, add_tricks) -> None:
 @click.option("--dataset", "datasets", multiple=True, help="Only the runs on this data set. Repeatable.")
 @PLUGIN
 @ADD_TRICK
+@data_options
 def evaluate(suite, results, workers, datasets, plugins, add_tricks) -> None:
     """Add metrics introduced since a suite's runs were trained, from their final checkpoints (no retraining);
     numbers already recorded must be reproduced exactly, or that run is left as it was. Then the leaderboard."""
@@ -209,6 +246,7 @@ def evaluate(suite, results, workers, datasets, plugins, add_tricks) -> None:
                    "histogram) and neighbours.png (nearest training images).")
 @click.option("--checkpoint", type=click.Choice(["final", "best"]), default="final", show_default=True,
               help="Which kept checkpoint --samples looks at: the last, or the quality probe's choice (best.pt).")
+@data_options
 def health_cmd(runs, plot, samples, checkpoint) -> None:
     """Print each finished run's health verdict with its evidence (and plot its signals and samples)."""
     from ganbench import health, store

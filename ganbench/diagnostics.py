@@ -52,13 +52,14 @@ def mode_histogram(s: Setup, fake: torch.Tensor) -> ModeHistogram | None:
         from ganbench.metrics.points import mode_statistics
 
         gen = torch.tensor(mode_statistics(fake, info["centres"], info["std"])["counts"])
-        real = torch.tensor(mode_statistics(s.data.x, info["centres"], info["std"])["counts"])
+        real = torch.tensor(mode_statistics(s.data.floats(), info["centres"], info["std"])["counts"])
         return ModeHistogram(gen, real, "mixture component (samples within 3 std)")
     if "num_modes" in info and "extractor" in info:
-        from ganbench.metrics.images import class_histograms, extract
+        from ganbench.metrics.images import class_histograms, classifier_of, extract
 
-        gen, real = class_histograms(s.data, extract(info["extractor"], fake)["logits"])
-        return ModeHistogram(gen, real, f"class of {info['extractor']}")
+        name = classifier_of(s.data)
+        gen, real = class_histograms(s.data, extract(name, fake)["logits"])
+        return ModeHistogram(gen, real, f"class of {name}")
     return None
 
 
@@ -88,7 +89,7 @@ def neighbours(s: Setup, fake: torch.Tensor, n: int = 16) -> Neighbours:
     from ganbench.metrics.memorization import _feature_threshold, _pixel_threshold
 
     fake = fake[:n]
-    p_idx, p_dist = nearest(fake, s.data.x)
+    p_idx, p_dist = nearest(fake, s.data.floats())
     name = s.data.info.get("extractor")
     f_idx = f_dist = f_thr = None
     if name:

@@ -15,3 +15,7 @@ class DataError(GanbenchError):
 
 class ResultsError(GanbenchError):
     """A results directory in a state that would lose or overwrite a user's results."""
+
+
+class MetricError(GanbenchError):
+    """A metric that cannot be computed as asked: feature-extractor weights missing offline, unreadable weights."""

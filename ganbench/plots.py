@@ -253,10 +253,10 @@ def neighbours_plot(nb, data, path: Path, title: str) -> Path:
     classifier's features, each with its distance; red where nearer than the memorization threshold."""
     from torchvision.utils import make_grid
 
-    rows = [("generated", nb.fake, None, None), ("nearest in pixels", data.x[nb.pixel_index], nb.pixel_distance,
+    rows = [("generated", nb.fake, None, None), ("nearest in pixels", data.floats(nb.pixel_index), nb.pixel_distance,
                                                    nb.pixel_threshold)]
     if nb.feature_index is not None:
-        rows.append(("nearest in features", data.x[nb.feature_index], nb.feature_distance, nb.feature_threshold))
+        rows.append(("nearest in features", data.floats(nb.feature_index), nb.feature_distance, nb.feature_threshold))
     n = len(nb.fake)
     fig, axes = plt.subplots(len(rows), n, figsize=(0.8 * n, 1.0 * len(rows) + 0.5), squeeze=False)
     for r, (label, images, dist, thr) in enumerate(rows):

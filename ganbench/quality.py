@@ -38,25 +38,25 @@ def halves(n: int, seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
 def feature_space(data: Dataset) -> tuple[str, str]:
     """(metric name, feature tag) of a data set's probe: FID in its classifier's features for image sets with a
     registered extractor, the Frechet distance of the raw values (coordinates, pixels) otherwise."""
-    name = data.info.get("extractor")
-    if name:
-        from ganbench.metrics.images import extractor_tag
+    if data.info.get("extractor"):
+        from ganbench.metrics.images import extractor_tag, feature_extractors
 
-        return "fid", extractor_tag(name)
+        return "fid", extractor_tag(feature_extractors(data)[0])
     return "fd", "coords" if data.kind == "points" else "pixels"
 
 
-def features_and_modes(data: Dataset, x: torch.Tensor) -> tuple[torch.Tensor, int | None]:
+def features_and_modes(data: Dataset, x: torch.Tensor, device: str = "cpu") -> tuple[torch.Tensor, int | None]:
     """Samples in the probe's feature space, and how many of the data set's modes they cover by the rule of its
     mode metric (None without modes): samples within 3 std of a mixture component, or classifier classes."""
-    name = data.info.get("extractor")
-    if name:
-        from ganbench.metrics.images import class_histograms, extract
+    if data.info.get("extractor"):
+        from ganbench.metrics.images import class_histograms, classifier_of, extract, feature_extractors
 
-        out = extract(name, x)
+        name = feature_extractors(data)[0]
+        out = extract(name, x, device)
         if "num_modes" not in data.info:
             return out["features"], None
-        return out["features"], int((class_histograms(data, out["logits"])[0] > 0).sum())
+        logits = out["logits"] if classifier_of(data) == name else extract(classifier_of(data), x, device)["logits"]
+        return out["features"], int((class_histograms(data, logits, device)[0] > 0).sum())
     if "centres" in data.info:
         from ganbench.metrics.points import mode_statistics
 
@@ -65,19 +65,18 @@ def features_and_modes(data: Dataset, x: torch.Tensor) -> tuple[torch.Tensor, in
 
 
 @functools.lru_cache(maxsize=8)
-def reference(dataset: str) -> tuple[dict, dict]:
+def reference(dataset: str, device: str = "cpu") -> tuple[dict, dict]:
     """Frechet statistics of half A and half B of a data set's training samples, in its feature space."""
     from ganbench.data import get_dataset
     from ganbench.metrics.fidelity import frechet_statistics
 
     data = get_dataset(dataset)
-    name = data.info.get("extractor")
-    if name:
-        from ganbench.metrics.images import real_features
+    if data.info.get("extractor"):
+        from ganbench.metrics.images import feature_extractors, real_features
 
-        feats = real_features(dataset, name)["features"]
+        feats = real_features(dataset, feature_extractors(data)[0], device)["features"]
     else:
-        feats = data.x.flatten(1)
+        feats = data.floats().flatten(1)
     a, b = halves(len(feats))
     return frechet_statistics(feats[a]), frechet_statistics(feats[b])
 
@@ -92,9 +91,9 @@ def probe(s: Setup) -> dict[str, float]:
     fake = generate(s, spec.quality_samples, spec.seed + PROBE_SEED_OFFSET)
     if not torch.isfinite(fake).all():
         return {"select": math.nan, "report": math.nan, "modes": math.nan}
-    feats, modes = features_and_modes(s.data, fake)
+    feats, modes = features_and_modes(s.data, fake, str(s.device))
     stats = frechet_statistics(feats)
-    ref_a, ref_b = reference(s.data.name)
+    ref_a, ref_b = reference(s.data.name, str(s.device))
     return {"select": frechet_distance(stats, ref_a), "report": frechet_distance(stats, ref_b),
             "modes": math.nan if modes is None else float(modes)}
 

@@ -90,6 +90,8 @@ class Registry(Generic[T]):
 _BUILTINS = (
     "ganbench.data.toy2d",
     "ganbench.data.digits",
+    "ganbench.data.vision",
+    "ganbench.data.folders",
     "ganbench.models.mlp",
     "ganbench.models.dcgan",
     "ganbench.losses",

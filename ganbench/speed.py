@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.build import build
-from ganbench.data.base import BatchSampler
+from ganbench.data.base import BatchSampler, resident
 from ganbench.errors import SpecError
 from ganbench.models import build_models
 from ganbench.spec import RunSpec
@@ -86,7 +86,7 @@ def reference_loop(spec: RunSpec, device: str = "cpu") -> Loop:
     G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=spec.lr_g, betas=(spec.beta1, spec.beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=spec.lr_d, betas=(spec.beta1, spec.beta2))
-    x, b = data.x.to(device), spec.batch_size
+    x, b = data.floats().to(device), spec.batch_size
 
     def train(n: int) -> None:
         for _ in range(n):
@@ -110,7 +110,7 @@ def ganbench_loop(spec: RunSpec, device: str = "cpu") -> Loop:
     from ganbench import health
 
     s = build(spec, device)
-    sampler = BatchSampler(s.data.x.to(s.device), s.batch_size, spec.seed)
+    sampler = BatchSampler(resident(s.data.x, s.device), s.batch_size, spec.seed)
     s.G.train()
     s.D.train()
     step = 0

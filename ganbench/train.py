@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from ganbench import health, quality, store
 from ganbench.build import Setup
-from ganbench.data.base import BatchSampler
+from ganbench.data.base import BatchSampler, as_float, resident
 from ganbench.losses import d_accuracy
 from ganbench.tricks.base import DBatch
 
@@ -67,10 +67,11 @@ def d_forward(s: Setup, real: torch.Tensor, fake: torch.Tensor, y_real: torch.Te
 
 
 def next_real(s: Setup, sampler: BatchSampler) -> Real:
+    """The next real batch on the run's device as float32 in [-1, 1] (uint8 images travel as bytes, converted there)."""
     if not s.needs_labels:
-        return sampler.next().to(s.device, non_blocking=True), None
+        return as_float(sampler.next().to(s.device, non_blocking=True)), None
     x, y = sampler.next_labelled()
-    return x.to(s.device, non_blocking=True), y.to(s.device, non_blocking=True)
+    return as_float(x.to(s.device, non_blocking=True)), y.to(s.device, non_blocking=True)
 
 
 def d_update(s: Setup, sampler: BatchSampler, progress: float,
@@ -225,7 +226,7 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
         restore(s, state)
         start, drawn = state["step"], state["batches_drawn"]
         logs = Logs(list(state["history"]), list(state.get("spectra", [])), list(state.get("quality", [])))
-    sampler = BatchSampler(s.data.x.to(s.device), s.batch_size, spec.seed, drawn,
+    sampler = BatchSampler(resident(s.data.x, s.device), s.batch_size, spec.seed, drawn,
                            labels=s.data.labels.to(s.device) if s.needs_labels else None)
     s.G.train()
     s.D.train()

@@ -42,7 +42,7 @@ def test_run_id_is_a_stable_hash_of_the_canonical_spec():
     ({"dataset": "ring8", "loss": "ns", "steps": "many"}, "not a valid int"),
     ({"dataset": "ring8", "loss": "ns", "steps": 0}, "at least 1"),
     ({"dataset": "digits", "loss": "ns", "batch_size": 5000}, "exceeds"),
-    ({"dataset": "ring8", "loss": "ns", "arch": "dcgan"}, "power-of-two"),
+    ({"dataset": "ring8", "loss": "ns", "arch": "dcgan"}, "dcgan needs a resolution"),
     ({"loss": "ns"}, "no 'dataset'"),
 ])
 def test_bad_specs_are_one_line_errors(fields, match):

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import torch
 
+from ganbench.errors import GanbenchError
 from ganbench.registry import Registry
 
 DATASETS: Registry[Callable[[], "Dataset"]] = Registry("dataset")
@@ -17,7 +20,7 @@ class Dataset:
     """Training samples held in memory, with what evaluation and spec defaults need to know about them."""
 
     name: str
-    x: torch.Tensor  # float32; points: N x 2, images: N x C x H x W in [-1, 1]
+    x: torch.Tensor  # points: float32 N x 2; images: N x C x H x W, float32 in [-1, 1] or uint8 0..255 (see as_float)
     kind: str  # "points" or "image"
     metrics: tuple[str, ...]  # names in the metrics registry, evaluated in this order
     main_metric: str  # leaderboard column used for ranking
@@ -32,10 +35,54 @@ class Dataset:
     def __len__(self) -> int:
         return self.x.shape[0]
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A hash of the samples and labels: caches of real-data features and trained classifiers are keyed by it."""
+        if "fingerprint" in self.info:  # prepared copies are named by the hash of their source files and recipe
+            return str(self.info["fingerprint"])
+        h = hashlib.sha256(f"{self.name} {tuple(self.x.shape)} {self.x.dtype}".encode())
+        for t in (self.x, self.labels):
+            if t is not None:
+                h.update(memoryview(t.contiguous().view(torch.uint8).numpy()))
+        return h.hexdigest()[:16]
 
-@functools.lru_cache(maxsize=None)
+    def floats(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
+        """Samples (all, or those at `index`) as float32 in [-1, 1]."""
+        return as_float(self.x if index is None else self.x[index])
+
+
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """Stored samples as float32 in [-1, 1]: uint8 images map 0..255 to [-1, 1]; float samples pass unchanged."""
+    return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x
+
+
+RESIDENT_BYTES = 8 << 30  # training sets up to this size are copied to the accelerator once; larger ones stream
+
+
+def resident(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The training samples where batches are drawn from: on `device` when they fit, else in (pinned) host memory,
+    each batch copied as bytes."""
+    if device.type == "cpu" or x.numel() * x.element_size() <= RESIDENT_BYTES:
+        return x.to(device)
+    return x
+
+
 def get_dataset(name: str) -> Dataset:
-    """Build (once per process) the registered data set `name`."""
+    """The data set `name` ('family:argument' for a parametrised family such as imagefolder:<path>), built once per
+    process and data root."""
+    from ganbench.data.files import data_root
+
+    return _load(name, str(data_root()))
+
+
+@functools.lru_cache(maxsize=16)
+def _load(name: str, root: str) -> Dataset:
+    family, sep, arg = name.partition(":")
+    if sep:
+        factory = DATASETS.get(family)
+        if "arg" not in inspect.signature(factory).parameters:
+            raise GanbenchError(f"data set {family!r} takes no argument; write {family!r}, not {name!r}")
+        return factory(arg)
     return DATASETS.get(name)()
 
 

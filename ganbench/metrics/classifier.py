@@ -41,7 +41,9 @@ class DigitNet(nn.Module):
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] floats -> uint8, as generated images are stored and fed to torch-fidelity."""
+    """[-1, 1] floats -> uint8, as generated images are stored and fed to torch-fidelity (uint8 passes unchanged)."""
+    if x.dtype == torch.uint8:
+        return x
     return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 

@@ -1,10 +1,20 @@
-"""Feature extractors registered in torch-fidelity's registry, so its metrics and command line can use them."""
+"""ganbench's own feature extractors (classifiers it trains), registered in torch-fidelity's registry so that its
+metrics and command line can use them; and the weights of torch-fidelity's downloaded extractors (Inception-v3,
+VGG16): where they are, what to do offline, and the hash every metric value records."""
 from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
 
 import torch
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
+from ganbench.env import INCEPTION_WEIGHTS_ENV, VGG16_WEIGHTS_ENV
+from ganbench.errors import MetricError
+from ganbench.metrics import mnist
 from ganbench.metrics.classifier import DigitNet, dequantize, load_classifier
 from ganbench.store import load_torch
 
@@ -61,7 +71,119 @@ class StackedDigitsExtractor(_DigitsBase):
         return self._select(feats.view(n, -1), joint.reshape(n, 1000))
 
 
-EXTRACTORS = {"ganbench-digits": DigitsExtractor, "ganbench-stacked-digits": StackedDigitsExtractor}
+class MnistExtractor(_DigitsBase):
+    """MNIST classifier features (128-d) and logits (10) of images of any size and channels (averaged to grey;
+    32 x 32 cropped to the centre 28 x 28, other sizes resized)."""
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        FeatureExtractorBase.__init__(self, name, features_list)
+        if feature_extractor_weights_path:
+            self.net = mnist.MnistNet()
+            self.net.load_state_dict(load_torch(feature_extractor_weights_path))
+        else:
+            self.net, _ = mnist.load_classifier()
+        self.net.eval().requires_grad_(False)
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return torch.zeros(1, 3, 28, 28, dtype=torch.uint8)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feats, logits = self.net(mnist.to_input(x))
+        return self._select(feats, logits)
+
+
+class StackedMnistExtractor(MnistExtractor):
+    """Per-channel MNIST features (3x128-d, concatenated) and joint log-probabilities of the 1,000 digit triples of
+    Stacked MNIST (each channel classified on its own, as PacGAN and VEEGAN count modes)."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        n, c = x.shape[:2]
+        feats, logits = self.net(mnist.to_input(x.reshape(n * c, 1, *x.shape[2:])))
+        logp = logits.log_softmax(dim=1).view(n, 3, 10)
+        joint = logp[:, 0, :, None, None] + logp[:, 1, None, :, None] + logp[:, 2, None, None, :]
+        return self._select(feats.view(n, -1), joint.reshape(n, 1000))
+
+
+EXTRACTORS = {"ganbench-digits": DigitsExtractor, "ganbench-stacked-digits": StackedDigitsExtractor,
+              "ganbench-mnist": MnistExtractor, "ganbench-stacked-mnist": StackedMnistExtractor}
+OWN_META = {"ganbench-digits": load_classifier, "ganbench-stacked-digits": load_classifier,
+            "ganbench-mnist": mnist.load_classifier, "ganbench-stacked-mnist": mnist.load_classifier}
 for _name, _cls in EXTRACTORS.items():
     if _name not in FEATURE_EXTRACTORS_REGISTRY:
         register_feature_extractor(_name, _cls)
+
+
+# torch-fidelity extractors with downloaded weights: the variable that names a local copy, and the download address
+# (the file name under $TORCH_HOME/hub/checkpoints/ is the address's last part, as torch.hub caches it).
+DOWNLOADED = {
+    "inception-v3-compat": (INCEPTION_WEIGHTS_ENV,
+                            "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+                            "weights-inception-2015-12-05-6726825d.pth"),
+    "vgg16": (VGG16_WEIGHTS_ENV, "https://download.pytorch.org/models/vgg16-397923af.pth"),
+}
+
+
+def meta(name: str) -> dict:
+    """What a ganbench-trained extractor records about itself (held-out accuracy, weights hash); {} otherwise."""
+    return OWN_META[name]()[1] if name in OWN_META else {}
+
+
+@functools.lru_cache(maxsize=8)
+def _checked(path: str) -> str:
+    """sha256 of a weights file after checking that it loads as plain tensors (torch.load(weights_only=True)):
+    torch-fidelity itself unpickles it without that restriction."""
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise MetricError(f"feature-extractor weights {path} do not load as a plain state dict "
+                          f"(torch.load(weights_only=True): {type(e).__name__}); give a .pth state dict") from None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def weights_file(name: str) -> Path | None:
+    """The local weights file of a downloaded extractor (None for ganbench's own): the path in its variable, else
+    torch.hub's cached copy, downloaded there first when downloads are allowed. Offline without a copy: a
+    MetricError that says what to download and where to put it."""
+    from ganbench.data.files import DOWNLOAD_ENV, downloads_allowed
+
+    if name not in DOWNLOADED:
+        return None
+    env, url = DOWNLOADED[name]
+    given = os.environ.get(env)
+    if given:
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise MetricError(f"${env}={given} is not a file; point it at the {name} weights ({url})")
+        return path
+    path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[1]
+    if path.is_file():
+        return path
+    what = (f"the {name} weights are not on this machine: download {url} and place it at {path} "
+            f"(or anywhere, and set ${env} / --feature-weights to its path)")
+    if not downloads_allowed():
+        raise MetricError(f"{what}; downloads are off (${DOWNLOAD_ENV}=0)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(path), progress=False)
+    except Exception as e:
+        reason = " ".join(str(e).split())[:120]
+        raise MetricError(f"{what}; the download failed: {reason}") from None
+    return path
+
+
+def weights_digest(name: str) -> str:
+    """sha256 of the weights an extractor computes with: the feature space a metric value belongs to."""
+    if name in OWN_META:
+        return meta(name)["sha256"]
+    path = weights_file(name)
+    return _checked(str(path)) if path is not None else "unversioned"
+
+
+def tag(name: str) -> str:
+    """Extractor name with a short hash of its weights, e.g. inception-v3-compat@6726825d..."""
+    return f"{name}@{weights_digest(name)[:8]}"

@@ -3,85 +3,161 @@ feature space (torch-fidelity's feature-level functions), and mode coverage from
 from __future__ import annotations
 
 import functools
+import os
 
 import torch
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torch_fidelity.utils import create_feature_extractor
 
 from ganbench.metrics import extractors as _extractors  # noqa: F401  (registers the extractors)
 from ganbench.metrics.base import METRICS, EvalContext, MetricValue, kl_divergence
-from ganbench.metrics.classifier import load_classifier, quantize
+from ganbench.cache import cache_dir
+from ganbench.env import FEATURES_ENV
+from ganbench.errors import MetricError
+from ganbench.metrics.classifier import quantize
 from ganbench.metrics.fidelity import (DIVERSITY_SAMPLES, diversity_ratio, frechet_distance, frechet_statistics,
                                        inception_score, kid, precision_recall)
 
-BATCH = 500
+BATCH = 500  # images per extractor call for ganbench's own small extractors
+BATCH_LARGE = 64  # and for the ImageNet-sized networks (torch-fidelity's default batch)
 
 
 def to_rgb_uint8(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] images -> uint8 N x 3 x H x W (grayscale tiled to RGB, as torch-fidelity expects)."""
+    """[-1, 1] images (or uint8 ones) -> uint8 N x 3 x H x W (grayscale tiled to RGB, as torch-fidelity expects)."""
     q = quantize(x)
     return q.expand(-1, 3, -1, -1).contiguous() if q.shape[1] == 1 else q
 
 
+def feature_extractors(data) -> tuple[str, str]:
+    """(extractor of FID/KID/IS, extractor of precision/recall) of an image data set: Inception-v3 and VGG16 for the
+    paper-scale sets (or the one named by $GANBENCH_FEATURES / --feature-extractor), the data set's own otherwise."""
+    name = data.info["extractor"]
+    pr = data.info.get("pr_extractor", name)
+    override = os.environ.get(FEATURES_ENV)
+    if override and "pr_extractor" in data.info:
+        if override not in FEATURE_EXTRACTORS_REGISTRY:
+            raise MetricError(f"unknown feature extractor {override!r} in ${FEATURES_ENV}; registered: "
+                              f"{', '.join(sorted(FEATURE_EXTRACTORS_REGISTRY))}")
+        return override, override
+    return name, pr
+
+
+def classifier_of(data) -> str:
+    """The extractor whose class predictions count a data set's modes (its FID extractor unless it names one)."""
+    return data.info.get("classifier", data.info["extractor"])
+
+
+def layers_of(name: str) -> tuple[str, str]:
+    """(FID/KID layer, IS layer) of a registered extractor, by its own defaults (Inception: pool3 2048-d and the
+    unbiased logits)."""
+    cls = FEATURE_EXTRACTORS_REGISTRY[name]
+    return cls.get_default_feature_layer_for_metric("fid"), cls.get_default_feature_layer_for_metric("isc")
+
+
 @functools.lru_cache(maxsize=4)
-def extractor(name: str):
-    return create_feature_extractor(name, ["features", "logits"], cuda=False, verbose=False)
+def extractor(name: str, device: str = "cpu"):
+    path = _extractors.weights_file(name)
+    if path is not None:
+        _extractors.weights_digest(name)  # refuses a file that is not a plain state dict before torch-fidelity loads it
+    fid_layer, isc_layer = layers_of(name)
+    layers = [fid_layer] + ([isc_layer] if isc_layer != fid_layer else [])
+    kwargs = {"feature_extractor_weights_path": str(path)} if path is not None else {}
+    ex = create_feature_extractor(name, layers, cuda=False, verbose=False, **kwargs)
+    return ex.to(device)
 
 
-def extract(name: str, images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Features and logits of [-1, 1] images with the registered extractor `name`."""
-    ex = extractor(name)
+def extract(name: str, images: torch.Tensor, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """Features (the FID layer) and logits (the IS layer) of [-1, 1] or uint8 images with the registered extractor
+    `name`, computed on `device` in batches; returned on the CPU."""
+    ex = extractor(name, device)
+    two = layers_of(name)[0] != layers_of(name)[1]
     feats, logits = [], []
+    batch = BATCH if name in _extractors.OWN_META else BATCH_LARGE
     with torch.no_grad():
-        for chunk in to_rgb_uint8(images).split(BATCH):
-            f, l = ex(chunk)
-            feats.append(f)
-            logits.append(l)
+        for chunk in images.split(batch):
+            out = ex(to_rgb_uint8(chunk.to(device)))
+            feats.append(out[0].float().cpu())
+            logits.append((out[1] if two else out[0]).float().cpu())
     return {"features": torch.cat(feats), "logits": torch.cat(logits)}
 
 
 def extractor_tag(name: str) -> str:
     """Extractor name with a short hash of its weights: the feature space a number belongs to."""
-    return f"{name}@{load_classifier()[1]['sha256'][:8]}"
+    return _extractors.tag(name)
 
 
 @functools.lru_cache(maxsize=4)
-def real_features(dataset: str, name: str) -> dict[str, torch.Tensor]:
+def _real_features(dataset: str, name: str, fingerprint: str, digest: str, device: str) -> dict[str, torch.Tensor]:
+    from ganbench.data import get_dataset
+    from ganbench.store import load_torch, save_torch
+
+    path = cache_dir("features") / f"{_safe(dataset)}-{fingerprint}-{name}-{digest[:12]}.pt"
+    if path.exists():
+        out = load_torch(path)
+    else:
+        out = extract(name, get_dataset(dataset).x, device)
+        save_torch(path, out)
+    return {**out, "stats": frechet_statistics(out["features"])}
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
+
+
+def real_features(dataset: str, name: str, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """Features, logits and Frechet statistics of a data set's training images in extractor `name`'s space:
+    computed once per data set, weights and extractor, and cached on disk (keyed by the data's fingerprint)."""
     from ganbench.data import get_dataset
 
-    out = extract(name, get_dataset(dataset).x)
-    out["stats"] = frechet_statistics(out["features"])
-    return out
+    fingerprint = get_dataset(dataset).fingerprint
+    return _real_features(dataset, name, fingerprint, _extractors.weights_digest(name), device)
 
 
 def fake_features(ctx: EvalContext, name: str) -> dict[str, torch.Tensor]:
     key = f"features:{name}"
     if key not in ctx.cache:
-        ctx.cache[key] = extract(name, ctx.fake.cpu())
+        ctx.cache[key] = extract(name, ctx.fake, ctx.device)
     return ctx.cache[key]
 
 
 @METRICS.register("image-fidelity")
 def image_fidelity(ctx: EvalContext) -> list[MetricValue]:
     """FID, KID, precision/recall (k=3) and IS in the data set's extractor space, generated vs all training images."""
-    name = ctx.data.info["extractor"]
-    real, fake = real_features(ctx.data.name, name), fake_features(ctx, name)
+    name, pr_name = feature_extractors(ctx.data)
+    real, fake = real_features(ctx.data.name, name, ctx.device), fake_features(ctx, name)
     tag = extractor_tag(name)
-    proto = {"n_gen": len(ctx.fake), "n_real": len(ctx.data), "reference": "train", "quantized": "uint8"}
-    precision, recall = precision_recall(fake["features"], real["features"], k=3)
+    proto = {"n_gen": len(ctx.fake), "n_real": len(ctx.data), "reference": "train", "quantized": "uint8",
+             "layer": layers_of(name)[0], "resize": RESIZE.get(name, "none")}
+    if pr_name != name:
+        pr_real, pr_fake = real_features(ctx.data.name, pr_name, ctx.device)["features"], fake_features(ctx, pr_name)["features"]
+    else:
+        pr_real, pr_fake = real["features"], fake["features"]
+    pr_tag = extractor_tag(pr_name)
+    pr_proto = {**proto, "k": 3, "layer": layers_of(pr_name)[0], "resize": RESIZE.get(pr_name, "none")}
+    precision, recall = precision_recall(pr_fake, pr_real, k=3)
     return [
         MetricValue("fid", frechet_distance(frechet_statistics(fake["features"]), real["stats"]), False, tag, proto),
         MetricValue("kid", kid(fake["features"], real["features"]), False, tag, {**proto, "subset_size": 1000, "subsets": 100}),
-        MetricValue("precision", precision, True, tag, {**proto, "k": 3}),
-        MetricValue("recall", recall, True, tag, {**proto, "k": 3}),
-        MetricValue("is", inception_score(fake["logits"]), True, tag, {**proto, "splits": 10}),
+        MetricValue("precision", precision, True, pr_tag, pr_proto),
+        MetricValue("recall", recall, True, pr_tag, pr_proto),
+        MetricValue("is", inception_score(fake["logits"]), True, tag, {**proto, "layer": layers_of(name)[1], "splits": 10}),
     ]
 
 
-def class_histograms(data, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """How many generated and how many training images the data set's classifier assigns to each of its modes."""
+# How the large extractors bring images to their input size (torch-fidelity's own resizers).
+RESIZE = {"inception-v3-compat": "bilinear to 299 (torch-fidelity, TF-1 compatible)", "vgg16": "bilinear to 224 (torch-fidelity)"}
+
+
+def class_histograms(data, fake_logits: torch.Tensor, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """How many generated images the data set's classifier assigns to each of its modes, and the reference: the
+    training images' counts, or equal counts where the protocol compares with the uniform distribution (Stacked
+    MNIST: KL to uniform over the 1,000 modes, as PacGAN reports it)."""
     k = data.info["num_modes"]
-    real_logits = real_features(data.name, data.info["extractor"])["logits"]
-    return torch.bincount(fake_logits.argmax(1), minlength=k), torch.bincount(real_logits.argmax(1), minlength=k)
+    fake = torch.bincount(fake_logits.argmax(1), minlength=k)
+    if data.info.get("mode_reference") == "uniform":
+        return fake, torch.ones(k, dtype=torch.long)
+    real_logits = real_features(data.name, classifier_of(data), device)["logits"]
+    return fake, torch.bincount(real_logits.argmax(1), minlength=k)
 
 
 @METRICS.register("class-modes")
@@ -89,11 +165,13 @@ def class_modes(ctx: EvalContext) -> list[MetricValue]:
     """Modes covered (classes predicted at least once), KL(generated class histogram || real histogram), and the
     diversity ratio in the extractor's feature space (mean pairwise distance, generated over real; near 0:
     collapsed)."""
-    name = ctx.data.info["extractor"]
-    real, fake = real_features(ctx.data.name, name), fake_features(ctx, name)
-    h_fake, h_real = class_histograms(ctx.data, fake["logits"])
+    name = classifier_of(ctx.data)
+    real, fake = real_features(ctx.data.name, name, ctx.device), fake_features(ctx, name)
+    h_fake, h_real = class_histograms(ctx.data, fake["logits"], ctx.device)
     k = len(h_real)
-    proto = {"n_gen": len(ctx.fake), "num_modes": k, "min_count": 1, "classifier_accuracy": load_classifier()[1]["heldout_accuracy"]}
+    proto = {"n_gen": len(ctx.fake), "num_modes": k, "min_count": 1,
+             "classifier_accuracy": _extractors.meta(name).get("heldout_accuracy"),
+             "kl_reference": ctx.data.info.get("mode_reference", "train")}
     tag = extractor_tag(name)
     return [
         MetricValue("modes", int((h_fake > 0).sum()), True, tag, proto),

@@ -43,7 +43,7 @@ def train_threshold(train: torch.Tensor, q: float = QUANTILE) -> float:
 def _pixel_threshold(dataset: str) -> float:
     from ganbench.data import get_dataset
 
-    return train_threshold(get_dataset(dataset).x)
+    return train_threshold(get_dataset(dataset).floats())
 
 
 @functools.lru_cache(maxsize=4)
@@ -61,7 +61,7 @@ def memorization(ctx: EvalContext) -> list[MetricValue]:
 
     name = ctx.data.info["extractor"]
     proto = {"n_gen": len(ctx.fake), "n_train": len(ctx.data), "quantile": QUANTILE, "reference": "train"}
-    pixels = memorized_share(ctx.fake, ctx.data.x, _pixel_threshold(ctx.data.name))
+    pixels = memorized_share(ctx.fake, ctx.data.floats(), _pixel_threshold(ctx.data.name))
     feats = memorized_share(fake_features(ctx, name)["features"], real_features(ctx.data.name, name)["features"],
                             _feature_threshold(ctx.data.name, name))
     return [MetricValue("memorized", pixels, False, "pixels", proto),

@@ -59,7 +59,7 @@ def ndb(gen_counts: torch.Tensor, real_counts: torch.Tensor) -> tuple[int, float
 def _reference(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
     from ganbench.data import get_dataset
 
-    x = get_dataset(dataset).x
+    x = get_dataset(dataset).floats()
     centres = kmeans_centres(x, num_bins(len(x)))
     return centres, bin_counts(x, centres)
 

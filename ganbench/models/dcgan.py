@@ -11,10 +11,18 @@ from ganbench.models.base import ARCHS, Discriminator, g_norm_layer, init_weight
 
 
 def stages_for(resolution: int) -> int:
-    """Number of x2 up/down-sampling stages: from a 4x4 bottom, at least two (8x8 data starts at 2x2)."""
-    if resolution < 8 or resolution & (resolution - 1):
-        raise ValueError(f"dcgan needs a power-of-two resolution >= 8, got {resolution} (pad the data)")
-    return max(2, int(math.log2(resolution)) - 2)
+    """Number of x2 up/down-sampling stages: from a 4x4 bottom for powers of two, at least two (8x8 data starts at
+    2x2); other sizes from the largest halving that leaves a bottom of 3 to 7 (28x28 MNIST: 7x7, two stages, as the
+    DCGAN/InfoGAN networks for MNIST)."""
+    if resolution >= 8 and not resolution & (resolution - 1):
+        return max(2, int(math.log2(resolution)) - 2)
+    n = 0
+    while resolution % (2 << n) == 0 and resolution >> (n + 1) >= 3:
+        n += 1
+    if n < 2 or resolution >> n > 7:
+        raise ValueError(f"dcgan needs a resolution of (3 to 7) x 2^k with k >= 2, e.g. 28, 32 or 64; got {resolution} "
+                         "(pad or resize the data)")
+    return n
 
 
 def d_norm_layer(kind: str, channels: int) -> list[nn.Module]:
@@ -135,8 +143,9 @@ def dcgan(
     top = width * 2 ** (n - 1)
     if attention == -1:  # the self-attention trick's default: the largest feature map inside the networks
         attention = resolution // 2
-    if attention and (attention & (attention - 1) or not bottom <= attention <= resolution):
-        raise ValueError(f"attention resolution {attention} must be a power of two in [{bottom}, {resolution}]")
+    sizes = [bottom << k for k in range(n + 1)]  # the feature-map resolutions of G and D
+    if attention and attention not in sizes:
+        raise ValueError(f"attention resolution {attention} must be one of the feature-map sizes {sizes}")
     if not 0 <= d_dropout < 1:
         raise ValueError(f"d_dropout {d_dropout} must lie in [0, 1)")
 

@@ -1,0 +1,124 @@
+"""Where image data sets live on disk, whether they may be downloaded, and the one-time prepared (resized, uint8)
+copy of image folders that training reads through a memory map."""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ganbench.errors import DataError
+
+from ganbench.env import DATA_ENV, DOWNLOAD_ENV
+PREPARED = "ganbench-prepared"  # sub-folder of the data root holding the prepared copies
+PREPARE_VERSION = 1  # raised when the resizing recipe changes: the prepared copies are rebuilt
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
+
+
+def data_root() -> Path:
+    """$GANBENCH_DATA, else the ganbench cache's data/ folder."""
+    from ganbench.cache import cache_dir
+
+    root = os.environ.get(DATA_ENV)
+    return Path(root).expanduser() if root else cache_dir("data")
+
+
+def downloads_allowed() -> bool:
+    return os.environ.get(DOWNLOAD_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def missing(name: str, where: Path, files: Sequence[str], how: str) -> DataError:
+    """The one-line error of a data set that is not on disk: which files to place where, and how to get them."""
+    shown = ", ".join(files[:8]) + (f" (and {len(files) - 8} more)" if len(files) > 8 else "")
+    return DataError(f"data set {name!r} is missing: place {shown} in {where} ({how}); "
+                     f"the data root is {data_root()} (set it with --data-root or ${DATA_ENV})")
+
+
+def fetch_or_fail(name: str, load: Callable[[bool], object], where: Path, files: Sequence[str], how: str):
+    """Load with torchvision, downloading first when allowed; any failure becomes the data set's missing-data
+    message (with the download's own error when one was tried)."""
+    try:
+        return load(False)
+    except (RuntimeError, FileNotFoundError, OSError):
+        pass
+    if not downloads_allowed():
+        raise missing(name, where, files, f"{how}; downloads are off (${DOWNLOAD_ENV}=0)")
+    try:
+        return load(True)
+    except Exception as e:  # offline, mirror down, checksum mismatch: say what to place by hand
+        reason = " ".join(str(e).split())[:160]
+        raise missing(name, where, files, f"{how}; the download failed: {reason}") from None
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Every image file under `folder` (recursively), in sorted order."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def center_crop_resize(path: Path, size: int, crop: int | None) -> np.ndarray:
+    """An image file as uint8 3 x size x size: a centred square crop (`crop` pixels, or the short side when None),
+    then resized; reductions of 2x or more first halve with a box filter, then bicubic (the recipe of Dhariwal &
+    Nichol's ADM data loader, which avoids the aliasing of a single bicubic step)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        side = min(w, h) if crop is None else min(crop, w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+        while min(im.size) >= 2 * size:
+            im = im.resize(tuple(s // 2 for s in im.size), resample=Image.BOX)
+        if im.size != (size, size):
+            im = im.resize((size, size), resample=Image.BICUBIC)
+        return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()
+
+
+class _Files(torch.utils.data.Dataset):
+    def __init__(self, paths: Sequence[Path], size: int, crop: int | None):
+        self.paths, self.size, self.crop = paths, size, crop
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return torch.from_numpy(center_crop_resize(self.paths[i], self.size, self.crop))
+
+
+def prepare_workers() -> int:
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+def prepared(name: str, paths: Sequence[Path], size: int, crop: int | None, base: Path,
+             salt: str = "") -> tuple[torch.Tensor, str]:
+    """The images at `paths` cropped and resized to uint8 N x 3 x size x size, built once into
+    <data root>/ganbench-prepared/ (keyed by the file list, sizes and recipe) and memory-mapped afterwards; and
+    that key (the data set's fingerprint)."""
+    from tqdm import tqdm
+
+    key = hashlib.sha256()
+    key.update(f"v{PREPARE_VERSION} {size} {crop} {salt}\n".encode())
+    for p in paths:
+        key.update(f"{p.relative_to(base).as_posix()} {p.stat().st_size}\n".encode())
+    out = data_root() / PREPARED / f"{name}-{size}-{key.hexdigest()[:12]}.npy"
+    if not out.exists():  # written under a temporary name, then renamed: never half a file under the final name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        loader = torch.utils.data.DataLoader(_Files(paths, size, crop), batch_size=256, num_workers=prepare_workers())
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        try:
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), 3, size, size))
+            i = 0
+            for batch in tqdm(loader, desc=f"preparing {name} at {size}x{size} (once)", unit="batch", leave=False,
+                              disable=not sys.stderr.isatty()):
+                arr[i : i + len(batch)] = batch.numpy()
+                i += len(batch)
+            arr.flush()
+            del arr
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return torch.from_numpy(np.load(out, mmap_mode="c")), key.hexdigest()[:16]

@@ -1,0 +1,213 @@
+"""Paper-scale data sets through their real loaders on fixtures in the real on-disk formats; missing-data messages;
+the prepared copies of image folders; the MNIST classifier and Stacked MNIST's mode count."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import conftest
+import datafixtures
+from ganbench.data import get_dataset
+from ganbench.data.files import center_crop_resize, data_root
+from ganbench.data.folders import read_class_list
+from ganbench.data.vision import mnist_splits
+from ganbench.errors import DataError
+
+
+def test_mnist_reads_the_idx_files():
+    d = get_dataset("mnist")
+    x, y = datafixtures.digit_images(datafixtures.MNIST_TRAIN, 0)
+    assert d.x.dtype == torch.uint8 and d.x.shape == (datafixtures.MNIST_TRAIN, 1, 28, 28)
+    assert torch.equal(d.x[:, 0], torch.from_numpy(x)) and torch.equal(d.labels, torch.from_numpy(y).long())
+    assert d.info["source"].startswith("torchvision.datasets.MNIST")
+    f = get_dataset("fashion-mnist")
+    assert not torch.equal(f.x, d.x) and f.x.shape == d.x.shape and "num_modes" not in f.info
+
+
+def test_padded_variants_centre_the_28x28_images():
+    x, x32 = get_dataset("mnist").x, get_dataset("mnist-32").x
+    assert x32.shape[-2:] == (32, 32) and torch.equal(x32[..., 2:30, 2:30], x)
+    assert x32[..., :2, :].eq(0).all() and x32[..., :, 30:].eq(0).all()  # background borders
+    assert get_dataset("mnist-32").floats().min() == -1
+
+
+def test_stacked_mnist_channels_are_pool_digits_with_their_labels():
+    d = get_dataset("stacked-mnist")
+    (x_tr, y_tr), (x_te, y_te) = mnist_splits()
+    pool, labels = torch.cat([x_tr, x_te])[:, 0], torch.cat([y_tr, y_te])
+    assert d.x.shape == (3000, 3, 28, 28) and d.info["num_modes"] == 1000
+    assert d.info["mode_reference"] == "uniform"
+    for i in range(5):
+        digits = []
+        for c in range(3):
+            match = (pool == d.x[i, c]).flatten(1).all(1)
+            assert match.any()
+            digits.append(int(labels[match][0]))
+        assert int(d.labels[i]) == 100 * digits[0] + 10 * digits[1] + digits[2]
+    assert len(torch.unique(d.labels)) > 900  # 3,000 draws of 1,000 equally likely triples cover ~950
+
+
+def test_cifar10_reads_the_pickle_batches():
+    d = get_dataset("cifar10")
+    root = data_root() / "cifar-10-batches-py"
+    first = pickle.loads((root / "data_batch_1").read_bytes())
+    n = datafixtures.CIFAR_PER_BATCH
+    assert d.x.shape == (5 * n, 3, 32, 32) and d.x.dtype == torch.uint8  # the five training batches, not the test one
+    assert torch.equal(d.x[:n], torch.from_numpy(first["data"].reshape(n, 3, 32, 32)))
+    assert d.labels[:n].tolist() == first["labels"]
+
+
+def test_celeba_uses_the_train_split_with_the_compare_gan_crop():
+    d = get_dataset("celeba")
+    assert d.x.shape == (20, 3, 64, 64)  # list_eval_partition: 20 train images of 30
+    first = data_root() / "celeba" / "img_align_celeba" / "000001.jpg"
+    assert torch.equal(d.x[0], torch.from_numpy(center_crop_resize(first, 64, 160)))
+    assert get_dataset("celeba-128").x.shape == (20, 3, 128, 128) and d.info["crop"] == 160
+
+
+def test_centre_crop_resize_keeps_the_centre():
+    from PIL import Image
+
+    img = np.zeros((100, 60, 3), np.uint8)
+    img[20:80, :, 0] = 255  # a red square of 60x60 in the middle of a 60x100 image
+    path = conftest.DATA_ROOT.parent / "crop-test.png"
+    Image.fromarray(img).save(path)
+    out = center_crop_resize(path, 16, None)
+    assert out.shape == (3, 16, 16) and (out[0] == 255).all() and (out[1] == 0).all()
+
+
+def test_imagenet_subsets_select_their_classes():
+    lists = {n: read_class_list(n) for n in ("imagenette", "imagenet-10", "imagenet-100")}
+    assert {n: len(v) for n, v in lists.items()} == {"imagenette": 10, "imagenet-10": 10, "imagenet-100": 100}
+    for v in lists.values():
+        assert len(set(v)) == len(v) and all(len(w) == 9 and w.startswith("n") and w[1:].isdigit() for w in v)
+    assert "n03888257" in lists["imagenette"]  # parachute (n03888605 is parallel bars)
+    d = get_dataset("imagenette-32")
+    assert d.x.shape == (20, 3, 32, 32) and d.info["num_classes"] == 10
+    assert torch.equal(torch.bincount(d.labels), torch.full((10,), 2))  # sorted wnid order, ImageFolder's convention
+    assert get_dataset("imagenet100-64").info["num_classes"] == 100
+    everything = get_dataset("imagenet-32")
+    assert everything.info["num_classes"] == len(datafixtures.imagenet_classes()) and len(everything) == 2 * len(datafixtures.imagenet_classes())
+
+
+def test_tiny_imagenet_and_image_folders():
+    t = get_dataset("tiny-imagenet")
+    assert t.x.shape == (12, 3, 64, 64) and t.info["num_classes"] == 4
+    f = get_dataset(f"imagefolder:{conftest.IMAGE_FOLDER}@16")
+    assert f.x.shape == (8, 3, 16, 16) and f.labels.tolist() == [0] * 4 + [1] * 4 and f.info["num_classes"] == 2
+    flat = conftest.DATA_ROOT.parent / "flat-images"
+    for i in range(3):
+        datafixtures.jpeg(flat / f"{i}.jpg", 30, 30, i)
+    g = get_dataset(f"imagefolder:{flat}")
+    assert g.x.shape == (3, 3, 64, 64) and g.labels is None
+
+
+def test_prepared_copies_are_built_once_and_keyed_by_their_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_DATA", str(tmp_path / "root"))
+    folder = tmp_path / "imgs"
+    for i in range(3):
+        datafixtures.jpeg(folder / f"{i}.png", 20, 20, i)
+    a = get_dataset(f"imagefolder:{folder}@8")
+    prepared = list((tmp_path / "root" / "ganbench-prepared").iterdir())
+    assert len(prepared) == 1 and not any(p.name.endswith(".tmp") for p in prepared)
+    stamp = prepared[0].stat().st_mtime_ns
+    from ganbench.data.base import _load
+
+    _load.cache_clear()
+    b = get_dataset(f"imagefolder:{folder}@8")
+    assert torch.equal(a.x, b.x) and prepared[0].stat().st_mtime_ns == stamp and a.fingerprint == b.fingerprint
+    datafixtures.jpeg(folder / "3.png", 20, 20, 3)
+    _load.cache_clear()
+    c = get_dataset(f"imagefolder:{folder}@8")
+    assert len(c) == 4 and c.fingerprint != a.fingerprint
+    assert len(list((tmp_path / "root" / "ganbench-prepared").iterdir())) == 2
+
+
+MISSING = {
+    "mnist": ("MNIST/raw", "train-images-idx3-ubyte"),
+    "fashion-mnist": ("FashionMNIST/raw", "t10k-labels-idx1-ubyte"),
+    "stacked-mnist": ("MNIST/raw", "train-labels-idx1-ubyte"),
+    "cifar10": ("cifar-10-batches-py", "data_batch_5"),
+    "celeba-128": ("celeba", "list_eval_partition.txt"),
+    "tiny-imagenet": ("tiny-imagenet-200/train", "tiny-imagenet-200.zip"),
+    "imagenette-64": ("imagenet/train", "ILSVRC2012_img_train.tar"),
+    "imagenet100-128": ("imagenet/train", "train/<wnid>/*.JPEG"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISSING))
+def test_missing_data_says_what_to_place_where(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_DATA", str(tmp_path))
+    with pytest.raises(DataError) as e:
+        get_dataset(name)
+    msg = str(e.value)
+    folder, file = MISSING[name]
+    assert "\n" not in msg and str(tmp_path / folder) in msg and file in msg and "--data-root" in msg
+
+
+def test_a_missing_imagenet_class_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_DATA", str(tmp_path))
+    datafixtures.jpeg(tmp_path / "imagenet" / "train" / "n01440764" / "a.JPEG", 10, 10, 0)
+    with pytest.raises(DataError, match="9 of its 10 class folders are not in .*imagenet/train"):
+        get_dataset("imagenette-32")
+
+
+def test_a_failed_download_becomes_the_missing_data_message(tmp_path, monkeypatch):
+    import torchvision.datasets as tvd
+
+    def offline(self):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: <urlopen error [Errno -3] Temporary failure>")
+
+    monkeypatch.setenv("GANBENCH_DATA", str(tmp_path))
+    monkeypatch.setenv("GANBENCH_DOWNLOAD", "1")
+    monkeypatch.setattr(tvd.MNIST, "download", offline)
+    with pytest.raises(DataError, match="the download failed: Error downloading train-images.*place train-images|place train-images.*the download failed"):
+        get_dataset("mnist")
+
+
+def test_a_suite_checks_its_data_before_any_run(tmp_path):
+    """A suite whose last cell needs missing data stops before training its first cell, in one line."""
+    from test_cli import gb
+
+    suite = tmp_path / "two.yaml"
+    suite.write_text("name: two\nbase: {loss: ns, steps: 2}\ngrid:\n  dataset: [ring8, cifar10]\n")
+    empty = tmp_path / "empty-root"
+    empty.mkdir()
+    r = gb("bench", str(suite), "--results", str(tmp_path / "res"), "--data-root", str(empty), "--no-download")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "data set 'cifar10' is missing" in r.stderr and str(empty / "cifar-10-batches-py") in r.stderr
+    assert "downloads are off" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "res" / "two" / "runs").exists()
+
+
+def test_mnist_classifier_is_trained_once_per_copy_of_mnist():
+    from ganbench.metrics import mnist
+
+    net, meta = mnist.load_classifier()
+    assert meta["heldout_accuracy"] > 0.85 and meta["train_images"] == datafixtures.MNIST_TRAIN
+    assert meta["heldout"] == "MNIST test split"
+    path = next(p for p in (mnist.cache_dir("extractors")).glob("mnistnet-v*.pt") if meta["mnist_fingerprint"] in p.name)
+    stamp = path.stat().st_mtime_ns
+    mnist._load.cache_clear()
+    again, meta2 = mnist.load_classifier()
+    assert meta2 == meta and path.stat().st_mtime_ns == stamp
+    for a, b in zip(net.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_stacked_mnist_mode_count_follows_pacgan():
+    """Real Stacked MNIST images cover the modes their labels say; one image repeated covers one; KL to uniform."""
+    from ganbench.metrics.base import EvalContext
+    from ganbench.metrics.images import class_modes
+
+    d = get_dataset("stacked-mnist")
+    real = d.floats(slice(0, 1000))
+    values = {v.name: v for v in class_modes(EvalContext(d, real, 0))}
+    truth = len(torch.unique(d.labels[:1000]))
+    assert values["modes"].value >= 0.8 * truth and values["modes"].protocol["kl_reference"] == "uniform"
+    assert values["modes"].features.startswith("ganbench-stacked-mnist@")
+    same = real[:1].expand(500, -1, -1, -1)
+    collapsed = {v.name: v.value for v in class_modes(EvalContext(d, same, 0))}
+    assert collapsed["modes"] == 1 and collapsed["kl_modes"] == pytest.approx(np.log(1000), rel=1e-9)
