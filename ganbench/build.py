@@ -34,6 +34,7 @@ class Setup:
     g_steps: int = 1
     d_params: tuple[nn.Parameter, ...] = ()
     diverged_at: int | None = None  # the logged step at which a loss became non-finite
+    batches_drawn: int = 0  # real batches drawn so far (over resumptions): the run's cost in images seen
     conditional: bool = False  # G's input carries codes (a conditioning trick)
     needs_labels: bool = False  # real batches come with their labels
     log_step: bool = True  # the current step is logged: updates also measure their gradient norms

@@ -60,19 +60,54 @@ def truncation_curve(s: Setup) -> list[dict] | None:
 
 
 def metrics_record(s: Setup, values: list[MetricValue], wall_time: float) -> dict:
-    """The metrics.json document: flat values by column, their protocols, and the run's context."""
+    """The metrics.json document: flat values by column, each value's full protocol (its evaluation settings and
+    how the samples were drawn), and the run's context and cost."""
+    sampling = sampling_record(s)
+    drawn = {k: sampling[k] for k in SAMPLING_KEYS}
     return {
         "run_id": s.spec.run_id,
         "metrics_version": METRICS_VERSION,
         "metrics": {v.column: float(v.value) for v in values},
         "higher_is_better": {v.column: v.higher_is_better for v in values},
-        "protocol": {v.column: {"features": v.features or "none", **v.protocol} for v in values},
+        "protocol": {v.column: {"features": v.features or "none", **v.protocol, **drawn} for v in values},
         "main_metric": next((v.column for v in values if v.name == s.data.main_metric), None),
         "diverged_at": s.diverged_at,
-        "sampling": sampling_record(s),
-        "cost": {"train_wall_s": wall_time, "device": str(s.device), "torch": torch.__version__,
-                 "ganbench": __version__, "python": platform.python_version(), "threads": torch.get_num_threads()},
+        "sampling": sampling,
+        "cost": cost_record(s, wall_time),
     }
+
+
+SAMPLING_KEYS = ("generator", "g_mode", "latent")  # recorded with every value; they describe the method's samples
+
+
+def cost_record(s: Setup, wall_time: float) -> dict:
+    """What the run cost: device model, training wall time, real images seen, peak memory, library versions."""
+    import resource
+    from importlib.metadata import version
+
+    if s.device.type == "cuda":
+        model = torch.cuda.get_device_name(s.device)
+        peak = torch.cuda.max_memory_allocated(s.device) / 2**20
+        peak_kind = "cuda max_memory_allocated"
+    else:
+        model = cpu_model()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        peak_kind = "process max RSS"
+    libs = {name: version(name) for name in ("torch", "torchvision", "torch-fidelity", "numpy")}
+    return {"train_wall_s": wall_time, "device": str(s.device), "device_model": model,
+            "images_seen": s.batches_drawn * s.batch_size, "peak_memory_mib": round(peak, 1), "peak_memory": peak_kind,
+            **libs, "ganbench": __version__, "python": platform.python_version(), "threads": torch.get_num_threads()}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def sampling_record(s: Setup) -> dict:

@@ -5,7 +5,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection
 
@@ -37,14 +37,47 @@ class Results:
     higher: dict[str, bool]
     main: dict[str, str]
     left_out: int = 0
+    protocols: dict[tuple[str, str], dict] = field(default_factory=dict)  # (dataset, column) -> evaluation protocol
 
+
+SAMPLING = ("generator", "g_mode", "latent")  # how a method draws its samples: part of the method, not the column
+
+
+def evaluation_protocol(protocol: dict) -> dict:
+    """A value's protocol without how its samples were drawn (EMA copy, truncation: what the method compares)."""
+    return {k: v for k, v in protocol.items() if k not in SAMPLING}
+
+
+def split_protocols(rows: list[dict], protocols: list[dict]) -> dict[tuple[str, str], dict]:
+    """Give values of one metric column that were computed under different protocols on the same data set their own
+    columns (the differing settings appended in the brackets), in place; returns each column's protocol."""
+    seen: dict[tuple[str, str], dict[str, dict]] = {}
+    for row, prot in zip(rows, protocols):
+        for col, p in prot.items():
+            if col in row:
+                seen.setdefault((row["dataset"], col), {})[json.dumps(p, sort_keys=True, default=str)] = p
+    out: dict[tuple[str, str], dict] = {}
+    for (dataset, col), variants in seen.items():
+        if len(variants) == 1:
+            out[(dataset, col)] = next(iter(variants.values()))
+            continue
+        differ = sorted({k for p in variants.values() for k in p if len({json.dumps(q.get(k), default=str)
+                                                                          for q in variants.values()}) > 1})
+        for row, prot in zip(rows, protocols):
+            if row["dataset"] == dataset and col in prot and col in row:
+                p = prot[col]
+                label = ", ".join(f"{k}={p.get(k)}" for k in differ)
+                new = f"{col[:-1]}, {label}]" if TAG.search(col) else f"{col} [{label}]"
+                row[new] = row.pop(col)
+                out[(dataset, new)] = p
+    return out
 
 def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Results:
     """The finished runs under suite_path/runs; with `run_ids` (the suite's current cells), only those.
 
     A run directory whose spec is no longer in the suite (the YAML changed since) is kept on disk but never
     mixed into the current tables: its numbers come from another protocol."""
-    rows, higher, main, left_out = [], {}, {}, 0
+    rows, higher, main, left_out, protocols = [], {}, {}, 0, []
     wanted = None if run_ids is None else set(run_ids)
     for path, spec, rec in store.iter_runs(suite_path):
         if wanted is not None and path.name not in wanted:
@@ -57,6 +90,7 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
                      "diverged": rec.get("diverged_at") is not None, "health": verdict["verdict"],
                      "health_step": verdict["step"], FAILED: float(verdict["verdict"] != "ok"), **rec["metrics"],
                      **probed})
+        protocols.append({c: evaluation_protocol(p) for c, p in (rec.get("protocol") or {}).items()})
         higher.update(rec["higher_is_better"])
         higher.update({c: False for c in probed if c not in ID_COLUMNS})
         higher[FAILED] = False
@@ -66,11 +100,21 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
         extra = f" ({left_out} finished runs belong to an earlier version of the suite)" if left_out else ""
         raise ResultsError(f"no finished runs of the suite under {suite_path}/runs{extra}; "
                            f"run `ganbench bench {suite_path.name}` first")
+    before = [set(r) for r in rows]
+    column_protocols = split_protocols(rows, protocols)
+    for row, old in zip(rows, before):  # a split column keeps its direction; the main metric follows its majority
+        for new in set(row) - old:
+            base = next(c for c in old - set(row) if new.startswith(c[:-1] if TAG.search(c) else c))
+            higher[new] = higher[base]
     df = pd.DataFrame(rows)
+    for dataset, col in list(main.items()):
+        if col not in df:
+            variants = [c for c in df.columns if c.startswith(col[:-1] if TAG.search(col) else col)]
+            main[dataset] = max(variants, key=lambda c: df.loc[df.dataset == dataset, c].notna().sum())
     for c in ID_COLUMNS:  # e.g. no run of the suite was probed
         if c not in df:
             df[c] = math.nan
-    return Results(df, higher, main, left_out)
+    return Results(df, higher, main, left_out, column_protocols)
 
 
 def checkpoint_columns(rec: dict) -> dict:
@@ -246,9 +290,22 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
             space = f" Bracketed metrics (shown without brackets) are in feature space `{tags.pop()}`."
             table.columns = [TAG.sub("", c) for c in table.columns]
         note = flattery_note(res.df, dataset)
-        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).{space}{note}\n")
+        proto = protocol_note(res.protocols, dataset)
+        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).{space}{note}{proto}\n")
         parts.append(table.to_markdown(index=False) + "\n")
     return agg, "\n".join(parts)
+
+
+def protocol_note(protocols: dict[tuple[str, str], dict], dataset: str) -> str:
+    """The evaluation protocols of a data set's columns, one clause per group of columns that share one."""
+    groups: dict[str, list[str]] = {}
+    for (d, col), p in sorted(protocols.items()):
+        if d == dataset:
+            text = ", ".join(f"{k} {v}" for k, v in p.items() if k != "features")
+            groups.setdefault(f"{p.get('features', 'none')}: {text}", []).append(TAG.sub("", col))
+    if not groups:
+        return ""
+    return " Protocol: " + "; ".join(f"{', '.join(cols)} ({text})" for text, cols in groups.items()) + "."
 
 
 def flattery_note(df: pd.DataFrame, dataset: str) -> str:

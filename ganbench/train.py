@@ -271,4 +271,5 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
             logs.write(path)
         bar.update(1)
     bar.close()
+    s.batches_drawn = sampler.drawn
     return stop == spec.steps

@@ -75,3 +75,26 @@ def test_plots_skip_diverged_runs(tmp_path):
     p = tmp_path / "runs" / ids[1] / store.METRICS
     store.write_json(p, {**store.read_json(p), "metrics": {}, "higher_is_better": {}, "main_metric": None, "diverged_at": 5})
     assert {"metric_ring8.png", "samples_ring8.png"} <= {q.name for q in write_plots(tmp_path, ids)}
+
+
+def test_values_of_different_protocols_never_share_a_column(tmp_path):
+    """Two seeds scored on 2,500 samples and one on 10,000: their FIDs get separate columns, each protocol is stated
+    in the header, and a sampling difference (EMA copy) is the method's business, not a new column."""
+    ids = [fake_run(tmp_path, [], s, 8.0, 0.9) for s in range(3)]
+    for s, run_id in enumerate(ids):
+        p = tmp_path / "runs" / run_id / store.METRICS
+        rec = store.read_json(p)
+        n = 10000 if s == 2 else 2500
+        rec["metrics"]["fd [coords]"] = 0.1 * (s + 1)
+        rec["higher_is_better"]["fd [coords]"] = False
+        rec["protocol"] = {"fd [coords]": {"features": "coords", "n_gen": n, "reference": "train",
+                                           "generator": "ema" if s else "G"},
+                           "modes": {"features": "none", "n_gen": 2500}, "hq": {"features": "none", "n_gen": 2500}}
+        store.write_json(p, rec)
+    agg, md = build_leaderboard(tmp_path, ids)
+    fd = agg[agg.metric.str.startswith("fd")].set_index("metric")
+    assert set(fd.index) == {"fd [coords, n_gen=2500]", "fd [coords, n_gen=10000]"}
+    assert fd.loc["fd [coords, n_gen=2500]", "n"] == 2 and fd.loc["fd [coords, n_gen=10000]", "mean"] == pytest.approx(0.3)
+    header = md.split("## ring8")[1].split("|")[0]
+    assert "(coords: n_gen 2500, reference train)" in header and "(coords: n_gen 10000, reference train)" in header
+    assert "generator" not in header

@@ -779,7 +779,7 @@ def test_conflicting_tricks_fail_at_spec_time():
     ({"dataset": "ring8", "loss": "ns", "tricks": ["truncation", "latent"]}, "cannot be combined"),
     ({"dataset": "ring8", "loss": "ns", "tricks": ["upsample-conv"]}, "option of dcgan"),
     ({"dataset": "ring8", "loss": "wgan", "tricks": ["adam-beta1"]}, "needs the adam optimizer"),
-    ({"dataset": "digits", "loss": "ns", "tricks": ["self-attention:res=16"]}, "power of two"),
+    ({"dataset": "digits", "loss": "ns", "tricks": ["self-attention:res=16"]}, "attention resolution"),
     ({"dataset": "digits", "loss": "ns", "tricks": ["large-batch:factor=64"]}, "lower batch_size"),
     ({"dataset": "digits", "loss": "ns", "tricks": ["cgan", "pac"]}, "packs of samples"),
     ({"dataset": "digits", "loss": "ns", "tricks": ["cgan", "infogan"]}, "one conditioning trick per run"),
