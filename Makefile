@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 SUITE  ?= smoke
 WORKERS ?= 2
 RESULTS ?= results
+SCALE  ?=
+SCALE_FLAG := $(if $(SCALE),--scale $(SCALE))
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup bench test leaderboard plots clean
@@ -19,16 +21,16 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 bench: $(STAMP)
-	$(BIN)/ganbench bench $(SUITE) --results $(RESULTS) --workers $(WORKERS)
+	$(BIN)/ganbench bench $(SUITE) --results $(RESULTS) --workers $(WORKERS) $(SCALE_FLAG)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 leaderboard: $(STAMP)
-	$(BIN)/ganbench leaderboard $(SUITE) --results $(RESULTS)
+	$(BIN)/ganbench leaderboard $(SUITE) --results $(RESULTS) $(SCALE_FLAG)
 
 plots: $(STAMP)
-	$(BIN)/ganbench plot $(SUITE) --results $(RESULTS)
+	$(BIN)/ganbench plot $(SUITE) --results $(RESULTS) $(SCALE_FLAG)
 
 # Removes the environment and caches; never the results a user produced.
 clean:

@@ -11,9 +11,11 @@ from ganbench.train import ExecOptions
 
 
 def bench(suite_name: str, results: Path, workers: int = 1, device: str = "cpu", dry_run: bool = False,
-          executor: str = "local", echo: Callable[[str], None] = print, add_tricks: tuple[str, ...] = ()) -> int:
-    """Run a suite (with `add_tricks` as extra values of its tricks axis); returns the exit status (1 if a run failed)."""
-    suite = load_suite(suite_name, add_tricks)
+          executor: str = "local", echo: Callable[[str], None] = print, add_tricks: tuple[str, ...] = (),
+          scale: str | None = None) -> int:
+    """Run a suite (with `add_tricks` as extra values of its tricks axis, at one of its `scale`s); returns the exit
+    status (1 if a run failed)."""
+    suite = load_suite(suite_name, add_tricks, scale)
     specs = suite.expand()
     root = store.suite_dir(results, suite.name)
     jobs = [(s, root / "runs" / s.run_id) for s in specs]

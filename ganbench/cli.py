@@ -11,6 +11,8 @@ from ganbench.errors import GanbenchError
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
                        help="Root directory of results; a suite writes to RESULTS/SUITE/.")
 PLUGIN = click.option("--plugin", "plugins", multiple=True, help="Import this module first (it registers its own entries).")
+SCALE = click.option("--scale", default=None,
+                     help="Run the suite at one of its scales (e.g. smoke: a few steps and samples); results go to SUITE-SCALE/.")
 ADD_TRICK = click.option("--add-trick", "add_tricks", multiple=True,
                          help="One more value on the suite's tricks axis (e.g. a trick from --plugin); finished cells are reused.")
 
@@ -163,8 +165,9 @@ def speed(dataset, arch, sets, steps, repeats, threads, device, plugins) -> None
 @click.option("--dry-run", is_flag=True, help="List the cells and whether each is done, without running.")
 @PLUGIN
 @ADD_TRICK
+@SCALE
 @data_options
-def bench(suite, results, workers, device, dry_run, plugins, add_tricks) -> None:
+def bench(suite, results, workers, device, dry_run, plugins, add_tricks, scale) -> None:
     """Run a suite's missing cells, then write its leaderboard and plots."""
     from ganbench import bench as bench_mod
 
@@ -179,11 +182,12 @@ def bench(suite, results, workers, device, dry_run, plugins, add_tricks) -> None
 @RESULTS
 @PLUGIN
 @ADD_TRICK
-def leaderboard(suite, results, plugins, add_tricks) -> None:
+@SCALE
+def leaderboard(suite, results, plugins, add_tricks, scale) -> None:
     """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv and leaderboard.md."""
     from ganbench.leaderboard import write_leaderboard
 
-    name, ids = _suite_cells(suite, plugins, add_tricks)
+    name, ids = _suite_cells(suite, plugins, add_tricks, scale)
     for p in write_leaderboard(results / name, ids):
         click.echo(f"wrote {p}")
 
@@ -193,11 +197,12 @@ def leaderboard(suite, results, plugins, add_tricks) -> None:
 @RESULTS
 @PLUGIN
 @ADD_TRICK
-def plot(suite, results, plugins, add_tricks) -> None:
+@SCALE
+def plot(suite, results, plugins, add_tricks, scale) -> None:
     """Write a suite's figures (its current cells only) to RESULTS/SUITE/plots/."""
     from ganbench.plots import write_plots
 
-    name, ids = _suite_cells(suite, plugins, add_tricks)
+    name, ids = _suite_cells(suite, plugins, add_tricks, scale)
     for p in write_plots(results / name, ids):
         click.echo(f"wrote {p}")
 
@@ -288,12 +293,13 @@ def _sample_plots(run: Path, checkpoint: str) -> None:
                    "samples nearer to a training image than the pixel threshold")
 
 
-def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...]) -> tuple[str, list[str]]:
+def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...],
+                 scale: str | None = None) -> tuple[str, list[str]]:
     """A suite's name and the run_ids of its current cells (after plugins and --add-trick)."""
     from ganbench.spec import load_suite
 
     _plugins(plugins)
-    s = load_suite(suite, add_tricks)
+    s = load_suite(suite, add_tricks, scale)
     return s.name, [spec.run_id for spec in s.expand()]
 
 

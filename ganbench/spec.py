@@ -219,7 +219,7 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     full["tricks"] = tuple(sorted((TrickSpec(t.name, tuple(sorted(t.params().items()))) for t in instances),
                                   key=lambda s: (TRICKS.get(s.name).order, s.name)))
     if not label_given:  # the loss or preset name, then each added trick in application order
-        full["method"] = "+".join([name] + [t.name for t in full["tricks"] if t.name not in preset_tricks])
+        full["method"] = "+".join([name] + [trick_label(t) for t in full["tricks"] if t.name not in preset_tricks])
     spec = RunSpec(**full)
     for k in ("steps", "batch_size", "z_dim", "eval_samples", "log_every"):
         if getattr(spec, k) < 1:
@@ -243,6 +243,15 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         raise SpecError(f"{where}: the tricks draw {drawn} samples per batch, more than the {len(data)} of "
                         f"{spec.dataset}; lower batch_size")
     return spec
+
+
+def trick_label(t: TrickSpec) -> str:
+    """A trick's part of a method label: its name, with the parameters that differ from its defaults, e.g. pac(m=3)."""
+    from ganbench.tricks.base import make_trick
+
+    defaults = make_trick(t.name, {}).params()
+    changed = [f"{k}={v}" for k, v in t.params if defaults.get(k) != v]
+    return f"{t.name}({','.join(changed)})" if changed else t.name
 
 
 def check_buildable(arch: str, shape: tuple[int, ...], z_dim: int, options: dict[str, Any], where: str) -> None:
@@ -293,7 +302,8 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- suites
 
-SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude"}
+SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales"}
+SCALE_KEYS = {"seeds", "set", "description"}
 
 
 @dataclass(frozen=True)
@@ -310,6 +320,7 @@ class Suite:
     exclude: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     path: str = ""
     extra_tricks: tuple[str, ...] = ()  # added from the command line (--add-trick): one more value on a tricks axis
+    scale_set: dict[str, Any] = field(default_factory=dict)  # a scale's fields (--scale), set on every cell last
 
     def cells(self) -> list[dict[str, Any]]:
         """Every cell of every grid block (before seeds), excluded ones left out."""
@@ -332,7 +343,7 @@ class Suite:
             for seed in self.seeds:
                 matched = [o["set"] for o in self.overrides if _matches(o["when"], {**self.base, **cell})]
                 where = f"suite {self.name!r}, cell {cell}"
-                spec = build_spec(self.base, cell, *matched, {"seed": seed}, where=where)
+                spec = build_spec(self.base, cell, *matched, self.scale_set, {"seed": seed}, where=where)
                 specs.setdefault(spec.run_id, spec)
         return list(specs.values())
 
@@ -384,8 +395,10 @@ def list_suites() -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = ()) -> Suite:
-    """Read and check a suite YAML (safe_load) by name or path; `add_tricks` extends its tricks axis."""
+def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: str | None = None) -> Suite:
+    """Read and check a suite YAML (safe_load) by name or path; `add_tricks` extends its tricks axis; `scale` names
+    one of its `scales` (e.g. smoke: a few steps and samples), whose fields are set on every cell and whose results
+    live apart (suite name + '-' + scale)."""
     path = find_suite(str(name_or_path))
     try:
         doc = yaml.safe_load(path.read_text())
@@ -427,8 +440,22 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = ()) -> Suit
     add_tricks = tuple(add_tricks)
     if add_tricks and not any("tricks" in block for block in blocks):
         raise SpecError(f"suite {path} has no tricks axis in its grid; --add-trick needs one (see suites/tricks.yaml)")
+    scales = doc.get("scales") or {}
+    if not isinstance(scales, dict) or not all(isinstance(v, dict) and set(v) <= SCALE_KEYS for v in scales.values()):
+        raise SpecError(f"suite {path}: scales must map each name to {{set: {{field: value}}, seeds: ..., description: ...}}")
+    name = str(doc.get("name", path.stem))
+    scale_set: dict[str, Any] = {}
+    if scale is not None:
+        if scale not in scales:
+            known = ", ".join(sorted(scales)) or "none"
+            raise SpecError(f"suite {path} has no scale {scale!r}; its scales: {known}")
+        scale_set = dict(scales[scale].get("set") or {})
+        check_keys(scale_set, f"suite {path} scale {scale!r}")
+        seeds = scales[scale].get("seeds", seeds)
+        seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
+        name = f"{name}-{scale}"
     return Suite(
-        name=str(doc.get("name", path.stem)), description=str(doc.get("description", "")).strip(),
+        name=name, description=str(doc.get("description", "")).strip(),
         seeds=tuple(seeds), base=base, grid=tuple(blocks), overrides=tuple(overrides), exclude=tuple(exclude),
-        path=str(path), extra_tricks=add_tricks,
+        path=str(path), extra_tricks=add_tricks, scale_set=scale_set,
     )

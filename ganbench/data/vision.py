@@ -48,7 +48,7 @@ def _image_set(name: str, x: torch.Tensor, y: torch.Tensor | None, defaults: dic
                    defaults=defaults, info={**PAPER_INFO, **info})
 
 
-MNIST_DEFAULTS = {"arch": "dcgan", "batch_size": 64, "z_dim": 64, "eval_samples": 10000}
+MNIST_DEFAULTS = {"arch": "dcgan", "batch_size": 64, "z_dim": 64, "eval_samples": 50000}
 
 
 def _register_mnist(name: str, cls_name: str, padded: bool, classifier: str | None) -> None:
