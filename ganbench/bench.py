@@ -12,7 +12,7 @@ from ganbench.train import ExecOptions
 
 def bench(suite_name: str, results: Path, workers: int = 1, device: str = "cpu", dry_run: bool = False,
           executor: str = "local", echo: Callable[[str], None] = print, add_tricks: tuple[str, ...] = (),
-          scale: str | None = None) -> int:
+          scale: str | None = None, fast: dict | None = None) -> int:
     """Run a suite (with `add_tricks` as extra values of its tricks axis, at one of its `scale`s); returns the exit
     status (1 if a run failed)."""
     suite = load_suite(suite_name, add_tricks, scale)
@@ -25,7 +25,8 @@ def bench(suite_name: str, results: Path, workers: int = 1, device: str = "cpu",
         for s, p in jobs:
             echo(f"  {'done' if store.is_finished(p) else 'todo'}  {s.run_id}")
         return 0
-    outcomes = EXECUTORS.get(executor)(todo, workers, ExecOptions(device=device)) if todo else []
+    opts = ExecOptions(device=device, **(fast or {}))
+    outcomes = EXECUTORS.get(executor)(todo, workers, opts) if todo else []
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         echo(f"FAILED {o.run_id}: {o.message} (traceback in its error.txt)")

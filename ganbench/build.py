@@ -1,7 +1,7 @@
 """RunSpec -> everything a run needs: data, G and D, loss, tricks and optimizers, all looked up in registries."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -35,6 +35,8 @@ class Setup:
     d_params: tuple[nn.Parameter, ...] = ()
     diverged_at: int | None = None  # the logged step at which a loss became non-finite
     batches_drawn: int = 0  # real batches drawn so far (over resumptions): the run's cost in images seen
+    execution: dict = field(default_factory=lambda: {"amp": "off", "channels_last": False, "compile": False})
+    channels_last: bool = False  # real batches are made channels-last (the fast path converted the networks)
     conditional: bool = False  # G's input carries codes (a conditioning trick)
     needs_labels: bool = False  # real batches come with their labels
     log_step: bool = True  # the current step is logged: updates also measure their gradient norms

@@ -50,6 +50,18 @@ def data_options(f):
     return f
 
 
+def fast_options(f):
+    """--bf16, --channels-last and --compile: the accelerator fast path (execution options, recorded in metrics.json)."""
+    options = [
+        click.option("--bf16", "amp", is_flag=True, help="bf16 autocast in training steps whose tricks are bf16-safe."),
+        click.option("--channels-last", is_flag=True, help="Channels-last memory for image networks and batches."),
+        click.option("--compile", "compile_", is_flag=True, help="torch.compile G and D."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def _plugins(plugins: tuple[str, ...]) -> None:
     from ganbench.registry import load_builtins, load_plugin
 
@@ -90,8 +102,10 @@ def list_cmd(kind: str, plugins: tuple[str, ...]) -> None:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Print the resolved spec and exit.")
 @PLUGIN
+@fast_options
 @data_options
-def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, plugins) -> None:
+def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, plugins, amp, channels_last,
+        compile_) -> None:
     """Train and evaluate one run (the same code path as a suite cell)."""
     import json
 
@@ -112,7 +126,7 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
         click.echo(f"run_id: {spec.run_id}\nrun directory: {path}")
         return
     set_threads()
-    record = execute(spec, path, ExecOptions(device=device))
+    record = execute(spec, path, ExecOptions(device=device, amp=amp, channels_last=channels_last, compile=compile_))
     click.echo(f"{spec.run_id} -> {path}")
     for k, v in record["metrics"].items():
         click.echo(f"  {k:<45} {v:.4g}")
@@ -134,8 +148,9 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
 @click.option("--threads", type=int, default=1, show_default=True, help="CPU threads (suites use 1 per worker).")
 @click.option("--device", default="cpu", show_default=True)
 @PLUGIN
+@fast_options
 @data_options
-def speed(dataset, arch, sets, steps, repeats, threads, device, plugins) -> None:
+def speed(dataset, arch, sets, steps, repeats, threads, device, plugins, amp, channels_last, compile_) -> None:
     """Training images/s of ganbench's loop against a hand-written PyTorch loop with the same models (the plain
     non-saturating GAN), and evaluation images/s."""
     from ganbench.runner import set_threads
@@ -150,7 +165,8 @@ def speed(dataset, arch, sets, steps, repeats, threads, device, plugins) -> None
     if steps < 1 or repeats < 1:
         raise GanbenchError("--steps and --repeats must be at least 1")
     set_threads(threads)
-    result = measure(spec, steps=steps, repeats=repeats, device=device)
+    fast = {"amp": amp, "channels_last": channels_last, "compile": compile_}
+    result = measure(spec, steps=steps, repeats=repeats, device=device, **fast)
     click.echo(f"{spec.dataset} {spec.arch} {dict(spec.arch_options)} batch {spec.batch_size}, {steps} steps x "
                f"{repeats}, {threads} thread(s), {device}")
     for k, v in result.rows():
@@ -166,14 +182,16 @@ def speed(dataset, arch, sets, steps, repeats, threads, device, plugins) -> None
 @PLUGIN
 @ADD_TRICK
 @SCALE
+@fast_options
 @data_options
-def bench(suite, results, workers, device, dry_run, plugins, add_tricks, scale) -> None:
+def bench(suite, results, workers, device, dry_run, plugins, add_tricks, scale, amp, channels_last, compile_) -> None:
     """Run a suite's missing cells, then write its leaderboard and plots."""
     from ganbench import bench as bench_mod
 
     _plugins(plugins)
     code = bench_mod.bench(suite, results, workers=workers, device=device, dry_run=dry_run, echo=click.echo,
-                           add_tricks=add_tricks)
+                           add_tricks=add_tricks, scale=scale,
+                           fast={"amp": amp, "channels_last": channels_last, "compile": compile_})
     sys.exit(code)
 
 

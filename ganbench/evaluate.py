@@ -96,6 +96,7 @@ def cost_record(s: Setup, wall_time: float) -> dict:
     libs = {name: version(name) for name in ("torch", "torchvision", "torch-fidelity", "numpy")}
     return {"train_wall_s": wall_time, "device": str(s.device), "device_model": model,
             "images_seen": s.batches_drawn * s.batch_size, "peak_memory_mib": round(peak, 1), "peak_memory": peak_kind,
+            "execution": dict(s.execution),
             **libs, "ganbench": __version__, "python": platform.python_version(), "threads": torch.get_num_threads()}
 
 

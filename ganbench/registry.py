@@ -94,6 +94,7 @@ _BUILTINS = (
     "ganbench.data.folders",
     "ganbench.models.mlp",
     "ganbench.models.dcgan",
+    "ganbench.models.resnet",
     "ganbench.losses",
     "ganbench.tricks.penalties",
     "ganbench.tricks.normalization",

@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ganbench import fastpath
 from ganbench.build import build
 from ganbench.data.base import BatchSampler, resident
 from ganbench.errors import SpecError
@@ -104,12 +105,14 @@ def reference_loop(spec: RunSpec, device: str = "cpu") -> Loop:
     return Loop(train, G, D)
 
 
-def ganbench_loop(spec: RunSpec, device: str = "cpu") -> Loop:
+def ganbench_loop(spec: RunSpec, device: str = "cpu", amp: bool = False, channels_last: bool = False,
+                  compile: bool = False) -> Loop:
     """ganbench's training loop for `spec` without the run directory (seeded per step, logged every log_every
     steps with the health signals, as `ganbench run` trains)."""
     from ganbench import health
 
     s = build(spec, device)
+    fastpath.prepare(s, amp, channels_last, compile)
     sampler = BatchSampler(resident(s.data.x, s.device), s.batch_size, spec.seed)
     s.G.train()
     s.D.train()
@@ -120,7 +123,8 @@ def ganbench_loop(spec: RunSpec, device: str = "cpu") -> Loop:
         for _ in range(n):
             seed_step(step_seed(spec.seed, step), s.device)
             s.log_step = step % spec.log_every == 0
-            out = gan_step(s, sampler, step / spec.steps)
+            with fastpath.step_context(s):
+                out = gan_step(s, sampler, step / spec.steps)
             if s.log_step:  # what train() does at a logged step: the values to the host, and the spectra
                 [float(v) for v in out.values()]
                 health.spectra({"G": s.G, "D": s.D})
@@ -129,10 +133,14 @@ def ganbench_loop(spec: RunSpec, device: str = "cpu") -> Loop:
     return Loop(train, s.G, s.D)
 
 
-def time_loop(loop: Loop, steps: int, warmup: int) -> float:
+def time_loop(loop: Loop, steps: int, warmup: int, device: str = "cpu") -> float:
+    """Seconds for `steps` steps after `warmup` (the accelerator's queue drained before and after)."""
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     loop.train(warmup)
+    sync()
     t = time.perf_counter()
     loop.train(steps)
+    sync()
     return time.perf_counter() - t
 
 
@@ -149,12 +157,12 @@ def eval_throughput(spec: RunSpec, device: str = "cpu", n: int = 2000) -> float:
 
 
 def measure(spec: RunSpec, steps: int = 200, repeats: int = 3, warmup: int = 20,
-            device: str = "cpu") -> SpeedResult:
+            device: str = "cpu", **fast: bool) -> SpeedResult:
     """Both loops, alternated `repeats` times (so drift in machine load hits both), each after a warm-up."""
     check_comparable(spec)
     spec = replace(spec, steps=max(spec.steps, steps + warmup))
     ours, ref = [], []
     for _ in range(repeats):
-        ours.append(time_loop(ganbench_loop(spec, device), steps, warmup))
-        ref.append(time_loop(reference_loop(spec, device), steps, warmup))
+        ours.append(time_loop(ganbench_loop(spec, device, **fast), steps, warmup, device))
+        ref.append(time_loop(reference_loop(spec, device), steps, warmup, device))
     return SpeedResult(steps, spec.batch_size, ours, ref, eval_throughput(spec, device))

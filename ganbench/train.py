@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from ganbench import health, quality, store
+from ganbench import fastpath, health, quality, store
 from ganbench.build import Setup
 from ganbench.data.base import BatchSampler, as_float, resident
 from ganbench.losses import d_accuracy
@@ -29,6 +29,9 @@ class ExecOptions:
     """How to execute a run; none of it changes the numbers, so none of it is in the spec or run_id."""
 
     device: str = "cpu"
+    amp: bool = False  # bf16 autocast in the training step where every trick is bf16-safe (see ganbench.fastpath)
+    channels_last: bool = False  # channels-last memory for image networks and batches
+    compile: bool = False  # torch.compile G and D
     ckpt_every: int = 1000
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     stop_after: int | None = None  # stop (as if killed) after this many steps; for tests of resume
@@ -66,12 +69,21 @@ def d_forward(s: Setup, real: torch.Tensor, fake: torch.Tensor, y_real: torch.Te
     return call_d(s.D, real, y_real), call_d(s.D, fake, y_fake)
 
 
+def to_device(s: Setup, x: torch.Tensor) -> torch.Tensor:
+    """A batch on the run's device (from host memory through pinned memory, without a synchronisation), as float32
+    in [-1, 1] (uint8 images travel as bytes and are converted there), channels-last on the fast path."""
+    if x.device != s.device:
+        x = (x.pin_memory() if s.device.type == "cuda" else x).to(s.device, non_blocking=True)
+    x = as_float(x)
+    return x.contiguous(memory_format=torch.channels_last) if s.channels_last and x.dim() == 4 else x
+
+
 def next_real(s: Setup, sampler: BatchSampler) -> Real:
-    """The next real batch on the run's device as float32 in [-1, 1] (uint8 images travel as bytes, converted there)."""
+    """The next real batch (and its labels when a trick needs them) on the run's device."""
     if not s.needs_labels:
-        return as_float(sampler.next().to(s.device, non_blocking=True)), None
+        return to_device(s, sampler.next()), None
     x, y = sampler.next_labelled()
-    return as_float(x.to(s.device, non_blocking=True)), y.to(s.device, non_blocking=True)
+    return to_device(s, x), y.to(s.device, non_blocking=True)
 
 
 def d_update(s: Setup, sampler: BatchSampler, progress: float,
@@ -228,6 +240,7 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
         logs = Logs(list(state["history"]), list(state.get("spectra", [])), list(state.get("quality", [])))
     sampler = BatchSampler(resident(s.data.x, s.device), s.batch_size, spec.seed, drawn,
                            labels=s.data.labels.to(s.device) if s.needs_labels else None)
+    fastpath.prepare(s, opts.amp, opts.channels_last, opts.compile)
     s.G.train()
     s.D.train()
     show = sys.stderr.isatty() if opts.progress is None else opts.progress
@@ -246,7 +259,8 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
     for step in range(start, stop):
         seed_step(step_seed(spec.seed, step), s.device)
         s.log_step = step % spec.log_every == 0 or step == spec.steps - 1
-        out = step_fn(s, sampler, step / spec.steps)
+        with fastpath.step_context(s):
+            out = step_fn(s, sampler, step / spec.steps)
         if s.log_step:
             row = {k: float(v) for k, v in out.items()}
             layers = health.spectra({"G": s.G, "D": s.D})

@@ -9,8 +9,9 @@ from ganbench.losses import LOSSES
 from ganbench.models import ARCHS, build_models
 from ganbench.models.base import resolve_options
 
-SUITABLE = {"mlp": "points", "dcgan": "image"}
-SMALL = {"mlp": {"g_hidden": 16, "g_layers": 2, "d_hidden": 16, "d_layers": 2}, "dcgan": {"width": 8}}
+SUITABLE = {"mlp": "points", "dcgan": "image", "resnet": "image"}
+SMALL = {"mlp": {"g_hidden": 16, "g_layers": 2, "d_hidden": 16, "d_layers": 2}, "dcgan": {"width": 8},
+         "resnet": {"width": 4}}
 
 
 def test_every_arch_is_covered():

@@ -107,8 +107,8 @@ class BatchSampler:
 
     def _indices(self) -> torch.Tensor:
         epoch, i = divmod(self.drawn, self.per_epoch)
-        if epoch != self._epoch:
-            self._epoch, self._perm = epoch, epoch_permutation(self.data.shape[0], self.seed, epoch)
+        if epoch != self._epoch:  # the permutation lives with the data: drawing a batch never waits on the host
+            self._epoch, self._perm = epoch, epoch_permutation(self.data.shape[0], self.seed, epoch).to(self.data.device)
         self.drawn += 1
         return self._perm[i * self.batch_size : (i + 1) * self.batch_size]
 
@@ -117,4 +117,4 @@ class BatchSampler:
 
     def next_labelled(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = self._indices()
-        return self.data[idx], None if self.labels is None else self.labels[idx]
+        return self.data[idx], None if self.labels is None else self.labels[idx.to(self.labels.device)]

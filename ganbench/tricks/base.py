@@ -70,6 +70,7 @@ class Trick:
     order: ClassVar[int] = 50
     conflicts: ClassVar[dict[str, str]] = {}  # trick name -> why the two make no sense together
     needs_labels: ClassVar[bool] = False  # the real batches come with their class labels
+    bf16_safe: ClassVar[bool] = True  # False: the run's step stays in float32 on the fast path (gradient penalties)
 
     def check(self, spec: "RunSpec", loss: "Loss") -> None:
         """Raise SpecError if this trick cannot be used in `spec`."""

@@ -115,6 +115,15 @@ class LabelConditioning(Trick):
     def code_dim(self) -> int:
         return self.num_classes
 
+    def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
+        """An architecture with a `classes` option (resnet) conditions G's batch norms on the class (BigGAN's
+        conditional BN through a shared embedding) instead of reading the one-hot as part of z."""
+        from ganbench.models.base import arch_defaults
+
+        if "classes" in arch_defaults(arch) and not options.get("classes"):
+            options["classes"] = self.num_classes
+        return options
+
     def sample_labels(self, n: int, device: torch.device, generator: torch.Generator | None) -> Tensor:
         """n class labels drawn from the data's class frequencies."""
         gen_device = generator.device if generator is not None else device
@@ -175,7 +184,8 @@ class Projection(LabelConditioning):
         device = next(D.parameters()).device
         D.projection = nn.Embedding(self.num_classes, math.prod(D.feature_shape), device=device)
         nn.init.normal_(D.projection.weight, 0.0, 0.02)
-        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in G.modules()):
+        conditions_itself = getattr(G, "classes", 0) > 0  # resnet: BigGAN's conditional BN is built in
+        if not conditions_itself and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in G.modules()):
             G = ConditionalBNGenerator(G, self.num_classes)
         return G, D
 

@@ -29,6 +29,8 @@ def grad_norms(D: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
 class GradientPenalty(Trick):
     """WGAN-GP gradient penalty lam*(||grad D(x_hat)||-1)^2 at real/fake interpolates (Gulrajani et al. 2017)."""
 
+    bf16_safe: ClassVar[bool] = False  # a penalty on a gradient norm: computed in float32
+
     lam: float = 10.0
     order: ClassVar[int] = 50
     conflicts: ClassVar[dict[str, str]] = {"clip": "the gradient penalty replaces weight clipping (Gulrajani et al. 2017)"}
@@ -68,6 +70,8 @@ class DRAGAN(Trick):
     """DRAGAN: lam * (||grad D(x_hat)|| - 1)^2 at points x_hat = x + alpha * delta near the real data, with
     delta = c * std(x) * U[0, 1] per entry and alpha ~ U[0, 1] per sample (Kodali et al. 2017)."""
 
+    bf16_safe: ClassVar[bool] = False  # a penalty on a gradient norm: computed in float32
+
     lam: float = 10.0
     c: float = 0.5
     order: ClassVar[int] = 50
@@ -88,6 +92,8 @@ class DRAGAN(Trick):
 @dataclass
 class R1(Trick):
     """R1: zero-centred gradient penalty on real data, gamma/2 * E||grad D(x)||^2 (Mescheder et al. 2018)."""
+
+    bf16_safe: ClassVar[bool] = False  # a penalty on a gradient norm: computed in float32
 
     gamma: float = 10.0
     order: ClassVar[int] = 50
