@@ -15,7 +15,7 @@ from ganbench import health, store
 from ganbench.errors import ResultsError
 
 ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks", "diverged", "health", "health_step",
-              "best_step", "flattery"]
+              "best_step", "flattery", "train_s", "images_seen", "peak_mib", "device_model"]
 FAILED = "failure_rate"  # per run 1 when its health verdict is not ok; its mean over seeds is the failure rate
 
 
@@ -89,7 +89,7 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
                      "seed": spec["seed"], "config": config_key(spec), "n_tricks": len(spec.get("tricks", [])),
                      "diverged": rec.get("diverged_at") is not None, "health": verdict["verdict"],
                      "health_step": verdict["step"], FAILED: float(verdict["verdict"] != "ok"), **rec["metrics"],
-                     **probed})
+                     **probed, **cost_columns(rec)})
         protocols.append({c: evaluation_protocol(p) for c, p in (rec.get("protocol") or {}).items()})
         higher.update(rec["higher_is_better"])
         higher.update({c: False for c in probed if c not in ID_COLUMNS})
@@ -115,6 +115,29 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
         if c not in df:
             df[c] = math.nan
     return Results(df, higher, main, left_out, column_protocols)
+
+
+def cost_columns(rec: dict) -> dict:
+    """A run's cost: training wall time, real images seen, peak memory and the device it ran on (absent fields of
+    runs recorded before they existed stay empty)."""
+    cost = rec.get("cost") or {}
+    return {"train_s": cost.get("train_wall_s", math.nan), "images_seen": cost.get("images_seen", math.nan),
+            "peak_mib": cost.get("peak_memory_mib", math.nan),
+            "device_model": cost.get("device_model") or cost.get("device") or ""}
+
+
+def cost_note(df: pd.DataFrame, dataset: str) -> str:
+    """One sentence on what a data set's runs cost: devices, median training time, images seen, peak memory."""
+    r = df[df.dataset == dataset]
+    if r.empty or r["train_s"].isna().all():
+        return ""
+    devices = ", ".join(sorted({str(d) for d in r["device_model"] if d}))
+    parts = [f"median training time {r['train_s'].median():.0f} s per run"]
+    if r["images_seen"].notna().any():
+        parts.append(f"{r['images_seen'].median():,.0f} real images seen")
+    if r["peak_mib"].notna().any():
+        parts.append(f"peak memory up to {r['peak_mib'].max():,.0f} MiB")
+    return f" Cost: {'; '.join(parts)}" + (f" (on {devices})." if devices else ".")
 
 
 def checkpoint_columns(rec: dict) -> dict:
@@ -235,6 +258,7 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataF
         for method in sorted(set(r.method) - {row["method"] for row in table}):  # every seed diverged
             table.append({"rank": rank_after, "method": method, "seeds": 0})
         steps = r.groupby("method")["best_step"].median() if "best_step" in r else pd.Series(dtype=float)
+        train = r.groupby("method")["train_s"].median() if "train_s" in r else pd.Series(dtype=float)
         failed_at = {m: ", ".join(str(int(x)) for x in sorted(g.loc[g.health != "ok", "health_step"].dropna()))
                      for m, g in r.groupby("method")}
         for row in table:
@@ -243,6 +267,8 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataF
             row["failure step"] = failed_at.get(row["method"], "")
             if not math.isnan(steps.get(row["method"], math.nan)):
                 row["best step"] = f"{steps[row['method']]:.0f}"
+            if not math.isnan(train.get(row["method"], math.nan)):
+                row["train s"] = f"{train[row['method']]:.3g}"
     out = pd.DataFrame(table).fillna("").sort_values(["rank", "method"]).reset_index(drop=True)
     empty = [c for c in out.columns if c.startswith("Δ ") and (out[c] == "").all()]
     return out.drop(columns=empty)
@@ -271,7 +297,8 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
              "first quality probe from which the mode coverage stayed collapsed, else the last logged step). "
              "Metrics are those of the last checkpoint, except the quality probe's (runs trained with one): `@best` is the checkpoint with the lowest probe FID (or FD) against half A "
              "of the training data, scored against half B; `@final` the last checkpoint on the same probe; "
-             "`best step` the median step of the chosen checkpoint over seeds.\n"]
+             "`best step` the median step of the chosen checkpoint over seeds; `train s` the median training wall "
+             "time of a seed. Each data set states its metrics' protocols and what its runs cost.\n"]
     if res.left_out:
         parts.append(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite and are "
                      "not included.\n")
@@ -291,7 +318,8 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
             table.columns = [TAG.sub("", c) for c in table.columns]
         note = flattery_note(res.df, dataset)
         proto = protocol_note(res.protocols, dataset)
-        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).{space}{note}{proto}\n")
+        cost = cost_note(res.df, dataset)
+        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).{space}{note}{proto}{cost}\n")
         parts.append(table.to_markdown(index=False) + "\n")
     return agg, "\n".join(parts)
 
