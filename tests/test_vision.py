@@ -26,11 +26,13 @@ def test_mnist_reads_the_idx_files():
     assert not torch.equal(f.x, d.x) and f.x.shape == d.x.shape and "num_modes" not in f.info
 
 
-def test_padded_variants_centre_the_28x28_images():
-    x, x32 = get_dataset("mnist").x, get_dataset("mnist-32").x
-    assert x32.shape[-2:] == (32, 32) and torch.equal(x32[..., 2:30, 2:30], x)
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "stacked-mnist"])
+def test_padded_variants_centre_the_28x28_images(name):
+    d, d32 = get_dataset(name), get_dataset(f"{name}-32")
+    x, x32 = d.x, d32.x
+    assert x32.shape[-2:] == (32, 32) and torch.equal(x32[..., 2:30, 2:30], x) and torch.equal(d.labels, d32.labels)
     assert x32[..., :2, :].eq(0).all() and x32[..., :, 30:].eq(0).all()  # background borders
-    assert get_dataset("mnist-32").floats().min() == -1
+    assert d32.floats().min() == -1
 
 
 def test_stacked_mnist_channels_are_pool_digits_with_their_labels():
@@ -90,6 +92,29 @@ def test_imagenet_subsets_select_their_classes():
     assert get_dataset("imagenet100-64").info["num_classes"] == 100
     everything = get_dataset("imagenet-32")
     assert everything.info["num_classes"] == len(datafixtures.imagenet_classes()) and len(everything) == 2 * len(datafixtures.imagenet_classes())
+
+
+IMAGENETS = [f"{p}-{r}" for p in ("imagenet", "imagenette", "imagenet10", "imagenet100") for r in (32, 64, 128)]
+
+
+@pytest.mark.parametrize("name", IMAGENETS)
+def test_every_imagenet_variant_has_its_classes_and_size(name):
+    prefix, size = name.rsplit("-", 1)
+    d = get_dataset(name)
+    lists = {"imagenette": "imagenette", "imagenet10": "imagenet-10", "imagenet100": "imagenet-100"}
+    classes = read_class_list(lists[prefix]) if prefix in lists else datafixtures.imagenet_classes()
+    assert d.x.shape == (2 * len(classes), 3, int(size), int(size)) and d.info["num_classes"] == len(classes)
+    assert d.info["fingerprint"] == d.fingerprint and d.info["extractor"] == "inception-v3-compat"
+
+
+def test_every_dataset_has_a_protocol_test():
+    """A registered data set without a test of its content and preprocessing fails here."""
+    from ganbench.data import DATASETS
+
+    covered = {"ring8", "grid25", "digits", "stacked-digits",  # tests/test_data.py
+               "mnist", "fashion-mnist", "stacked-mnist", "mnist-32", "fashion-mnist-32", "stacked-mnist-32",
+               "cifar10", "celeba", "celeba-128", "tiny-imagenet", "imagefolder", *IMAGENETS}
+    assert set(DATASETS.names()) == covered
 
 
 def test_tiny_imagenet_and_image_folders():
