@@ -34,6 +34,6 @@ def bench(suite_name: str, results: Path, workers: int = 1, device: str = "cpu",
     from ganbench.plots import write_plots
 
     ids = [s.run_id for s in specs]
-    for p in write_leaderboard(root, ids) + write_plots(root, ids):
+    for p in write_leaderboard(root, ids, suite.reproduces) + write_plots(root, ids):
         echo(f"wrote {p}")
     return 1 if failed else 0

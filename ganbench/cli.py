@@ -205,8 +205,8 @@ def leaderboard(suite, results, plugins, add_tricks, scale) -> None:
     """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv and leaderboard.md."""
     from ganbench.leaderboard import write_leaderboard
 
-    name, ids = _suite_cells(suite, plugins, add_tricks, scale)
-    for p in write_leaderboard(results / name, ids):
+    name, ids, reproduces = _suite_cells(suite, plugins, add_tricks, scale)
+    for p in write_leaderboard(results / name, ids, reproduces):
         click.echo(f"wrote {p}")
 
 
@@ -220,7 +220,7 @@ def plot(suite, results, plugins, add_tricks, scale) -> None:
     """Write a suite's figures (its current cells only) to RESULTS/SUITE/plots/."""
     from ganbench.plots import write_plots
 
-    name, ids = _suite_cells(suite, plugins, add_tricks, scale)
+    name, ids, _ = _suite_cells(suite, plugins, add_tricks, scale)
     for p in write_plots(results / name, ids):
         click.echo(f"wrote {p}")
 
@@ -255,7 +255,7 @@ def evaluate(suite, results, workers, datasets, plugins, add_tricks) -> None:
             click.echo(f"{o.run_id}: {o.message}", err=True)
     click.echo(f"suite {s.name}: {len(jobs)} finished runs{' on ' + ', '.join(datasets) if datasets else ''}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if jobs:
-        for p in write_leaderboard(results / s.name, [spec.run_id for spec in specs]):
+        for p in write_leaderboard(results / s.name, [spec.run_id for spec in specs], s.reproduces):
             click.echo(f"wrote {p}")
     sys.exit(1 if counts.get("failed") else 0)
 
@@ -312,13 +312,13 @@ def _sample_plots(run: Path, checkpoint: str) -> None:
 
 
 def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...],
-                 scale: str | None = None) -> tuple[str, list[str]]:
+                 scale: str | None = None) -> tuple[str, list[str], object]:
     """A suite's name and the run_ids of its current cells (after plugins and --add-trick)."""
     from ganbench.spec import load_suite
 
     _plugins(plugins)
     s = load_suite(suite, add_tricks, scale)
-    return s.name, [spec.run_id for spec in s.expand()]
+    return s.name, [spec.run_id for spec in s.expand()], s.reproduces
 
 
 def main() -> None:

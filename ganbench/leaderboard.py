@@ -348,10 +348,16 @@ def flattery_note(df: pd.DataFrame, dataset: str) -> str:
             f"on average ({(f > 0).mean():.0%} of {len(f)} runs flattered).")
 
 
-def write_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) -> list[Path]:
-    """Write leaderboard.csv (long form) and leaderboard.md next to the suite's runs."""
+def write_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None, reproduces=None) -> list[Path]:
+    """Write leaderboard.csv (long form) and leaderboard.md next to the suite's runs, and reproduction.md when the
+    suite reproduces a paper (`reproduces`: its ganbench.reproduction.Reproduction)."""
     agg, md = build_leaderboard(suite_path, run_ids)
     csv_path, md_path = suite_path / "leaderboard.csv", suite_path / "leaderboard.md"
     store.write_text(csv_path, agg.to_csv(index=False))
     store.write_text(md_path, md)
-    return [csv_path, md_path]
+    out = [csv_path, md_path]
+    if reproduces is not None:
+        from ganbench.reproduction import write_report
+
+        out.append(write_report(reproduces, suite_path, agg))
+    return out

@@ -302,7 +302,7 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- suites
 
-SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales"}
+SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales", "reproduces"}
 SCALE_KEYS = {"seeds", "set", "description"}
 
 
@@ -321,6 +321,7 @@ class Suite:
     path: str = ""
     extra_tricks: tuple[str, ...] = ()  # added from the command line (--add-trick): one more value on a tricks axis
     scale_set: dict[str, Any] = field(default_factory=dict)  # a scale's fields (--scale), set on every cell last
+    reproduces: Any = None  # a ganbench.reproduction.Reproduction: the paper's numbers this suite is set against
 
     def cells(self) -> list[dict[str, Any]]:
         """Every cell of every grid block (before seeds), excluded ones left out."""
@@ -454,8 +455,13 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
         seeds = scales[scale].get("seeds", seeds)
         seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
         name = f"{name}-{scale}"
+    reproduces = None
+    if doc.get("reproduces") is not None:
+        from ganbench.reproduction import parse
+
+        reproduces = parse(doc["reproduces"], f"suite {path}")
     return Suite(
         name=name, description=str(doc.get("description", "")).strip(),
         seeds=tuple(seeds), base=base, grid=tuple(blocks), overrides=tuple(overrides), exclude=tuple(exclude),
-        path=str(path), extra_tricks=add_tricks, scale_set=scale_set,
+        path=str(path), extra_tricks=add_tricks, scale_set=scale_set, reproduces=reproduces,
     )
