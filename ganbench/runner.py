@@ -25,6 +25,8 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         if (path / store.METRICS).exists():  # present but unreadable: keep it, redo the run
             store.set_aside(path / store.METRICS, "is unreadable")
         spec = store.prepare(path, spec)
+        if torch.device(opts.device).type == "cuda":  # peak memory is reported per run
+            torch.cuda.reset_peak_memory_stats(opts.device)
         t0 = time.perf_counter()
         s = build(spec, opts.device)
         if not train(s, path, opts):

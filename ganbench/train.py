@@ -252,6 +252,7 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
 
     def diverged(step: int) -> bool:  # an outcome to record, not a crash; the kept checkpoints stay as they were
         s.diverged_at = step
+        s.batches_drawn = sampler.drawn
         logs.write(path)
         bar.close()
         return True

@@ -189,3 +189,18 @@ def test_ndb_metric_is_deterministic_on_digits():
 
     ndb_module._reference.cache_clear()
     assert {v.column: v.value for v in METRICS.get("ndb")(ctx())} == a  # the bins are rebuilt identically
+
+
+def test_precision_recall_uses_a_fixed_real_subset_above_its_cap(monkeypatch):
+    """Above PR_REAL_MAX real samples, PR compares with a fixed-seed subset of that size (Kynkaenniemi et al.: 50k
+    vs 50k), never the whole set's distance matrix."""
+    from ganbench.metrics import fidelity
+
+    assert fidelity.pr_real_subset(50_000) is None
+    sub = fidelity.pr_real_subset(128_000)
+    assert len(sub) == 50_000 and len(torch.unique(sub)) == 50_000 and torch.equal(sub, fidelity.pr_real_subset(128_000))
+    monkeypatch.setattr(fidelity, "PR_REAL_MAX", 100)
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(400, 4, generator=g), torch.randn(100, 4, generator=g)
+    idx = fidelity.pr_real_subset(400)
+    assert fidelity.precision_recall(fake, real) == fidelity.precision_recall(fake, real[idx])

@@ -14,7 +14,7 @@ def convs(module, kind):
 
 @pytest.mark.parametrize("res,g_plan,d_plan", [
     (32, [256, 256, 256, 256], [(256, True), (256, True), (256, False), (256, False)]),  # BigGAN/SNGAN CIFAR
-    (64, [1024, 512, 256, 128, 64], [(64, True), (128, True), (256, True), (512, True), (1024, False)]),
+    (64, [1024, 1024, 512, 256, 128], [(64, True), (128, True), (256, True), (512, True), (1024, False)]),
     (128, [1024, 1024, 512, 256, 128, 64], [(64, True), (128, True), (256, True), (512, True), (1024, True), (1024, False)]),
 ])
 def test_channel_plans_follow_biggan(res, g_plan, d_plan):
@@ -98,3 +98,11 @@ def test_conditioning_tricks_switch_on_conditional_batch_norm():
     assert s.G.classes == 10 and s.D.projection is not None and spec.arch_options["classes"] == 0
     z = s.latent(4)
     assert s.G(z).shape == (4, 3, 32, 32) and z.shape[1] == spec.z_dim + 10
+
+
+def test_options_that_would_do_nothing_are_refused():
+    with pytest.raises(ValueError, match="need g_bn"):
+        build_models("resnet", (3, 32, 32), 26, {"classes": 10, "g_bn": False})
+    with pytest.raises(ValueError, match="both G and D have a block"):
+        build_models("resnet", (3, 32, 32), 16, {"attention": 32})  # D has no 32x32 block after a halving
+    build_models("resnet", (3, 32, 32), 16, {"attention": 16, "width": 4})

@@ -236,3 +236,11 @@ def test_stacked_mnist_mode_count_follows_pacgan():
     same = real[:1].expand(500, -1, -1, -1)
     collapsed = {v.name: v.value for v in class_modes(EvalContext(d, same, 0))}
     assert collapsed["modes"] == 1 and collapsed["kl_modes"] == pytest.approx(np.log(1000), rel=1e-9)
+
+
+def test_an_unreadable_image_is_named_in_one_line(tmp_path):
+    for i in range(3):
+        datafixtures.jpeg(tmp_path / "imgs" / f"{i}.jpg", 20, 20, i)
+    (tmp_path / "imgs" / "broken.png").write_bytes(b"not an image")
+    with pytest.raises(DataError, match=r"cannot read .*broken.png as an image; remove or replace it"):
+        get_dataset(f"imagefolder:{tmp_path / 'imgs'}@8")

@@ -86,7 +86,10 @@ class _Files(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return torch.from_numpy(center_crop_resize(self.paths[i], self.size, self.crop))
+        try:
+            return torch.from_numpy(center_crop_resize(self.paths[i], self.size, self.crop))
+        except OSError:  # not an image, or truncated: reported by the main process with its path
+            return torch.empty(0, dtype=torch.uint8)
 
 
 def prepare_workers() -> int:
@@ -106,15 +109,23 @@ def prepared(name: str, paths: Sequence[Path], size: int, crop: int | None, base
         key.update(f"{p.relative_to(base).as_posix()} {p.stat().st_size}\n".encode())
     out = data_root() / PREPARED / f"{name}-{size}-{key.hexdigest()[:12]}.npy"
     if not out.exists():  # written under a temporary name, then renamed: never half a file under the final name
-        out.parent.mkdir(parents=True, exist_ok=True)
-        loader = torch.utils.data.DataLoader(_Files(paths, size, crop), batch_size=256, num_workers=prepare_workers())
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataError(f"cannot write the prepared copy of {name!r} under {out.parent} ({e.strerror}); point "
+                            f"--data-root / ${DATA_ENV} at a writable folder holding the data") from None
+        loader = torch.utils.data.DataLoader(_Files(paths, size, crop), batch_size=256, num_workers=prepare_workers(),
+                                             collate_fn=list)
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         try:
             arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), 3, size, size))
             i = 0
             for batch in tqdm(loader, desc=f"preparing {name} at {size}x{size} (once)", unit="batch", leave=False,
                               disable=not sys.stderr.isatty()):
-                arr[i : i + len(batch)] = batch.numpy()
+                bad = next((j for j, im in enumerate(batch) if im.numel() == 0), None)
+                if bad is not None:
+                    raise DataError(f"data set {name!r}: cannot read {paths[i + bad]} as an image; remove or replace it")
+                arr[i : i + len(batch)] = torch.stack(batch).numpy()
                 i += len(batch)
             arr.flush()
             del arr

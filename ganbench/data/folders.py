@@ -69,7 +69,11 @@ def class_samples(name: str, folder: Path, classes: list[str], how: str) -> tupl
                         f"{folder} (e.g. {absent[0]}/); place {how}; the data root is {data_root()} "
                         "(set it with --data-root or $GANBENCH_DATA)")
     index = {c: i for i, c in enumerate(sorted(classes))}
-    samples = make_dataset(str(folder), index, extensions=tuple(s for s in (".jpeg", ".jpg", ".png")))
+    try:
+        samples = make_dataset(str(folder), index, extensions=(".jpeg", ".jpg", ".png"))
+    except FileNotFoundError as e:  # a class folder without images (e.g. its tar not yet extracted)
+        raise DataError(f"data set {name!r}: {' '.join(str(e).split())[:200]}; extract every class's images into "
+                        f"{folder}/<wnid>/") from None
     return [Path(p) for p, _ in samples], torch.tensor([c for _, c in samples], dtype=torch.long)
 
 

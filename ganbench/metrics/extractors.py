@@ -163,8 +163,9 @@ def weights_file(name: str) -> Path | None:
     path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[1]
     if path.is_file():
         return path
+    flag = " / --feature-weights" if env == INCEPTION_WEIGHTS_ENV else ""
     what = (f"the {name} weights are not on this machine: download {url} and place it at {path} "
-            f"(or anywhere, and set ${env} / --feature-weights to its path)")
+            f"(or anywhere, and set ${env}{flag} to its path)")
     if not downloads_allowed():
         raise MetricError(f"{what}; downloads are off (${DOWNLOAD_ENV}=0)")
     try:

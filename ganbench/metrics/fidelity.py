@@ -70,10 +70,27 @@ def kid(fake: torch.Tensor, real: torch.Tensor, subset_size: int = 1000, subsets
     return float(mmd2.mean())
 
 
+PR_REAL_MAX = 50_000  # Kynkaanniemi et al. compare 50k generated with 50k real images
+PR_FULL_MATRIX = 20_000  # above this many samples the distances are computed in batches, not as one matrix
+
+
+def pr_real_subset(n_real: int, seed: int = RNG_SEED) -> torch.Tensor | None:
+    """Indices of the real samples precision/recall uses: all up to PR_REAL_MAX, else a fixed-seed subset of that
+    size (the full set's pairwise distances would not fit in memory: 128k Stacked MNIST needs 130 GB)."""
+    if n_real <= PR_REAL_MAX:
+        return None
+    return torch.randperm(n_real, generator=torch.Generator().manual_seed(seed))[:PR_REAL_MAX]
+
+
 def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> tuple[float, float]:
-    """Improved precision and recall with k-NN balls (Kynkaanniemi et al. 2019)."""
+    """Improved precision and recall with k-NN balls (Kynkaanniemi et al. 2019), on at most PR_REAL_MAX real
+    samples (see pr_real_subset)."""
+    subset = pr_real_subset(len(real))
+    if subset is not None:
+        real = real[subset]
+    big = max(len(fake), len(real)) > PR_FULL_MATRIX
     out = prc_features_to_metric(fake.float().cpu(), real.float().cpu(), prc_neighborhood=k, prc_batch_size=10000,
-                                 save_cpu_ram=False, verbose=False)
+                                 save_cpu_ram=big, verbose=False)
     return float(out["precision"]), float(out["recall"])
 
 

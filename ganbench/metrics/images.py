@@ -15,7 +15,7 @@ from ganbench.cache import cache_dir
 from ganbench.env import FEATURES_ENV
 from ganbench.errors import MetricError
 from ganbench.metrics.classifier import quantize
-from ganbench.metrics.fidelity import (DIVERSITY_SAMPLES, diversity_ratio, frechet_distance, frechet_statistics,
+from ganbench.metrics.fidelity import (PR_REAL_MAX, DIVERSITY_SAMPLES, diversity_ratio, frechet_distance, frechet_statistics,
                                        inception_score, kid, precision_recall)
 
 BATCH = 500  # images per extractor call for ganbench's own small extractors
@@ -133,7 +133,8 @@ def image_fidelity(ctx: EvalContext) -> list[MetricValue]:
     else:
         pr_real, pr_fake = real["features"], fake["features"]
     pr_tag = extractor_tag(pr_name)
-    pr_proto = {**proto, "k": 3, "layer": layers_of(pr_name)[0], "resize": RESIZE.get(pr_name, "none")}
+    pr_proto = {**proto, "k": 3, "layer": layers_of(pr_name)[0], "resize": RESIZE.get(pr_name, "none"),
+                "n_real": min(len(ctx.data), PR_REAL_MAX)}
     precision, recall = precision_recall(pr_fake, pr_real, k=3)
     return [
         MetricValue("fid", frechet_distance(frechet_statistics(fake["features"]), real["stats"]), False, tag, proto),

@@ -13,10 +13,16 @@ from ganbench.models.dcgan import SelfAttention, stages_for
 
 def g_channels(n: int, width: int) -> list[int]:
     """Channels at the bottom and after each of the n up-sampling blocks: constant 4 x width up to three blocks (the
-    SNGAN/BigGAN CIFAR networks: 256 for width 64), else BigGAN's 16, 8, 4, 2, 1 multiples (16 at most)."""
+    SNGAN/BigGAN CIFAR networks: 256 for width 64), else BigGAN's tabulated multiples (BIGGAN_G)."""
     if n <= 3:
         return [4 * width] * (n + 1)
-    return [width * min(16, 2 ** (n - k)) for k in range(n + 1)]
+    if n in BIGGAN_G:
+        return [width * m for m in BIGGAN_G[n]]
+    return [width * 16] + [width * min(16, 2 ** (n - k)) for k in range(1, n + 1)]
+
+
+# BigGAN's G channel multiples (in-channels of the first block, then each block's out-channels) at 64, 128, 256
+BIGGAN_G = {4: [16, 16, 8, 4, 2], 5: [16, 16, 8, 4, 2, 1], 6: [16, 16, 8, 8, 4, 2, 1]}
 
 
 def d_plan(n: int, width: int) -> list[tuple[int, bool]]:
@@ -165,14 +171,23 @@ def resnet(
     sizes = [bottom << k for k in range(n + 1)]
     if attention == -1:
         attention = resolution // 2
-    if attention and attention not in sizes:
-        raise ValueError(f"attention resolution {attention} must be one of the feature-map sizes {sizes}")
     if classes < 0 or shared_dim < 1 or width < 1:
         raise ValueError("classes must be >= 0, shared_dim and width >= 1")
+    if (classes or hier) and not g_bn:
+        raise ValueError("classes and hier condition G's batch norms; they need g_bn")
+    plan = d_plan(n, width)
+    d_sizes, r = [], resolution
+    for _, down in plan:
+        r = r // 2 if down else r
+        if down:
+            d_sizes.append(r)
+    both = sorted(set(sizes[1:]) & set(d_sizes))
+    if attention and attention not in both:
+        raise ValueError(f"attention resolution {attention} must be a size where both G and D have a block: {both}")
     G = ResGenerator(z_dim, g_channels(n, width), bottom, channels, classes, shared_dim, hier, g_bn, attention,
                      resolution)
     blocks, c, res = [], channels, resolution
-    for i, (c_out, down) in enumerate(d_plan(n, width)):
+    for i, (c_out, down) in enumerate(plan):
         blocks.append(DBlock(c, c_out, down, first=i == 0))
         c, res = c_out, res // 2 if down else res
         if attention and res == attention and down:

@@ -99,6 +99,7 @@ class LabelConditioning(Trick):
         **{t: ONE_CODE_TRICK for t in ("cgan", "acgan", "projection", "infogan")}, "pac": PACKS}
     num_classes: int = field(default=0, init=False, repr=False, compare=False)
     prior: Tensor | None = field(default=None, init=False, repr=False, compare=False)
+    _priors: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # prior per device
 
     def check(self, spec, loss) -> None:
         from ganbench.data import get_dataset
@@ -108,6 +109,7 @@ class LabelConditioning(Trick):
                 "none; use a labelled data set or infogan (unsupervised codes)")
 
     def bind_data(self, data: Any) -> None:
+        self._priors = {}
         counts = torch.bincount(data.labels.long().flatten())
         self.num_classes = int(counts.numel())
         self.prior = counts.double() / counts.sum()
@@ -127,7 +129,10 @@ class LabelConditioning(Trick):
     def sample_labels(self, n: int, device: torch.device, generator: torch.Generator | None) -> Tensor:
         """n class labels drawn from the data's class frequencies."""
         gen_device = generator.device if generator is not None else device
-        y = torch.multinomial(self.prior.to(gen_device), n, replacement=True, generator=generator)
+        key = str(gen_device)
+        if key not in self._priors:  # copied once, not every step (a host-to-device copy per step would sync)
+            self._priors[key] = self.prior.to(gen_device)
+        y = torch.multinomial(self._priors[key], n, replacement=True, generator=generator)
         return y.to(device)
 
     def latent_codes(self, n, device, generator, train) -> Tensor:
