@@ -12,3 +12,8 @@ def cache_dir(*parts: str) -> Path:
     path = Path(root, *parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def file_safe(name: str) -> str:
+    """`name` with every character other than letters, digits, '-', '_' and '.' replaced by '_' (for file names)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

@@ -48,15 +48,18 @@ def evaluation_protocol(protocol: dict) -> dict:
     return {k: v for k, v in protocol.items() if k not in SAMPLING}
 
 
-def split_protocols(rows: list[dict], protocols: list[dict]) -> dict[tuple[str, str], dict]:
+def split_protocols(rows: list[dict], protocols: list[dict]) -> tuple[dict[tuple[str, str], dict],
+                                                                      dict[tuple[str, str], str]]:
     """Give values of one metric column that were computed under different protocols on the same data set their own
-    columns (the differing settings appended in the brackets), in place; returns each column's protocol."""
+    columns (the differing settings appended in the brackets), in place; returns each (data set, column)'s protocol
+    and, for each new (data set, column), the column it was split from."""
     seen: dict[tuple[str, str], dict[str, dict]] = {}
     for row, prot in zip(rows, protocols):
         for col, p in prot.items():
             if col in row:
                 seen.setdefault((row["dataset"], col), {})[json.dumps(p, sort_keys=True, default=str)] = p
     out: dict[tuple[str, str], dict] = {}
+    renamed: dict[tuple[str, str], str] = {}
     for (dataset, col), variants in seen.items():
         if len(variants) == 1:
             out[(dataset, col)] = next(iter(variants.values()))
@@ -70,7 +73,9 @@ def split_protocols(rows: list[dict], protocols: list[dict]) -> dict[tuple[str, 
                 new = f"{col[:-1]}, {label}]" if TAG.search(col) else f"{col} [{label}]"
                 row[new] = row.pop(col)
                 out[(dataset, new)] = p
-    return out
+                renamed[(dataset, new)] = col
+    return out, renamed
+
 
 def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Results:
     """The finished runs under suite_path/runs; with `run_ids` (the suite's current cells), only those.
@@ -100,16 +105,13 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
         extra = f" ({left_out} finished runs belong to an earlier version of the suite)" if left_out else ""
         raise ResultsError(f"no finished runs of the suite under {suite_path}/runs{extra}; "
                            f"run `ganbench bench {suite_path.name}` first")
-    before = [set(r) for r in rows]
-    column_protocols = split_protocols(rows, protocols)
-    for row, old in zip(rows, before):  # a split column keeps its direction; the main metric follows its majority
-        for new in set(row) - old:
-            base = next(c for c in old - set(row) if new.startswith(c[:-1] if TAG.search(c) else c))
-            higher[new] = higher[base]
+    column_protocols, renamed = split_protocols(rows, protocols)
+    for (_, new), old in renamed.items():  # a split column keeps its direction
+        higher[new] = higher[old]
     df = pd.DataFrame(rows)
-    for dataset, col in list(main.items()):
-        if col not in df:
-            variants = [c for c in df.columns if c.startswith(col[:-1] if TAG.search(col) else col)]
+    for dataset, col in list(main.items()):  # a split main metric: rank by the variant most of the runs have
+        variants = [new for (d, new), old in renamed.items() if d == dataset and old == col]
+        if variants:
             main[dataset] = max(variants, key=lambda c: df.loc[df.dataset == dataset, c].notna().sum())
     for c in ID_COLUMNS:  # e.g. no run of the suite was probed
         if c not in df:

@@ -11,9 +11,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ganbench.env import DATA_ENV, DOWNLOAD_ENV
 from ganbench.errors import DataError
 
-from ganbench.env import DATA_ENV, DOWNLOAD_ENV
 PREPARED = "ganbench-prepared"  # sub-folder of the data root holding the prepared copies
 PREPARE_VERSION = 1  # raised when the resizing recipe changes: the prepared copies are rebuilt
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
@@ -31,11 +31,15 @@ def downloads_allowed() -> bool:
     return os.environ.get(DOWNLOAD_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def root_hint() -> str:
+    """The tail of every missing-data message: where the data root is and how to move it."""
+    return f"the data root is {data_root()} (set it with --data-root or ${DATA_ENV})"
+
+
 def missing(name: str, where: Path, files: Sequence[str], how: str) -> DataError:
     """The one-line error of a data set that is not on disk: which files to place where, and how to get them."""
     shown = ", ".join(files[:8]) + (f" (and {len(files) - 8} more)" if len(files) > 8 else "")
-    return DataError(f"data set {name!r} is missing: place {shown} in {where} ({how}); "
-                     f"the data root is {data_root()} (set it with --data-root or ${DATA_ENV})")
+    return DataError(f"data set {name!r} is missing: place {shown} in {where} ({how}); {root_hint()}")
 
 
 def fetch_or_fail(name: str, load: Callable[[bool], object], where: Path, files: Sequence[str], how: str):

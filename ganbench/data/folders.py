@@ -7,8 +7,9 @@ from pathlib import Path
 
 import torch
 
+from ganbench.cache import file_safe
 from ganbench.data.base import DATASETS, Dataset
-from ganbench.data.files import data_root, fetch_or_fail, list_images, prepared
+from ganbench.data.files import data_root, fetch_or_fail, list_images, prepared, root_hint
 from ganbench.data.vision import PAPER_INFO, PAPER_METRICS
 from ganbench.errors import DataError
 
@@ -52,6 +53,12 @@ _register_celeba("celeba", 64)
 _register_celeba("celeba-128", 128)
 
 
+def require_folder(name: str, folder: Path, how: str) -> None:
+    """A data set's folder must exist, else its one-line missing-data message."""
+    if not folder.is_dir():
+        raise DataError(f"data set {name!r} is missing: place {how} so that {folder} exists; {root_hint()}")
+
+
 def read_class_list(name: str) -> list[str]:
     """A shipped ImageNet subset: its WordNet ids, in the file's order (comment lines start with #)."""
     lines = (CLASS_LISTS / f"{name}.txt").read_text().splitlines()
@@ -66,8 +73,7 @@ def class_samples(name: str, folder: Path, classes: list[str], how: str) -> tupl
     absent = [c for c in classes if not (folder / c).is_dir()]
     if absent:
         raise DataError(f"data set {name!r} is missing: {len(absent)} of its {len(classes)} class folders are not in "
-                        f"{folder} (e.g. {absent[0]}/); place {how}; the data root is {data_root()} "
-                        "(set it with --data-root or $GANBENCH_DATA)")
+                        f"{folder} (e.g. {absent[0]}/); place {how}; {root_hint()}")
     index = {c: i for i, c in enumerate(sorted(classes))}
     try:
         samples = make_dataset(str(folder), index, extensions=(".jpeg", ".jpg", ".png"))
@@ -82,9 +88,7 @@ def tiny_imagenet() -> Dataset:
     """Tiny ImageNet: 100,000 training images of 200 classes at 64x64 (CS231n; folder layout)."""
     folder = data_root() / "tiny-imagenet-200" / "train"
     how = "tiny-imagenet-200.zip (http://cs231n.stanford.edu/tiny-imagenet-200.zip) extracted, train/<wnid>/images/*.JPEG"
-    if not folder.is_dir():
-        raise DataError(f"data set 'tiny-imagenet' is missing: place {how} so that {folder} exists; the data root is "
-                        f"{data_root()} (set it with --data-root or $GANBENCH_DATA)")
+    require_folder("tiny-imagenet", folder, how)
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
     paths, labels = class_samples("tiny-imagenet", folder, classes, how)
     x, key = prepared("tiny-imagenet", paths, 64, None, folder)
@@ -108,9 +112,7 @@ def _register_imagenet(prefix: str, class_list: str | None, size: int) -> None:
         folder = data_root() / "imagenet" / "train"
         how = ("the ILSVRC-2012 training images in their class folders, train/<wnid>/*.JPEG "
                "(ILSVRC2012_img_train.tar and its per-class tars extracted; image-net.org needs a manual download)")
-        if not folder.is_dir():
-            raise DataError(f"data set {name!r} is missing: place {how} so that {folder} exists; the data root is "
-                            f"{data_root()} (set it with --data-root or $GANBENCH_DATA)")
+        require_folder(name, folder, how)
         classes = read_class_list(class_list) if class_list else sorted(p.name for p in folder.iterdir() if p.is_dir())
         paths, labels = class_samples(name, folder, classes, how)
         x, key = prepared(prefix, paths, size, None, folder)
@@ -155,7 +157,7 @@ def imagefolder(arg: str = "") -> Dataset:
     if classes and all(len(p.relative_to(folder).parts) > 1 for p in paths):
         index = {c: i for i, c in enumerate(classes)}
         labels = torch.tensor([index[p.relative_to(folder).parts[0]] for p in paths], dtype=torch.long)
-    label = "".join(c if c.isalnum() or c in "-_." else "_" for c in folder.resolve().name) or "root"
+    label = file_safe(folder.resolve().name) or "root"
     x, key = prepared(f"imagefolder-{label}", paths, size, None, folder, salt=folder.resolve().as_posix())
     info = {"fingerprint": key, "source": f"{len(paths):,} images under {folder}, centre square crop resized to {size}"}
     if labels is not None:

@@ -20,15 +20,19 @@ from ganbench.store import load_torch
 
 
 class _DigitsBase(FeatureExtractorBase):
-    """Shared loading: weights from `feature_extractor_weights_path`, else ganbench's cached classifier."""
+    """Shared loading: weights from `feature_extractor_weights_path`, else ganbench's cached classifier (`load`,
+    which also gives its metadata: held-out accuracy, weights hash)."""
+
+    net_class = DigitNet
+    load = staticmethod(load_classifier)
 
     def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
         super().__init__(name, features_list)
         if feature_extractor_weights_path:
-            self.net = DigitNet()
+            self.net = self.net_class()
             self.net.load_state_dict(load_torch(feature_extractor_weights_path))
         else:
-            self.net, _ = load_classifier()
+            self.net, _ = self.load()
         self.net.eval().requires_grad_(False)
 
     @staticmethod
@@ -75,14 +79,8 @@ class MnistExtractor(_DigitsBase):
     """MNIST classifier features (128-d) and logits (10) of images of any size and channels (averaged to grey;
     32 x 32 cropped to the centre 28 x 28, other sizes resized)."""
 
-    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
-        FeatureExtractorBase.__init__(self, name, features_list)
-        if feature_extractor_weights_path:
-            self.net = mnist.MnistNet()
-            self.net.load_state_dict(load_torch(feature_extractor_weights_path))
-        else:
-            self.net, _ = mnist.load_classifier()
-        self.net.eval().requires_grad_(False)
+    net_class = mnist.MnistNet
+    load = staticmethod(mnist.load_classifier)
 
     @staticmethod
     def get_dummy_input_for_compile():
@@ -107,8 +105,7 @@ class StackedMnistExtractor(MnistExtractor):
 
 EXTRACTORS = {"ganbench-digits": DigitsExtractor, "ganbench-stacked-digits": StackedDigitsExtractor,
               "ganbench-mnist": MnistExtractor, "ganbench-stacked-mnist": StackedMnistExtractor}
-OWN_META = {"ganbench-digits": load_classifier, "ganbench-stacked-digits": load_classifier,
-            "ganbench-mnist": mnist.load_classifier, "ganbench-stacked-mnist": mnist.load_classifier}
+OWN_META = {name: cls.load for name, cls in EXTRACTORS.items()}  # the trained classifier behind each
 for _name, _cls in EXTRACTORS.items():
     if _name not in FEATURE_EXTRACTORS_REGISTRY:
         register_feature_extractor(_name, _cls)

@@ -11,7 +11,7 @@ from torch_fidelity.utils import create_feature_extractor
 
 from ganbench.metrics import extractors as _extractors  # noqa: F401  (registers the extractors)
 from ganbench.metrics.base import METRICS, EvalContext, MetricValue, kl_divergence
-from ganbench.cache import cache_dir
+from ganbench.cache import cache_dir, file_safe
 from ganbench.env import FEATURES_ENV
 from ganbench.errors import MetricError
 from ganbench.metrics.classifier import quantize
@@ -91,17 +91,13 @@ def _real_features(dataset: str, name: str, fingerprint: str, digest: str, devic
     from ganbench.data import get_dataset
     from ganbench.store import load_torch, save_torch
 
-    path = cache_dir("features") / f"{_safe(dataset)}-{fingerprint}-{name}-{digest[:12]}.pt"
+    path = cache_dir("features") / f"{file_safe(dataset)[:60]}-{fingerprint}-{name}-{digest[:12]}.pt"
     if path.exists():
         out = load_torch(path)
     else:
         out = extract(name, get_dataset(dataset).x, device)
         save_torch(path, out)
     return {**out, "stats": frechet_statistics(out["features"])}
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
 
 
 def real_features(dataset: str, name: str, device: str = "cpu") -> dict[str, torch.Tensor]:
