@@ -361,5 +361,6 @@ def write_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None, 
     if reproduces is not None:
         from ganbench.reproduction import write_report
 
-        out.append(write_report(reproduces, suite_path, agg))
+        runs = load_results(suite_path, run_ids).df if reproduces.claims else None
+        out.append(write_report(reproduces, suite_path, agg, runs))
     return out

@@ -154,6 +154,51 @@ def truncation_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path)
     return _save(fig, out / f"truncation_{_slug(dataset)}.png")
 
 
+TRAJECTORY_COLUMNS = 6  # probe steps shown per run, evenly spaced, the last one included
+TRAJECTORY_SEEDS = 3  # with few methods every seed up to this many gets a row; with more, one seed per method
+
+
+def trajectory_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path) -> Path | None:
+    """2-D data: the probe's points (the same latents every time) over training, one row per run, with the
+    mixture's means; shows a generator hopping between modes or spreading over them (Metz et al. 2017, Fig. 1)."""
+    d = df[df.dataset == dataset].sort_values(["method", "seed"])
+    runs = [(r.method, r.seed, suite_path / "runs" / r.run_id / store.PROBE_POINTS) for r in d.itertuples()]
+    runs = [r for r in runs if r[2].exists()]
+    if not runs:
+        return None
+    methods = list(dict.fromkeys(m for m, _, _ in runs))
+    per_method = TRAJECTORY_SEEDS if len(methods) <= 2 else 1
+    runs = [r for m in methods for r in [x for x in runs if x[0] == m][:per_method]]
+    from ganbench.data import get_dataset
+
+    centres = get_dataset(dataset).info.get("centres")
+    kept = [store.load_torch(f) for _, _, f in runs]
+    n_probes = max(len(k["step"]) for k in kept)
+    cols = min(TRAJECTORY_COLUMNS, n_probes)
+    fig, axes = plt.subplots(len(runs), cols, figsize=(1.9 * cols, 1.9 * len(runs)), squeeze=False)
+    lim = 1.3 * float(centres.abs().max()) if centres is not None else None
+    for row, ((method, seed, _), k) in enumerate(zip(runs, kept)):
+        n = len(k["step"])
+        picks = sorted({round(i * (n - 1) / max(cols - 1, 1)) for i in range(cols)})
+        for col, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= len(picks):
+                ax.axis("off")
+                continue
+            pts = k["points"][picks[col]]
+            ax.scatter(pts[:, 0], pts[:, 1], s=1.5, alpha=0.5, color="#1f77b4", rasterized=True)
+            if centres is not None:
+                ax.scatter(centres[:, 0], centres[:, 1], s=14, marker="x", color="#c0392b", linewidths=0.8)
+                ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
+            ax.set_aspect("equal")
+            ax.set_title(f"step {int(k['step'][picks[col]]):,}", fontsize=7)
+            if col == 0:
+                ax.set_ylabel(f"{method}\nseed {seed}", fontsize=7)
+    fig.suptitle(f"{dataset}: the probe's samples over training (red x: the mixture's means)", fontsize=9)
+    return _save(fig, out / f"trajectory_{_slug(dataset)}.png")
+
+
 def write_plots(suite_path: Path, run_ids: Collection[str] | None = None) -> list[Path]:
     """All figures of a suite under <suite>/plots/ (only its current cells when `run_ids` is given)."""
     res = load_results(suite_path, run_ids)
@@ -167,7 +212,8 @@ def write_plots(suite_path: Path, run_ids: Collection[str] | None = None) -> lis
         if curves:
             paths.append(curves)
         paths.append(samples_plot(suite_path, df, dataset, column, higher[column], out))
-        for extra in (quality_plot(suite_path, df, dataset, out), truncation_plot(suite_path, df, dataset, out)):
+        for extra in (quality_plot(suite_path, df, dataset, out), truncation_plot(suite_path, df, dataset, out),
+                      trajectory_plot(suite_path, df, dataset, out)):
             if extra:
                 paths.append(extra)
     return paths

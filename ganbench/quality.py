@@ -27,6 +27,7 @@ from ganbench.data.base import Dataset
 SPLIT_SEED = 4_241  # the halves of the training data
 PROBE_SEED_OFFSET = 104_729  # probe latents differ from the evaluation's and every training step's
 FIELDS = ["step", "select", "report", "modes", "wall_time"]
+KEPT_POINTS = 512  # 2-D data: this many of each probe's points are kept for the figure of samples over training
 
 
 def halves(n: int, seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,21 +82,23 @@ def reference(dataset: str, device: str = "cpu") -> tuple[dict, dict]:
     return frechet_statistics(feats[a]), frechet_statistics(feats[b])
 
 
-def probe(s: Setup) -> dict[str, float]:
+def probe(s: Setup) -> tuple[dict[str, float], torch.Tensor | None]:
     """The current generator's probe: {"select": distance to half A, "report": distance to half B, "modes":
-    modes covered (NaN for a data set without modes)}; every value NaN when the samples are not finite."""
+    modes covered (NaN for a data set without modes)}, every value NaN when the samples are not finite; and for
+    2-D data the first KEPT_POINTS generated points (on the CPU), else None."""
     from ganbench.evaluate import generate
     from ganbench.metrics.fidelity import frechet_distance, frechet_statistics
 
     spec = s.spec
     fake = generate(s, spec.quality_samples, spec.seed + PROBE_SEED_OFFSET)
+    points = fake[:KEPT_POINTS].detach().float().cpu() if s.data.kind == "points" else None
     if not torch.isfinite(fake).all():
-        return {"select": math.nan, "report": math.nan, "modes": math.nan}
+        return {"select": math.nan, "report": math.nan, "modes": math.nan}, points
     feats, modes = features_and_modes(s.data, fake, str(s.device))
     stats = frechet_statistics(feats)
     ref_a, ref_b = reference(s.data.name, str(s.device))
     return {"select": frechet_distance(stats, ref_a), "report": frechet_distance(stats, ref_b),
-            "modes": math.nan if modes is None else float(modes)}
+            "modes": math.nan if modes is None else float(modes)}, points
 
 
 def is_probe_step(done: int, every: int, steps: int) -> bool:

@@ -97,6 +97,12 @@ def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in spec.items() if k not in OBSERVATION_FIELDS}
     out["arch_options"] = {k: v for k, v in sorted(spec["arch_options"].items())
                            if k not in defaults or defaults[k] != v}
+    from ganbench.tricks.base import TRICKS
+
+    missing = object()
+    out["tricks"] = [{"name": t["name"], "params": {k: v for k, v in t["params"].items()
+                                                    if TRICKS.get(t["name"]).late_params.get(k, missing) != v}}
+                     for t in spec["tricks"]]
     return out
 
 
@@ -303,7 +309,7 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 # ---------------------------------------------------------------- suites
 
 SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales", "reproduces"}
-SCALE_KEYS = {"seeds", "set", "description"}
+SCALE_KEYS = {"seeds", "set", "description", "differences"}
 
 
 @dataclass(frozen=True)
@@ -460,6 +466,11 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
         from ganbench.reproduction import parse
 
         reproduces = parse(doc["reproduces"], f"suite {path}")
+        if scale is not None:  # a cheaper variant is labelled as such, with what it changes
+            extra = scales[scale].get("differences") or []
+            reproduces = dataclasses.replace(
+                reproduces, variant=f"{scale} ({str(scales[scale].get('description', '')).strip()})",
+                differences=reproduces.differences + tuple(map(str, [extra] if isinstance(extra, str) else extra)))
     return Suite(
         name=name, description=str(doc.get("description", "")).strip(),
         seeds=tuple(seeds), base=base, grid=tuple(blocks), overrides=tuple(overrides), exclude=tuple(exclude),

@@ -6,7 +6,7 @@ import io
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -173,12 +173,16 @@ class Logs:
     history: list[dict]
     spectra: list[dict]
     quality: list[dict]
+    points: list[dict] = field(default_factory=list)  # 2-D data: {"step", "points"} of each probe
 
     def write(self, path: Path) -> None:
-        """history.csv, spectra.csv and quality.csv (when probed) in `path`."""
+        """history.csv, spectra.csv, quality.csv (when probed) and probe_points.pt (2-D data) in `path`."""
         write_history(path, self.history, self.spectra)
         if self.quality:
             write_csv(path / store.QUALITY, self.quality, quality.FIELDS)
+        if self.points:
+            store.save_torch(path / store.PROBE_POINTS, {"step": torch.tensor([p["step"] for p in self.points]),
+                                                         "points": torch.stack([p["points"] for p in self.points])})
 
 
 def checkpoint_state(s: Setup, step: int, drawn: int, logs: Logs) -> dict:
@@ -186,7 +190,7 @@ def checkpoint_state(s: Setup, step: int, drawn: int, logs: Logs) -> dict:
         "step": step, "batches_drawn": drawn, "history": logs.history,
         "G": s.G.state_dict(), "D": s.D.state_dict(),
         "opt_g": s.opt_g.state_dict(), "opt_d": s.opt_d.state_dict(), "tricks": s.tricks.state_dict(),
-        "spectra": logs.spectra, "quality": logs.quality,
+        "spectra": logs.spectra, "quality": logs.quality, "points": logs.points,
     }
 
 
@@ -237,7 +241,8 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
     if state is not None:
         restore(s, state)
         start, drawn = state["step"], state["batches_drawn"]
-        logs = Logs(list(state["history"]), list(state.get("spectra", [])), list(state.get("quality", [])))
+        logs = Logs(list(state["history"]), list(state.get("spectra", [])), list(state.get("quality", [])),
+                    list(state.get("points", [])))
     sampler = BatchSampler(resident(s.data.x, s.device), s.batch_size, spec.seed, drawn,
                            labels=s.data.labels.to(s.device) if s.needs_labels else None)
     fastpath.prepare(s, opts.amp, opts.channels_last, opts.compile)
@@ -273,9 +278,11 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
         done = step + 1
         if quality.is_probe_step(done, spec.quality_every, spec.steps):
             t_probe = time.perf_counter()
-            scores = quality.probe(s)
+            scores, points = quality.probe(s)
             best = quality.improves(logs.quality, scores["select"])
             logs.quality.append({"step": done, **scores, "wall_time": t_probe - t0})
+            if points is not None:
+                logs.points.append({"step": done, "points": points})
             if best:
                 store.save_torch(path / store.BEST, checkpoint_state(s, done, sampler.drawn, logs))
             t0 += time.perf_counter() - t_probe  # wall_time counts training only

@@ -99,3 +99,12 @@ def test_unknown_init_is_refused():
 
     with pytest.raises(SpecError, match="unknown init"):
         build_spec({"dataset": "ring8", "loss": "ns", "arch_options": {"init": "xavier"}})
+
+
+@pytest.mark.parametrize("g_act,layer", [("relu", torch.nn.ReLU), ("lrelu", torch.nn.LeakyReLU), ("tanh", torch.nn.Tanh)])
+def test_mlp_generator_activation(g_act, layer):
+    """Each hidden layer of the MLP G ends in the chosen activation (tanh: the Unrolled GAN reference's G)."""
+    G, _ = build_models("mlp", (2,), 8, {"g_act": g_act, "g_layers": 3, "g_bn": False})
+    acts = [m for m in G.modules() if isinstance(m, (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh))]
+    assert len(acts) == 3 and all(type(a) is layer for a in acts)
+    assert torch.allclose(G(torch.zeros(4, 8)), G(torch.zeros(4, 8)))

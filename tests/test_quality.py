@@ -55,13 +55,14 @@ class FixedSampler(nn.Module):
 def test_probe_scores_the_data_distribution_near_zero_and_a_collapse_far(tiny_mlp):
     s = build(spec_of(tiny_mlp, quality_samples=4000))
     s.G = FixedSampler(s.data.x[torch.randperm(len(s.data.x), generator=torch.Generator().manual_seed(1))[:20000]])
-    good = quality.probe(s)
+    good, points = quality.probe(s)
+    assert points.shape == (quality.KEPT_POINTS, 2)  # 2-D data: the probe's points are kept for figures
     s.G = FixedSampler(s.data.info["centres"][:1].float())  # every sample on one mode
-    bad = quality.probe(s)
+    bad, _ = quality.probe(s)
     assert max(good["select"], good["report"]) < 0.02 and min(bad["select"], bad["report"]) > 1.0, (good, bad)
     assert good["modes"] == 8 and bad["modes"] == 1
     s.G = FixedSampler(torch.full((1, 2), math.nan))
-    assert all(math.isnan(v) for v in quality.probe(s).values())
+    assert all(math.isnan(v) for v in quality.probe(s)[0].values())
 
 
 @pytest.mark.parametrize("tricks", [[], ["ema", "sn", "instance-noise"]])
@@ -79,6 +80,8 @@ def test_probing_never_changes_the_trained_numbers(tmp_path, tiny_mlp, tricks):
     assert not (tmp_path / "a" / store.QUALITY).exists() and a["checkpoints"]["selection"] is None
     rows = store.read_history(tmp_path / "b", store.QUALITY)
     assert [int(r["step"]) for r in rows] == list(range(10, 81, 10))
+    kept = store.load_torch(tmp_path / "b" / store.PROBE_POINTS)  # the points of every probe, for the figure
+    assert kept["step"].tolist() == list(range(10, 81, 10)) and kept["points"].shape[0] == 8
 
 
 def test_best_checkpoint_is_the_selected_probe_and_reproduces_it(tmp_path, tiny_mlp):
@@ -92,7 +95,7 @@ def test_best_checkpoint_is_the_selected_probe_and_reproduces_it(tmp_path, tiny_
     assert state["step"] == sel["best"]["step"]
     s = build(spec)
     restore(s, state)
-    again = quality.probe(s)  # the kept weights are the chosen ones
+    again, _ = quality.probe(s)  # the kept weights are the chosen ones
     assert (again["select"], again["report"]) == (sel["best"]["select"], sel["best"]["report"])
 
 
@@ -105,6 +108,8 @@ def test_killed_run_resumes_to_the_same_curve_and_best_checkpoint(tmp_path, tiny
     assert strip(tmp_path / "clean") == strip(tmp_path / "killed")
     a, b = (store.load_torch(tmp_path / x / store.BEST) for x in ("clean", "killed"))
     assert a["step"] == b["step"] and all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+    pa, pb = (store.load_torch(tmp_path / x / store.PROBE_POINTS) for x in ("clean", "killed"))
+    assert torch.equal(pa["step"], pb["step"]) and torch.equal(pa["points"], pb["points"])
 
 
 def test_diverged_run_keeps_its_last_good_checkpoints(tmp_path, tiny_mlp):

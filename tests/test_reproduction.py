@@ -66,3 +66,42 @@ reproduces:
     assert modes[7] in ("reproduced", "better", "worse") and cells[("ring8", "hq")][3] == "0.9"
     leaderboard = (tmp_path / "res" / "repro" / "leaderboard.md").read_text()
     assert "Table 1" not in leaderboard  # published numbers never enter our own tables
+
+
+def test_units_and_printed_standard_errors():
+    (p,) = parse({"citation": "x", "published": [{"dataset": "ring8", "method": "GAN", "metric": "hq", "value": 98.2,
+                                                  "se": 0.2, "n": 10, "unit": "%", "source": "T1"}]}, "s").published
+    assert p.printed() == "98.2 % ± 0.2 (se, n=10)" and p.se == 0.2
+    assert verdict(0.981, 0.0, 5, p, higher=True) == "reproduced"  # 98.1 % is 0.1 from 98.2, within 2 * 0.2
+    assert verdict(0.97, 0.0, 5, p, higher=True) == "worse"
+    with pytest.raises(SpecError, match="both std and se"):
+        parse({"citation": "x", "published": [{"dataset": "d", "method": "m", "metric": "hq", "value": 1, "std": 1,
+                                               "se": 1, "source": "T"}]}, "s")
+    with pytest.raises(SpecError, match="unit 'percent'"):
+        parse({"citation": "x", "published": [{"dataset": "d", "method": "m", "metric": "hq", "value": 1,
+                                               "unit": "percent", "source": "T"}]}, "s")
+
+
+def test_claims_count_the_seeds_that_meet_them():
+    import pandas as pd
+
+    from ganbench.reproduction import claim_rows
+
+    rep = parse({"citation": "x", "published": [], "claims": [
+        {"dataset": "ring8", "method": "U", "metric": "modes", "op": "==", "value": 8, "source": "Fig. 1"},
+        {"dataset": "ring8", "method": "G", "metric": "modes", "op": "<", "value": 8, "source": "Fig. 1"},
+        {"dataset": "ring8", "method": "X", "metric": "modes", "op": ">=", "value": 1, "source": "Fig. 1"}]}, "s")
+    runs = pd.DataFrame({"dataset": ["ring8"] * 5, "method": ["U", "U", "U", "G", "G"], "seed": [0, 1, 2, 0, 1],
+                         "modes": [8, 8, 8, 8, 2]})
+    rows = claim_rows(rep, runs)
+    assert rows.verdict.tolist() == ["holds (3/3 seeds)", "mixed (1/2 seeds)", "not run"]
+    assert rows["ours (per seed)"].tolist() == ["8, 8, 8", "8, 2", ""]
+    with pytest.raises(SpecError, match="each claim needs"):
+        parse({"citation": "x", "published": [], "claims": [{"dataset": "d", "method": "m", "metric": "modes",
+                                                               "op": "~", "value": 1, "source": "F"}]}, "s")
+
+
+def test_a_cheaper_scale_is_labelled_with_its_differences():
+    full, cpu = load_suite("veegan-pacgan-2d").reproduces, load_suite("veegan-pacgan-2d", scale="cpu").reproduces
+    assert full.variant == "" and cpu.variant.startswith("cpu (")
+    assert len(cpu.differences) == len(full.differences) + 1 and "3,000 updates" in cpu.differences[-1]

@@ -31,6 +31,9 @@ def hidden_layer(d_in: int, d_out: int, act: str, pieces: int) -> nn.Module:
     return nn.Sequential(nn.Linear(d_in, d_out), acts[act])
 
 
+G_ACTS = {"relu": nn.ReLU, "lrelu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
+
+
 @ARCHS.register("mlp")
 def mlp(
     sample_shape: tuple[int, ...], z_dim: int, *, g_hidden: int = 400, g_layers: int = 4, g_bn: bool = True,
@@ -38,19 +41,19 @@ def mlp(
     g_act: str = "relu", d_dropout: float = 0.0, vbn: int = 0,
 ) -> tuple[nn.Module, nn.Module]:
     """MLP G (ReLU, batch norm) and D (maxout) for 2-D data; PacGAN's defaults: G 4x400, D 3x200 maxout-5.
-    Options: g_act (relu, lrelu), d_dropout (after each D hidden layer), vbn (virtual batch norm in G with a reference
+    Options: g_act (relu, lrelu, tanh: the Unrolled GAN reference's G), d_dropout (after each D hidden layer), vbn (virtual batch norm in G with a reference
     batch of that size, Salimans et al. 2016; 0: batch norm)."""
     if vbn and not g_bn:
         raise ValueError("vbn replaces G's batch norm; it needs g_bn")
-    if g_act not in ("relu", "lrelu"):
-        raise ValueError(f"unknown g_act {g_act!r}; use relu or lrelu")
+    if g_act not in G_ACTS:
+        raise ValueError(f"unknown g_act {g_act!r}; use {', '.join(G_ACTS)}")
     if not 0 <= d_dropout < 1:
         raise ValueError(f"d_dropout {d_dropout} must lie in [0, 1)")
     x_dim = math.prod(sample_shape)
     g: list[nn.Module] = []
     d_in = z_dim
     for _ in range(g_layers):
-        act = nn.ReLU() if g_act == "relu" else nn.LeakyReLU(0.2)
+        act = G_ACTS[g_act]()
         g += [nn.Linear(d_in, g_hidden, bias=not g_bn)] + ([g_norm_layer(g_hidden, vbn, 1)] if g_bn else []) + [act]
         d_in = g_hidden
     G = nn.Sequential(*g, nn.Linear(d_in, x_dim), nn.Unflatten(1, sample_shape))

@@ -71,6 +71,9 @@ class Trick:
     conflicts: ClassVar[dict[str, str]] = {}  # trick name -> why the two make no sense together
     needs_labels: ClassVar[bool] = False  # the real batches come with their class labels
     bf16_safe: ClassVar[bool] = True  # False: the run's step stays in float32 on the fast path (gradient penalties)
+    # Parameters added after runs with this trick existed, with the default that keeps the old behaviour: at that
+    # default they are left out of the run's identity, so existing run_ids stay valid.
+    late_params: ClassVar[dict[str, Any]] = {}
 
     def check(self, spec: "RunSpec", loss: "Loss") -> None:
         """Raise SpecError if this trick cannot be used in `spec`."""

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ganbench.models.base import Discriminator
-from ganbench.tricks.base import Trick, register_trick, require
+from ganbench.tricks.base import Trick, has_batch_norm, register_trick, require
 
 
 def needs_feature_d(name: str, D: nn.Module) -> Discriminator:
@@ -122,20 +122,49 @@ class MinibatchStdDev(Trick):
 @dataclass
 class Unrolled(Trick):
     """Unrolled GAN: G is updated against D after k look-ahead D updates, then D returns to its weights from before
-    the look-ahead (Metz et al. 2017). First-order variant: the G gradient is taken through the unrolled D, not
-    through its updates (the paper's second-order term is dropped, as in most reimplementations)."""
+    the look-ahead (Metz et al. 2017).
+
+    second_order=False (default): the look-ahead runs k real D updates on fresh batches and G's gradient is taken at
+    the unrolled D, not through its updates (the second-order term dropped, as in most reimplementations).
+    second_order=True: the paper's surrogate loss f(theta_G, theta_D^k(theta_G, theta_D)): the k Adam updates of D
+    are unrolled in the graph on G's batch (as in the authors' reference implementation) and G's gradient flows
+    through them. The unroll uses the loss's D objective only, so it is refused beside tricks that change D's
+    objective, labels or optimizer, and for a D with batch norm."""
 
     k: int = 5
+    second_order: bool = False
     order: ClassVar[int] = 70
+    late_params: ClassVar[dict] = {"second_order": False}  # added later: left out of run ids when at this default
 
     def check(self, spec, loss) -> None:
         require(self.k >= 1, "unrolled: k must be at least 1")
+        if not self.second_order:
+            return
+        from ganbench.tricks.base import Trick as Base, make_trick
+
+        require(spec.optimizer == "adam", f"unrolled(second_order) differentiates through Adam updates of D; "
+                                          f"the run's optimizer is {spec.optimizer!r}")
+        hooks = ("d_penalty", "d_targets", "g_objective", "fake_labels", "configure_optim", "g_context")
+        for t in spec.tricks:
+            other = type(make_trick(t.name, dict(t.params)))
+            changed = [h for h in hooks if getattr(other, h) is not getattr(Base, h)]
+            require(t.name == self.name or not changed or changed == ["configure_optim"] and t.name == "ttur",
+                    f"unrolled(second_order) unrolls the loss's own D objective with Adam; it cannot be combined "
+                    f"with {t.name} (changes {', '.join(changed)})")
 
     def extra_cost(self) -> float:
-        return float(self.k)
+        return float(self.k) * (3.0 if self.second_order else 1.0)
 
     @contextlib.contextmanager
     def g_context(self, s, d_update):
+        if self.second_order:  # the unroll happens inside G's objective, which needs D's optimizer and loss
+            require(not has_batch_norm(s.D), "unrolled(second_order) cannot unroll a D with batch norm")
+            self._setup = s
+            try:
+                yield
+            finally:
+                self._setup = None
+            return
         d_state = {k: v.detach().clone() for k, v in s.D.state_dict().items()}
         opt_state = copy.deepcopy(s.opt_d.state_dict())
         for _ in range(self.k):
@@ -145,3 +174,49 @@ class Unrolled(Trick):
         finally:
             s.D.load_state_dict(d_state)
             s.opt_d.load_state_dict(opt_state)
+
+    def g_objective(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
+        if not self.second_order:
+            return None
+        s = self._setup
+        return unrolled_g_loss(D, s.opt_d, s.loss, real, fake, self.k)
+
+
+def unrolled_g_loss(D: nn.Module, opt: torch.optim.Adam, loss, real: Tensor, fake: Tensor, k: int) -> Tensor:
+    """G's loss at D's parameters after k differentiable Adam updates of D's loss on (real, fake), continuing from
+    `opt`'s state (Metz et al. 2017, eq. 4-5). D's own parameters and the optimizer are left untouched; the result's
+    gradient w.r.t. G includes the path through the updates (fake enters every one of them)."""
+    from torch.func import functional_call
+
+    trainable = {id(p): g for g in opt.param_groups for p in g["params"]}
+    names = [n for n, p in D.named_parameters() if id(p) in trainable]
+    originals = dict(D.named_parameters())
+    theta = {n: originals[n].detach().requires_grad_() for n in names}
+    moments = []
+    for n in names:
+        st, g = opt.state.get(originals[n], {}), trainable[id(originals[n])]
+        if g.get("weight_decay") or g.get("amsgrad") or g.get("maximize"):
+            raise ValueError("unrolled(second_order) unrolls plain Adam (no weight decay, amsgrad or maximize)")
+        zeros = torch.zeros_like(originals[n])
+        moments.append([st.get("exp_avg", zeros), st.get("exp_avg_sq", zeros), float(st.get("step", 0))])
+
+    def d_out(params: dict, x: Tensor) -> Tensor:
+        return functional_call(D, params, (x,))
+
+    joint = torch.cat([real, fake])
+    for _ in range(k):
+        out = d_out(theta, joint)
+        l_d = loss.d_loss(out[: len(real)], out[len(real):])
+        grads = torch.autograd.grad(l_d, [theta[n] for n in names], create_graph=True)
+        new = {}
+        for n, g, mom in zip(names, grads, moments):
+            group = trainable[id(originals[n])]
+            (b1, b2), lr, eps = group["betas"], float(group["lr"]), group["eps"]
+            m, v, t = b1 * mom[0] + (1 - b1) * g, b2 * mom[1] + (1 - b2) * g * g, mom[2] + 1
+            mom[:] = [m, v, t]
+            v_hat = (v / (1 - b2 ** t)).clamp_min(1e-30)  # clamp: no infinite sqrt slope where a gradient is exactly 0
+            new[n] = theta[n] - lr * (m / (1 - b1 ** t)) / (v_hat.sqrt() + eps)
+        theta = new
+    d_fake = d_out(theta, fake)
+    d_real = d_out(theta, real) if loss.g_needs_real else None
+    return loss.g_loss(d_real, d_fake)

@@ -1,0 +1,62 @@
+"""Every reproduction suite (a suite with a `reproduces` section): its smoke scale runs end to end and writes
+reproduction.md with the published and the measured columns; every published number names its source."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganbench.bench import bench
+from ganbench.spec import load_suite
+
+SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
+REPRODUCTIONS = sorted(p.stem for p in SUITES_DIR.glob("*.yaml") if "reproduces" in yaml.safe_load(p.read_text()))
+
+
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip(" |").split("|")]
+
+
+def table(md: str, *header: str) -> list[list[str]]:
+    """The rows (header first) of the Markdown table whose header begins with the cells `header`."""
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|") and cells(line)[: len(header)] == list(header))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(cells(line))
+    return [rows[0]] + rows[2:]
+
+
+def test_the_reproductions_of_issue_6_exist():
+    assert {"veegan-pacgan-2d", "unrolled-ring"} <= set(REPRODUCTIONS)
+    assert len(REPRODUCTIONS) >= 7
+
+
+@pytest.mark.parametrize("name", REPRODUCTIONS)
+def test_reproduction_suite_smoke_writes_its_report(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_FEATURES", "ganbench-mnist")  # image sets: the offline stand-in for Inception
+    rep = load_suite(name).reproduces
+    assert rep.citation and rep.protocol and rep.differences and (rep.published or rep.claims)
+    assert all(p.source for p in rep.published) and all(c.source for c in rep.claims)
+    suite = load_suite(name, scale="smoke")
+    lines = []
+    assert bench(name, tmp_path, scale="smoke", echo=lines.append) == 0, lines
+    md = (tmp_path / f"{name}-smoke" / "reproduction.md").read_text()
+    assert md.startswith(f"# Reproduction: {name}-smoke") and "Variant: smoke (" in md
+    ours = {(s.dataset, s.method) for s in suite.expand()}
+    if rep.published:
+        rows = table(md, "data set", "method", "metric", "paper")
+        assert rows[0] == ["data set", "method", "metric", "paper", "source", "ours", "seeds", "verdict"]
+        assert len(rows) - 1 == len(rep.published)
+        for r in rows[1:]:
+            measured = (r[0], r[1]) in ours
+            assert r[3] and r[4]  # the paper's number and its source
+            assert (r[5] != "" and r[6] == "1" and r[7] in ("reproduced", "better", "worse")) if measured else \
+                r[7] == "not run"
+        assert any(r[7] != "not run" for r in rows[1:])  # the smoke cells meet the published rows
+    if rep.claims:
+        rows = table(md, "data set", "method", "claim")
+        assert len(rows) - 1 == len(rep.claims) and all("1 seeds)" in r[-1] for r in rows[1:])
+    if name == "unrolled-ring":
+        assert (tmp_path / f"{name}-smoke" / "plots" / "trajectory_ring8.png").exists()
