@@ -20,5 +20,8 @@ def listing(kind: str) -> dict[str, str]:
         out = {e.name: e.description for e in LOSSES.entries()}
         out.update({e.name: f"(preset) {e.description}" for e in PRESETS.entries()})
         return out
-    reg = {"presets": PRESETS, "tricks": TRICKS, "archs": ARCHS, "datasets": DATASETS, "metrics": METRICS}[kind]
+    from ganbench.metrics.protocols import PROTOCOLS
+
+    reg = {"presets": PRESETS, "tricks": TRICKS, "archs": ARCHS, "datasets": DATASETS, "metrics": METRICS,
+           "protocols": PROTOCOLS}[kind]
     return {e.name: e.description for e in reg.entries()}

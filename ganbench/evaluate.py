@@ -9,6 +9,7 @@ import torch
 from ganbench import __version__, store
 from ganbench.build import Setup
 from ganbench.metrics import METRICS, EvalContext, MetricValue
+from ganbench.metrics.protocols import PROTOCOLS
 
 EVAL_SEED_OFFSET = 7_919  # evaluation latents differ from every training step's
 # Raised whenever a metric function gains or changes columns; `ganbench evaluate` re-evaluates runs recorded with
@@ -38,6 +39,8 @@ def evaluate(s: Setup) -> tuple[list[MetricValue], torch.Tensor]:
     values: list[MetricValue] = []
     for name in s.data.metrics:
         values += METRICS.get(name)(ctx)
+    for name in s.spec.protocols:  # published papers' own evaluations, beside ours
+        values += PROTOCOLS.get(name).compute(ctx)
     return values, fake
 
 

@@ -95,6 +95,8 @@ _BUILTINS = (
     "ganbench.models.mlp",
     "ganbench.models.dcgan",
     "ganbench.models.resnet",
+    "ganbench.models.sndcgan",
+    "ganbench.models.infogan",
     "ganbench.losses",
     "ganbench.tricks.penalties",
     "ganbench.tricks.normalization",
@@ -113,6 +115,7 @@ _BUILTINS = (
     "ganbench.metrics.images",
     "ganbench.metrics.memorization",
     "ganbench.metrics.ndb",
+    "ganbench.metrics.protocols",
 )
 _loaded: set[str] = set()
 

@@ -26,7 +26,7 @@ class Published:
     dataset: str
     method: str
     metric: str
-    value: float
+    value: float | None  # None: the paper's number could not be found (the cell stays empty, never guessed)
     source: str
     std: float | None = None
     n: int | None = None
@@ -48,6 +48,8 @@ class Published:
 
     def printed(self) -> str:
         """The published number as the paper prints it: '98.2 % ± 0.2 (se, n=10)', '7.6 (n=5)', '0.5'."""
+        if self.value is None:
+            return "not found"
         unit = f" {self.unit}" if self.unit else ""
         spread = self.se_printed if self.se_printed is not None else self.std
         notes = ", ".join((["se"] if self.se_printed is not None else []) + ([f"n={self.n}"] if self.n else []))
@@ -103,7 +105,7 @@ def parse(doc: Any, where: str) -> Reproduction:
             raise SpecError(f"{where}: published entry {e!r} has unit {e['unit']!r}; known units: {', '.join(UNITS)}")
         try:
             num = lambda k, f=float: None if e.get(k) is None else f(e[k])  # noqa: E731
-            entries.append(Published(str(e["dataset"]), str(e["method"]), str(e["metric"]), float(e["value"]),
+            entries.append(Published(str(e["dataset"]), str(e["method"]), str(e["metric"]), num("value"),
                                      str(e["source"]), num("std"), num("n", int), num("se"), e.get("unit")))
         except (TypeError, ValueError):
             raise SpecError(f"{where}: published entry {e!r} has a value, std, se or n that is not a number") from None
@@ -144,17 +146,28 @@ def report_rows(rep: Reproduction, agg: pd.DataFrame | None) -> pd.DataFrame:
     """One row per published number: the paper's value and source, ours (mean ± std, seeds), the verdict."""
     rows = []
     for p in rep.published:
-        match = None
+        match, picked = None, ""
         if agg is not None and not agg.empty:
-            m = agg[(agg.dataset == p.dataset) & (agg.method == p.method) & (agg.metric.map(base_name) == p.metric)]
-            match = m.iloc[0] if len(m) else None
+            m = agg[(agg.dataset == p.dataset) & (agg.metric.map(base_name) == p.metric)]
+            exact = m[m.method == p.method]
+            # A paper's best over settings ("SN-GANs": the best of its settings A-F) meets our rows "SN-GANs [A]",
+            # ..., "SN-GANs [F]": the best of their means is compared, and named.
+            variants = m[m.method.str.startswith(f"{p.method} [")]
+            if len(exact):
+                match = exact.iloc[0]
+            elif len(variants):
+                match = variants.sort_values("mean", ascending=not bool(variants.iloc[0]["higher_is_better"])).iloc[0]
+                picked = f" (best: {match['method']})"
         row = {"data set": p.dataset, "method": p.method, "metric": p.metric, "paper": p.printed(), "source": p.source}
         if match is None:
             row.update(ours="", seeds=0, verdict="not run")
+        elif p.value is None:
+            row.update(ours=f"{match['mean']:.4g} ± {match['std']:.2g}{picked}", seeds=int(match["n"]),
+                       verdict="no published number")
         else:
             unit = f" {p.unit}" if p.unit else ""
             mean, std = match["mean"] / p.factor, match["std"] / p.factor
-            row.update(ours=f"{mean:.4g} ± {std:.2g}{unit}", seeds=int(match["n"]),
+            row.update(ours=f"{mean:.4g} ± {std:.2g}{unit}{picked}", seeds=int(match["n"]),
                        verdict=verdict(float(match["mean"]), float(match["std"]), int(match["n"]), p,
                                        bool(match["higher_is_better"])))
         rows.append(row)
@@ -183,7 +196,8 @@ def report(rep: Reproduction, agg: pd.DataFrame | None, suite: str, runs: pd.Dat
     """The Markdown reproduction report of a suite (`runs`: one row per finished run, for the claims)."""
     table = report_rows(rep, agg)
     counts = table.verdict.value_counts() if not table.empty else pd.Series(dtype=int)
-    summary = ", ".join(f"{counts[v]} {v}" for v in ("reproduced", "better", "worse", "not run") if v in counts)
+    summary = ", ".join(f"{counts[v]} {v}" for v in ("reproduced", "better", "worse", "no published number", "not run")
+                        if v in counts)
     parts = [f"# Reproduction: {suite}\n", f"Target: {rep.citation}.\n"]
     if rep.protocol:
         parts.append(f"Paper's protocol: {rep.protocol}\n")

@@ -53,11 +53,15 @@ class RunSpec:
     # part of the run's identity; a run directory keeps the settings it started with.
     quality_every: int = 0  # score a fixed-latent probe every this many steps (0: never); see ganbench.quality
     quality_samples: int = 2000  # generated samples per probe
+    # Published evaluation protocols scored beside the data set's own metrics (ganbench.metrics.protocols); part of
+    # the run's identity when given (its metrics.json holds their numbers), left out of it when empty.
+    protocols: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["tricks"] = [t.to_json() for t in self.tricks]
         d["arch_options"] = dict(sorted(self.arch_options.items()))
+        d["protocols"] = list(self.protocols)
         return d
 
     def canonical(self) -> str:
@@ -80,6 +84,7 @@ class RunSpec:
     def from_json(d: Mapping[str, Any]) -> "RunSpec":
         d = dict(d)
         d["tricks"] = tuple(TrickSpec(t["name"], tuple(sorted(t["params"].items()))) for t in d["tricks"])
+        d["protocols"] = tuple(d.get("protocols", ()))
         return RunSpec(**d)
 
 
@@ -94,7 +99,7 @@ def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
 
     load_builtins()
     defaults = arch_defaults(spec["arch"])
-    out = {k: v for k, v in spec.items() if k not in OBSERVATION_FIELDS}
+    out = {k: v for k, v in spec.items() if k not in OBSERVATION_FIELDS and not (k == "protocols" and not v)}
     out["arch_options"] = {k: v for k, v in sorted(spec["arch_options"].items())
                            if k not in defaults or defaults[k] != v}
     from ganbench.tricks.base import TRICKS
@@ -111,6 +116,7 @@ FIELDS = {f.name: f for f in dataclasses.fields(RunSpec)}
 DEFAULTS: dict[str, Any] = {
     "arch_options": {}, "tricks": [], "seed": 0, "steps": 2000, "optimizer": "adam",
     "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "log_every": 50, "quality_samples": 2000,
+    "protocols": [],
 }
 QUALITY_PROBES = 10  # quality_every defaults to steps / QUALITY_PROBES
 SCALARS = {"seed": int, "steps": int, "batch_size": int, "z_dim": int, "eval_samples": int, "log_every": int,
@@ -220,6 +226,7 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     ARCHS.get(full["arch"])
     OPTIMIZERS.get(full["optimizer"])
     full["arch_options"] = resolve_options(full["arch"], dict(full["arch_options"]))
+    full["protocols"] = check_protocols(full["protocols"], data, where)
     check_buildable(full["arch"], data.sample_shape, full["z_dim"], full["arch_options"], where)
     instances = [make_trick(n, p) for n, p in parse_tricks(full["tricks"]).items()]
     full["tricks"] = tuple(sorted((TrickSpec(t.name, tuple(sorted(t.params().items()))) for t in instances),
@@ -249,6 +256,22 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         raise SpecError(f"{where}: the tricks draw {drawn} samples per batch, more than the {len(data)} of "
                         f"{spec.dataset}; lower batch_size")
     return spec
+
+
+def check_protocols(value: Any, data, where: str) -> tuple[str, ...]:
+    """A run's evaluation protocols: known names that apply to its data set, sorted, each once."""
+    from ganbench.metrics.protocols import PROTOCOLS, applicability
+
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise SpecError(f"{where}: protocols must be a list of names (see `ganbench list protocols`)")
+    for n in names:
+        if n not in PROTOCOLS:
+            raise SpecError(f"{where}: unknown evaluation protocol {n!r}; known: {', '.join(PROTOCOLS.names())}")
+        why = applicability(n, data)
+        if why:
+            raise SpecError(f"{where}: {why}")
+    return tuple(sorted(set(names)))
 
 
 def trick_label(t: TrickSpec) -> str:
@@ -309,7 +332,7 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 # ---------------------------------------------------------------- suites
 
 SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales", "reproduces"}
-SCALE_KEYS = {"seeds", "set", "description", "differences"}
+SCALE_KEYS = {"seeds", "set", "description", "differences", "exclude"}
 
 
 @dataclass(frozen=True)
@@ -461,6 +484,12 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
         seeds = scales[scale].get("seeds", seeds)
         seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
         name = f"{name}-{scale}"
+        more = scales[scale].get("exclude") or []  # a pipeline check may leave out cells that repeat others' code
+        if not isinstance(more, list) or not all(isinstance(e, dict) and e for e in more):
+            raise SpecError(f"suite {path} scale {scale!r}: exclude must be a list of {{field: value(s)}} conditions")
+        for e in more:
+            check_keys(e, f"suite {path} scale {scale!r} exclude")
+        exclude = list(exclude) + more
     reproduces = None
     if doc.get("reproduces") is not None:
         from ganbench.reproduction import parse

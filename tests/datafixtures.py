@@ -19,7 +19,7 @@ from ganbench.data.folders import read_class_list
 
 MNIST_TRAIN, MNIST_TEST = 1200, 400
 CIFAR_PER_BATCH = 40
-CELEBA_IMAGES = 30
+CELEBA_IMAGES = 36
 CELEBA_ATTRS = ["5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
                 "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby",
                 "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male",

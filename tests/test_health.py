@@ -157,3 +157,24 @@ def test_health_command_prints_the_verdict_and_plots_the_signals(tmp_path):
     assert (tmp_path / "lr" / "health.png").stat().st_size > 10_000
     r = gb("health", str(tmp_path))
     assert r.returncode == 2 and "not a finished run directory" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_top_singular_values_of_a_large_matrix_match_the_exact_ones():
+    """Above EXACT_SPECTRUM_MAX entries the leading singular values come from randomized subspace iteration: on a
+    matrix with a known spectrum (10, 9, 8, then a tail below 1) they agree with svdvals, and the global random
+    stream is left as it was."""
+    from ganbench.health import EXACT_SPECTRUM_MAX, top_singular_values
+
+    g = torch.Generator().manual_seed(0)
+    m, n = EXACT_SPECTRUM_MAX // 512 + 64, 512
+    u, _ = torch.linalg.qr(torch.randn(m, n, generator=g))
+    v, _ = torch.linalg.qr(torch.randn(n, n, generator=g))
+    sigma = torch.cat([torch.tensor([10.0, 9.0, 8.0]), torch.linspace(0.9, 0.01, n - 3)])
+    w = (u * sigma) @ v.T
+    assert w.numel() > EXACT_SPECTRUM_MAX
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    top = top_singular_values(w, 3)
+    assert torch.equal(torch.rand(3), before)
+    assert torch.allclose(top[:3], torch.tensor([10.0, 9.0, 8.0]), rtol=1e-4)

@@ -9,9 +9,9 @@ from ganbench.losses import LOSSES
 from ganbench.models import ARCHS, build_models
 from ganbench.models.base import resolve_options
 
-SUITABLE = {"mlp": "points", "dcgan": "image", "resnet": "image"}
+SUITABLE = {"mlp": "points", "dcgan": "image", "resnet": "image", "sndcgan": "image", "infogan": "image"}
 SMALL = {"mlp": {"g_hidden": 16, "g_layers": 2, "d_hidden": 16, "d_layers": 2}, "dcgan": {"width": 8},
-         "resnet": {"width": 4}}
+         "resnet": {"width": 4}, "sndcgan": {"width": 8}, "infogan": {}}
 
 
 def test_every_arch_is_covered():
@@ -24,6 +24,8 @@ def _cases() -> list[tuple[str, str]]:
     for a in ARCHS.names():
         for d in dataset_cases():
             data = get_dataset(d)
+            if a == "sndcgan" and data.sample_shape[-1] % 8:  # three x2 stages: sides divisible by 8 (refused below)
+                continue
             if data.kind == SUITABLE[a] and (a, data.sample_shape) not in seen:
                 seen.add((a, data.sample_shape))
                 out.append((a, d))
@@ -108,3 +110,44 @@ def test_mlp_generator_activation(g_act, layer):
     acts = [m for m in G.modules() if isinstance(m, (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh))]
     assert len(acts) == 3 and all(type(a) is layer for a in acts)
     assert torch.allclose(G(torch.zeros(4, 8)), G(torch.zeros(4, 8)))
+
+
+@pytest.mark.parametrize("d_channels,expected", [("kurach", [64, 128, 128, 256, 256, 512, 512]),
+                                                 ("miyato", [64, 64, 128, 128, 256, 256, 512])])
+def test_sndcgan_is_the_standard_cnn(d_channels, expected):
+    """Miyato et al. 2018 Table 3 / compare_gan's SNDCGAN at 32x32: G dense to 4x4x512, three 4x4 stride-2
+    deconvolutions to 256, 128, 64 with BN+ReLU, a 3x3 conv to RGB and tanh; D seven convs (3x3 s1 / 4x4 s2
+    alternating) with LeakyReLU(0.1) and a dense logit on 4x4x512."""
+    G, D = build_models("sndcgan", (3, 32, 32), 128, {"d_channels": d_channels})
+    deconvs = [m for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [m.out_channels for m in deconvs] == [256, 128, 64] and all(m.kernel_size == (4, 4) for m in deconvs)
+    assert G[0].out_features == 4 * 4 * 512 and isinstance(G[-1], torch.nn.Tanh) and G[-2].kernel_size == (3, 3)
+    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [m.out_channels for m in convs] == expected
+    assert [m.kernel_size[0] for m in convs] == [3, 4, 3, 4, 3, 4, 3] and [m.stride[0] for m in convs] == [1, 2, 1, 2, 1, 2, 1]
+    assert {m.negative_slope for m in D.modules() if isinstance(m, torch.nn.LeakyReLU)} == {0.1}
+    assert D.head.in_features == 512 * 4 * 4
+    assert G(torch.randn(2, 128)).shape == (2, 3, 32, 32) and D(torch.randn(2, 3, 32, 32)).shape == (2,)
+
+
+def test_sndcgan_refuses_sides_it_cannot_halve_three_times():
+    from ganbench.spec import build_spec
+
+    with pytest.raises(SpecError, match="divisible by 8"):
+        build_spec({"dataset": "mnist", "loss": "ns", "arch": "sndcgan"})
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64)])
+@pytest.mark.parametrize("d_bn", [True, False])
+def test_infogan_is_lucic_et_al_network(shape, d_bn):
+    """compare_gan v1: G dense 1024 and 128 x H/4 x W/4 with BN + LeakyReLU(0.2), deconvs to 64 and to the
+    channels; D convs 64 and 128 (4x4 stride 2), dense 1024, logit; D's BN on conv2 and the dense layer when d_bn."""
+    G, D = build_models("infogan", shape, 64, {"d_bn": d_bn})
+    dense = [m for m in G.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in dense] == [1024, 128 * (shape[1] // 4) * (shape[2] // 4)]
+    assert [m.out_channels for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)] == [64, shape[0]]
+    assert [m.out_channels for m in D.modules() if isinstance(m, torch.nn.Conv2d)] == [64, 128]
+    bns = [m for m in D.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))]
+    assert len(bns) == (2 if d_bn else 0) and D.head.in_features == 1024
+    assert {m.negative_slope for net in (G, D) for m in net.modules() if isinstance(m, torch.nn.LeakyReLU)} == {0.2}
+    assert G(torch.rand(3, 64) * 2 - 1).shape == (3, *shape) and D(torch.randn(3, *shape)).shape == (3,)

@@ -105,3 +105,21 @@ def test_a_cheaper_scale_is_labelled_with_its_differences():
     full, cpu = load_suite("veegan-pacgan-2d").reproduces, load_suite("veegan-pacgan-2d", scale="cpu").reproduces
     assert full.variant == "" and cpu.variant.startswith("cpu (")
     assert len(cpu.differences) == len(full.differences) + 1 and "3,000 updates" in cpu.differences[-1]
+
+
+def test_a_best_over_settings_meets_the_best_of_our_variants_and_missing_numbers_stay_empty():
+    import pandas as pd
+
+    from ganbench.reproduction import report_rows
+
+    rep = parse({"citation": "x", "published": [
+        {"dataset": "cifar10", "method": "SN-GANs", "metric": "fid@miyato2018", "value": 29.3, "source": "Table 2"},
+        {"dataset": "cifar10", "method": "NS GAN", "metric": "fid@lucic2018", "value": None, "source": "not found"}]}, "s")
+    agg = pd.DataFrame({"dataset": ["cifar10"] * 3, "method": ["SN-GANs [A]", "SN-GANs [B]", "NS GAN"],
+                        "metric": ["fid@miyato2018 [x]", "fid@miyato2018 [x]", "fid@lucic2018 [x]"],
+                        "mean": [40.0, 29.0, 20.0], "std": [1.0, 1.0, 1.0], "n": [3, 3, 3],
+                        "higher_is_better": [False, False, False]})
+    rows = report_rows(rep, agg)
+    assert rows.ours[0].endswith("(best: SN-GANs [B])") and rows.ours[0].startswith("29 ")
+    assert rows.verdict[0] == "reproduced"  # |29 - 29.3| within 2 * 1/sqrt(3)
+    assert rows.paper[1] == "not found" and rows.verdict[1] == "no published number" and rows.ours[1].startswith("20")

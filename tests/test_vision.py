@@ -113,8 +113,26 @@ def test_every_dataset_has_a_protocol_test():
 
     covered = {"ring8", "grid25", "digits", "stacked-digits",  # tests/test_data.py
                "mnist", "fashion-mnist", "stacked-mnist", "mnist-32", "fashion-mnist-32", "stacked-mnist-32",
-               "cifar10", "celeba", "celeba-128", "tiny-imagenet", "imagefolder", *IMAGENETS}
+               "cifar10", "celeba", "celeba-128", "tiny-imagenet", "imagefolder", *IMAGENETS,
+               *(f"{n}-test" for n in TEST_SPLITS)}  # test_test_splits
     assert set(DATASETS.names()) == covered
+
+
+TEST_SPLITS = {"mnist": datafixtures.MNIST_TEST, "mnist-32": datafixtures.MNIST_TEST,
+               "fashion-mnist": datafixtures.MNIST_TEST, "fashion-mnist-32": datafixtures.MNIST_TEST,
+               "cifar10": None, "celeba": 11, "celeba-128": 11}
+
+
+@pytest.mark.parametrize("name", sorted(TEST_SPLITS))
+def test_test_splits(name):
+    """Each test split is the data set's own test files through the same loader and preprocessing: same shape per
+    image, the fixture's test count, other images than the training split, and the training set points to it."""
+    train, test = get_dataset(name), get_dataset(f"{name}-test")
+    assert train.info["test_split"] == test.name == f"{name}-test" and "test split" in test.info["source"]
+    assert test.sample_shape == train.sample_shape and test.x.dtype == train.x.dtype
+    if TEST_SPLITS[name] is not None:
+        assert len(test) == TEST_SPLITS[name]
+    assert test.fingerprint != train.fingerprint and not torch.equal(test.x[:1], train.x[:1])
 
 
 def test_tiny_imagenet_and_image_folders():

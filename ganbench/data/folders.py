@@ -26,27 +26,34 @@ def _folder_set(name: str, x: torch.Tensor, labels: torch.Tensor | None, info: d
 
 
 def _register_celeba(name: str, size: int) -> None:
-    def factory() -> Dataset:
+    def make(split: str) -> Dataset:
         import torchvision.datasets as tvd
 
         root = data_root()
         where = root / tvd.CelebA.base_folder
         how = ("the aligned-and-cropped images (img_align_celeba.zip extracted) and the annotation files of "
                "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html; torchvision's Google-Drive download is often over quota")
-        ds = fetch_or_fail("celeba", lambda dl: tvd.CelebA(str(root), split="train", target_type=[], download=dl),
+        ds = fetch_or_fail("celeba", lambda dl: tvd.CelebA(str(root), split=split, target_type=[], download=dl),
                            where, CELEBA_FILES, how)
         paths = [where / "img_align_celeba" / f for f in ds.filename]
         absent = [p.name for p in paths if not p.is_file()]
         if absent:
-            raise DataError(f"data set 'celeba': {len(absent)} images of the train split are missing from "
+            raise DataError(f"data set 'celeba': {len(absent)} images of the {split} split are missing from "
                             f"{where / 'img_align_celeba'} (e.g. {absent[0]}); extract img_align_celeba.zip there again")
         x, key = prepared(f"celeba-crop{CELEBA_CROP}", paths, size, CELEBA_CROP, where)
-        return _folder_set(name, x, None, {"fingerprint": key, "source": f"CelebA train split ({len(paths):,} images), centre crop "
-                                                       f"{CELEBA_CROP}, resized to {size}", "crop": CELEBA_CROP})
+        return _folder_set(name if split == "train" else f"{name}-test", x, None,
+                           {"fingerprint": key, "source": f"CelebA {split} split ({len(paths):,} images), centre crop "
+                                                          f"{CELEBA_CROP}, resized to {size}", "crop": CELEBA_CROP,
+                            "test_split": f"{name}-test"})
 
-    factory.__doc__ = (f"CelebA faces, the 162,770 train-split images, centre-cropped to {CELEBA_CROP}x{CELEBA_CROP} "
-                       f"and resized to {size}x{size} (compare_gan's recipe; torchvision loader).")
-    DATASETS.register(name, factory)
+    train = lambda: make("train")  # noqa: E731
+    train.__doc__ = (f"CelebA faces, the 162,770 train-split images, centre-cropped to {CELEBA_CROP}x{CELEBA_CROP} "
+                     f"and resized to {size}x{size} (compare_gan's recipe; torchvision loader).")
+    test = lambda: make("test")  # noqa: E731
+    test.__doc__ = (f"CelebA faces, the 19,962 test-split images, prepared as {name} (the reference of protocols that "
+                    "score on test images).")
+    DATASETS.register(name, train)
+    DATASETS.register(f"{name}-test", test)
 
 
 _register_celeba("celeba", 64)

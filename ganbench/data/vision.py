@@ -51,20 +51,32 @@ def _image_set(name: str, x: torch.Tensor, y: torch.Tensor | None, defaults: dic
 MNIST_DEFAULTS = {"arch": "dcgan", "batch_size": 64, "z_dim": 64, "eval_samples": 50000}
 
 
+def test_name(name: str) -> str:
+    """The registered name of a data set's test split (paper protocols that score against test images use it)."""
+    return f"{name}-test"
+
+
 def _register_mnist(name: str, cls_name: str, padded: bool, classifier: str | None) -> None:
-    def factory() -> Dataset:
-        x, y = mnist_splits()[0] if cls_name == "MNIST" else _mnist_like(cls_name, True, name)
-        info = {"source": f"torchvision.datasets.{cls_name}, train split (60,000)"}
+    def make(train: bool) -> Dataset:
+        split = 0 if train else 1
+        x, y = mnist_splits()[split] if cls_name == "MNIST" else _mnist_like(cls_name, train, name)
+        info = {"source": f"torchvision.datasets.{cls_name}, {'train split (60,000)' if train else 'test split (10,000)'}",
+                "test_split": test_name(name)}
         metrics = PAPER_METRICS
         if classifier:
             info.update(classifier=classifier, num_modes=10)
             metrics = PAPER_METRICS + ("class-modes",)
-        return _image_set(name, pad32(x) if padded else x, y, MNIST_DEFAULTS, info, metrics)
+        return _image_set(name if train else test_name(name), pad32(x) if padded else x, y, MNIST_DEFAULTS, info,
+                          metrics)
 
     what = "MNIST handwritten digits" if cls_name == "MNIST" else "Fashion-MNIST clothing images"
     size = "32x32 (28x28 padded with background)" if padded else "28x28"
-    factory.__doc__ = f"{what}, 60,000 training images at {size}, grayscale (torchvision loader)."
-    DATASETS.register(name, factory)
+    train = lambda: make(True)  # noqa: E731
+    train.__doc__ = f"{what}, 60,000 training images at {size}, grayscale (torchvision loader)."
+    test = lambda: make(False)  # noqa: E731
+    test.__doc__ = f"{what}, the 10,000 test images at {size} (the reference of protocols that score on test images)."
+    DATASETS.register(name, train)
+    DATASETS.register(test_name(name), test)
 
 
 _register_mnist("mnist", "MNIST", False, "ganbench-mnist")
@@ -125,16 +137,28 @@ _register_stacked("stacked-mnist", False)
 _register_stacked("stacked-mnist-32", True)
 
 
-@DATASETS.register("cifar10")
-def cifar10() -> Dataset:
-    """CIFAR-10: the 50,000 training images, 32x32 RGB, 10 classes (torchvision loader)."""
+def _cifar10(train: bool) -> Dataset:
     import torchvision.datasets as tvd
 
     root = data_root()
     where = root / tvd.CIFAR10.base_folder
     how = f"the python version (cifar-10-python.tar.gz extracted), as torchvision.datasets.CIFAR10(root={str(root)!r}, download=True) leaves it"
-    ds = fetch_or_fail("cifar10", lambda dl: tvd.CIFAR10(str(root), train=True, download=dl), where, CIFAR_FILES, how)
+    ds = fetch_or_fail("cifar10", lambda dl: tvd.CIFAR10(str(root), train=train, download=dl), where, CIFAR_FILES, how)
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
-    return _image_set("cifar10", x, torch.as_tensor(ds.targets).long(),
+    split = "train split (50,000)" if train else "test split (10,000)"
+    return _image_set("cifar10" if train else test_name("cifar10"), x, torch.as_tensor(ds.targets).long(),
                       {"arch": "dcgan", "batch_size": 64, "z_dim": 128, "eval_samples": 50000},
-                      {"source": "torchvision.datasets.CIFAR10, train split (50,000)", "num_classes": 10})
+                      {"source": f"torchvision.datasets.CIFAR10, {split}", "num_classes": 10,
+                       "test_split": test_name("cifar10")})
+
+
+@DATASETS.register("cifar10")
+def cifar10() -> Dataset:
+    """CIFAR-10: the 50,000 training images, 32x32 RGB, 10 classes (torchvision loader)."""
+    return _cifar10(True)
+
+
+@DATASETS.register("cifar10-test")
+def cifar10_test() -> Dataset:
+    """CIFAR-10: the 10,000 test images (the reference of protocols that score on test images)."""
+    return _cifar10(False)
