@@ -1,39 +1,89 @@
-"""`ganbench bench`: expand a suite, run the missing cells, aggregate, plot."""
+"""`ganbench bench`: expand a suite, run the missing cells on an executor, aggregate, plot."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+from ganbench import status as status_mod
 from ganbench import store
-from ganbench.launch import EXECUTORS
+from ganbench.errors import SpecError
+from ganbench.launch import EXECUTORS, LAUNCH_KEYS, Launch, describe
 from ganbench.spec import load_suite
 from ganbench.train import ExecOptions
 
 
-def bench(suite_name: str, results: Path, workers: int = 1, device: str = "cpu", dry_run: bool = False,
+def make_launch(suite_launch: dict[str, Any], given: dict[str, Any], where: str) -> Launch:
+    """A suite's `launch:` section with the command line's settings (those not None) on top."""
+    unknown = sorted(set(suite_launch) - LAUNCH_KEYS)
+    if unknown:
+        raise SpecError(f"{where}: unknown launch key {', '.join(unknown)}; valid keys: {', '.join(sorted(LAUNCH_KEYS))}")
+    fields = {**suite_launch, **{k: v for k, v in given.items() if v is not None}}
+    if isinstance(fields.get("devices"), str):
+        fields["devices"] = [d.strip() for d in fields["devices"].split(",") if d.strip()]
+    if "devices" in fields:
+        fields["devices"] = tuple(str(d) for d in fields["devices"]) or ("cpu",)
+    for k in ("workers", "time_min", "gpus_per_task", "cpus_per_task", "runs_per_task", "array_parallelism"):
+        if k in fields and (not isinstance(fields[k], int) or fields[k] < (0 if k == "gpus_per_task" else 1)):
+            raise SpecError(f"{where}: launch {k} must be a positive integer, not {fields[k]!r}")
+    if not isinstance(fields.get("extra", {}), dict):
+        raise SpecError(f"{where}: launch extra must map submitit parameter names to values")
+    if "folder" in fields and fields["folder"] is not None:
+        fields["folder"] = Path(fields["folder"])
+    return Launch(**fields)
+
+
+def bench(suite_name: str, results: Path, workers: int | None = None, device: str = "cpu", dry_run: bool = False,
           executor: str = "local", echo: Callable[[str], None] = print, add_tricks: tuple[str, ...] = (),
-          scale: str | None = None, fast: dict | None = None) -> int:
-    """Run a suite (with `add_tricks` as extra values of its tricks axis, at one of its `scale`s); returns the exit
-    status (1 if a run failed)."""
+          scale: str | None = None, fast: dict | None = None, retry_failed: bool = False,
+          launch: dict[str, Any] | None = None, progress: bool | None = None, ckpt_every: int | None = None) -> int:
+    """Run a suite (with `add_tricks` as extra values of its tricks axis, at one of its `scale`s) on `executor`;
+    failed cells are left alone unless `retry_failed` (then only they run). Returns the exit status: 1 while a cell
+    is not done (failed, interrupted, or run elsewhere), else 0."""
     suite = load_suite(suite_name, add_tricks, scale)
     specs = suite.expand()
     root = store.suite_dir(results, suite.name)
     jobs = [(s, root / "runs" / s.run_id) for s in specs]
-    todo = [(s, p) for s, p in jobs if not store.is_finished(p)]
-    echo(f"suite {suite.name}: {len(jobs)} runs, {len(jobs) - len(todo)} finished, {len(todo)} to run")
+    EXECUTORS.get(executor)  # an unknown executor is a one-line error before anything runs
+    settings = make_launch(suite.launch, {"workers": workers, **(launch or {})}, f"suite {suite.name}")
+    settings = dataclasses.replace(settings, folder=settings.folder or root / "slurm")
+    hint = f"{suite_name} --scale {scale}" if scale else str(suite_name)
+    cells = status_mod.cells(jobs)
+    by_state = {s: [c for c in cells if c.state == s] for s in status_mod.STATES}
+    if retry_failed:
+        todo = [(c.spec, c.path) for c in by_state["failed"]]
+    else:
+        todo = [(c.spec, c.path) for c in cells if c.state in ("pending", "interrupted")]
+    echo(f"suite {suite.name}: {len(jobs)} runs, " + ", ".join(
+        f"{len(v)} {k}" for k, v in by_state.items() if v) + f"; {len(todo)} to run")
+    if by_state["failed"] and not retry_failed:
+        echo(f"{len(by_state['failed'])} failed cell(s) are not re-run: `ganbench status {hint}` shows why; "
+             "--retry-failed re-runs them")
+    if by_state["running"]:
+        echo(f"{len(by_state['running'])} cell(s) are being run by other workers and are left to them")
     if dry_run:
-        for s, p in jobs:
-            echo(f"  {'done' if store.is_finished(p) else 'todo'}  {s.run_id}")
+        for c in cells:
+            echo(f"  {c.state:<11} {c.spec.run_id}")
+        for line in describe(todo, executor, settings):
+            echo(line)
         return 0
-    opts = ExecOptions(device=device, **(fast or {}))
-    outcomes = EXECUTORS.get(executor)(todo, workers, opts) if todo else []
-    failed = [o for o in outcomes if not o.ok]
-    for o in failed:
-        echo(f"FAILED {o.run_id}: {o.message} (traceback in its error.txt)")
+    opts = ExecOptions(device=device, progress=progress, **(fast or {}))
+    if ckpt_every is not None:
+        opts = dataclasses.replace(opts, ckpt_every=ckpt_every)
+    outcomes = EXECUTORS.get(executor)(todo, settings, opts) if todo else []
+    for o in outcomes:
+        if o.status == "failed":
+            echo(f"FAILED {o.run_id}: {o.message} (traceback in its error.txt)")
+        elif o.status in ("interrupted", "busy"):
+            echo(f"{o.status.upper()} {o.run_id}: {o.message}")
     from ganbench.leaderboard import write_leaderboard
     from ganbench.plots import write_plots
 
     ids = [s.run_id for s in specs]
-    for p in write_leaderboard(root, ids, suite.reproduces) + write_plots(root, ids):
-        echo(f"wrote {p}")
-    return 1 if failed else 0
+    if any(store.is_finished(p) for _, p in jobs):
+        for p in write_leaderboard(root, ids, suite.reproduces) + write_plots(root, ids):
+            echo(f"wrote {p}")
+    unfinished = sum(not store.is_finished(p) for _, p in jobs)
+    if unfinished:
+        echo(f"{unfinished} of {len(jobs)} cells are not done; `ganbench status {hint}` shows them")
+    return 1 if unfinished else 0

@@ -20,8 +20,9 @@ def listing(kind: str) -> dict[str, str]:
         out = {e.name: e.description for e in LOSSES.entries()}
         out.update({e.name: f"(preset) {e.description}" for e in PRESETS.entries()})
         return out
+    from ganbench.launch import EXECUTORS
     from ganbench.metrics.protocols import PROTOCOLS
 
     reg = {"presets": PRESETS, "tricks": TRICKS, "archs": ARCHS, "datasets": DATASETS, "metrics": METRICS,
-           "protocols": PROTOCOLS}[kind]
+           "protocols": PROTOCOLS, "executors": EXECUTORS}[kind]
     return {e.name: e.description for e in reg.entries()}

@@ -77,7 +77,7 @@ def cli() -> None:
 
 
 @cli.command("list")
-@click.argument("kind", type=click.Choice(["losses", "presets", "tricks", "archs", "datasets", "metrics", "protocols", "suites"]), default="losses")
+@click.argument("kind", type=click.Choice(["losses", "presets", "tricks", "archs", "datasets", "metrics", "protocols", "executors", "suites"]), default="losses")
 @PLUGIN
 def list_cmd(kind: str, plugins: tuple[str, ...]) -> None:
     """List registered names with a one-line description."""
@@ -173,26 +173,80 @@ def speed(dataset, arch, sets, steps, repeats, threads, device, plugins, amp, ch
         click.echo(f"  {k:<56} {v}")
 
 
+def launch_options(f):
+    """How a suite is executed: executor, workers, devices, Slurm settings (command line over the suite's launch:)."""
+    options = [
+        click.option("--executor", default="local", show_default=True,
+                     help="Where runs execute: local (worker processes here) or slurm (a submitit job array)."),
+        click.option("--workers", type=int, default=None,
+                     help="Local worker processes, one thread each (default: the suite's launch.workers, else 1)."),
+        click.option("--devices", default=None,
+                     help="Comma-separated devices for local workers, e.g. cuda:0,cuda:1; worker i runs on device i "
+                          "mod their number (default: --device)."),
+        click.option("--retry-failed", is_flag=True, help="Re-run only the cells that failed (error.txt)."),
+        click.option("--checkpoint-every", "ckpt_every", type=int, default=None,
+                     help="Checkpoint every N steps (default 1000); a killed run resumes from its last checkpoint."),
+        click.option("--partition", default=None, help="Slurm partition."),
+        click.option("--time", "time_min", type=int, default=None, help="Slurm time limit per array task, minutes."),
+        click.option("--gpus-per-task", type=int, default=None, help="GPUs per Slurm array task."),
+        click.option("--cpus-per-task", type=int, default=None, help="CPUs per Slurm array task."),
+        click.option("--runs-per-task", type=int, default=None,
+                     help="Runs packed into one Slurm array task (run one after the other)."),
+        click.option("--slurm-cluster", type=click.Choice(["slurm", "local", "debug"]), default=None,
+                     help="submitit's cluster: slurm (default), or local/debug to run the same array on this machine."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 @cli.command()
 @click.argument("suite")
 @RESULTS
-@click.option("--workers", type=int, default=1, show_default=True, help="Parallel worker processes (one thread each).")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--dry-run", is_flag=True, help="List the cells and whether each is done, without running.")
+@click.option("--dry-run", is_flag=True, help="List the cells and their state, and what would be launched, without running.")
+@launch_options
 @PLUGIN
 @ADD_TRICK
 @SCALE
 @fast_options
 @data_options
-def bench(suite, results, workers, device, dry_run, plugins, add_tricks, scale, amp, channels_last, compile_) -> None:
+def bench(suite, results, device, dry_run, executor, workers, devices, retry_failed, ckpt_every, partition, time_min,
+          gpus_per_task, cpus_per_task, runs_per_task, slurm_cluster, plugins, add_tricks, scale, amp, channels_last,
+          compile_) -> None:
     """Run a suite's missing cells, then write its leaderboard and plots."""
     from ganbench import bench as bench_mod
 
     _plugins(plugins)
-    code = bench_mod.bench(suite, results, workers=workers, device=device, dry_run=dry_run, echo=click.echo,
-                           add_tricks=add_tricks, scale=scale,
+    launch = {"devices": devices, "partition": partition, "time_min": time_min, "gpus_per_task": gpus_per_task,
+              "cpus_per_task": cpus_per_task, "runs_per_task": runs_per_task, "cluster": slurm_cluster}
+    code = bench_mod.bench(suite, results, workers=workers, device=device, dry_run=dry_run, executor=executor,
+                           echo=click.echo, add_tricks=add_tricks, scale=scale, retry_failed=retry_failed,
+                           launch=launch, ckpt_every=ckpt_every,
                            fast={"amp": amp, "channels_last": channels_last, "compile": compile_})
     sys.exit(code)
+
+
+@cli.command("status")
+@click.argument("suite")
+@RESULTS
+@click.option("--workers", type=int, default=1, show_default=True, help="Workers to compute the ETA for.")
+@click.option("--all", "verbose", is_flag=True, help="List every cell, the finished ones too.")
+@PLUGIN
+@ADD_TRICK
+@SCALE
+def status_cmd(suite, results, workers, verbose, plugins, add_tricks, scale) -> None:
+    """Each cell's state (done, running, failed, interrupted, pending), the failures' reasons, and an ETA from the
+    measured run times."""
+    from ganbench import status, store
+    from ganbench.spec import load_suite
+
+    _plugins(plugins)
+    s = load_suite(suite, add_tricks, scale)
+    root = store.suite_dir(results, s.name)
+    for line in status.report(s.name, status.cells([(spec, root / "runs" / spec.run_id) for spec in s.expand()]),
+                              workers, verbose):
+        click.echo(line)
 
 
 @cli.command()

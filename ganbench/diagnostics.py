@@ -25,7 +25,7 @@ def run_samples(path: Path, checkpoint: str = store.CHECKPOINT) -> tuple[Setup, 
     if not (path / checkpoint).exists():
         raise ResultsError(f"{path.name} has no {checkpoint} (checkpoints are not committed with results; "
                            "re-run the suite to recreate them)")
-    state = store.load_torch(path / checkpoint)
+    state = store.load_verified(path / checkpoint)
     s = build(spec)
     restore(s, state)
     return s, generate(s, spec.eval_samples, spec.seed), int(state["step"])

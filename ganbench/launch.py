@@ -1,15 +1,20 @@
-"""Executors: run a list of (spec, run directory) jobs; a failed run is recorded and never stops the others."""
+"""Executors: run a list of (spec, run directory) jobs. A failed run is recorded and never stops the others; a run
+whose worker dies (killed, preempted, out of memory) keeps its checkpoints and resumes on the next `bench`."""
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
+import signal
 import traceback
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
 from ganbench import store
+from ganbench.errors import GanbenchError
 from ganbench.registry import Registry
 from ganbench.spec import RunSpec
 from ganbench.train import ExecOptions
@@ -19,32 +24,72 @@ FAILED = "error.txt"
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one job: done, failed (error.txt written), busy (another worker holds its claim) or
+    interrupted (its worker died; the checkpoints are kept and the next bench resumes it)."""
+
     run_id: str
     ok: bool
     message: str = ""
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", "done" if self.ok else "failed")
 
 
-Executor = Callable[[Sequence[tuple[RunSpec, Path]], int, ExecOptions], list[Outcome]]
+@dataclass(frozen=True)
+class Launch:
+    """How to execute a suite's jobs, beyond the numbers: worker count, devices, and the Slurm settings."""
+
+    workers: int = 1
+    devices: tuple[str, ...] = ("cpu",)
+    partition: str | None = None
+    time_min: int = 240  # each array task's time limit
+    gpus_per_task: int = 0
+    cpus_per_task: int = 1
+    runs_per_task: int = 1  # runs packed into one array task, run one after the other
+    array_parallelism: int = 64
+    folder: Path | None = None  # submitit's logs and pickles (default: <suite>/slurm)
+    cluster: str | None = None  # submitit's cluster: None (auto: Slurm when sbatch exists), "slurm", "local", "debug"
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # more submitit parameters (slurm_* names)
+
+
+LAUNCH_KEYS = {"partition", "time_min", "gpus_per_task", "cpus_per_task", "runs_per_task", "array_parallelism",
+               "extra", "workers", "devices"}
+Executor = Callable[[Sequence[tuple[RunSpec, Path]], Launch, ExecOptions], list[Outcome]]
 EXECUTORS: Registry[Executor] = Registry("executor")
 
+_WORKER_DEVICE: str | None = None  # the device this worker process is pinned to (None: the job's own)
 
-def _init_worker(threads: int) -> None:
+
+def _init_worker(threads: int, device: str | None = None) -> None:
     from ganbench.registry import load_builtins
     from ganbench.runner import set_threads
 
+    global _WORKER_DEVICE
+    _WORKER_DEVICE = device
+    if device and device.startswith("cuda"):
+        import torch
+
+        torch.cuda.set_device(device)
     set_threads(threads)
     load_builtins()
 
 
 def run_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
-    """Execute one job, turning any exception into a recorded failure (error.txt in the run directory)."""
+    """Execute one job, turning any exception into a recorded failure (error.txt in the run directory); a job whose
+    run another live worker holds is left to it."""
     from ganbench.runner import execute
 
     spec, path, opts = job
+    if _WORKER_DEVICE is not None:
+        opts = dataclasses.replace(opts, device=_WORKER_DEVICE)
     try:
         execute(spec, path, opts)
         (path / FAILED).unlink(missing_ok=True)
         return Outcome(spec.run_id, True)
+    except store.ClaimHeld as e:
+        return Outcome(spec.run_id, True, str(e), status="busy")
     except Exception as e:  # noqa: BLE001 - one failed cell must not stop a suite
         path.mkdir(parents=True, exist_ok=True)
         store.write_text(path / FAILED, traceback.format_exc())
@@ -67,30 +112,206 @@ def cost(spec: RunSpec) -> float:
     return spec.steps * batch * per_step * (1 + size / 64)
 
 
+def _interrupted(job: tuple[RunSpec, Path, ExecOptions], exitcode: int | None) -> Outcome:
+    how = f"signal {signal.Signals(-exitcode).name}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
+    return Outcome(job[0].run_id, False, f"its worker process died ({how}: killed, preempted or out of memory); "
+                   "its checkpoints are kept and the next `ganbench bench` resumes it", status="interrupted")
+
+
 @EXECUTORS.register("local")
-def local(jobs: Sequence[tuple[RunSpec, Path]], workers: int, opts: ExecOptions) -> list[Outcome]:
-    """Worker processes on this machine (spawned, one thread each); runs in the calling process when workers=1."""
+def local(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOptions) -> list[Outcome]:
+    """Worker processes on this machine (spawned, one thread each, `launch.workers` of them), worker i pinned to
+    device i mod len(devices); runs in the calling process when there is one worker on one device."""
     ordered = sorted(jobs, key=lambda j: -cost(j[0]))
-    return pool_map(run_one, [(spec, path, opts) for spec, path in ordered], workers, show=opts.progress is not False)
+    payload = [(spec, path, opts) for spec, path in ordered]
+    devices = launch.devices if launch.devices != ("cpu",) or opts.device == "cpu" else (opts.device,)
+    return pool_map(run_one, payload, launch.workers, show=opts.progress is not False, devices=devices,
+                    on_death=_interrupted)
 
 
-def pool_map(fn: Callable, payload: Sequence, workers: int, show: bool = True, desc: str = "runs") -> list:
-    """fn over payload in `workers` spawned single-threaded processes (in this process when workers <= 1), with
-    a progress bar; results in completion order."""
+def _worker_main(conn, threads: int, device: str | None, fn: Callable) -> None:
+    """A pool worker: receive (index, job), send back (index, fn(job)); None ends it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops the workers
+    _init_worker(threads, device)
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            return
+        i, job = msg
+        conn.send((i, fn(job)))
+
+
+def pool_map(fn: Callable, payload: Sequence, workers: int, show: bool = True, desc: str = "runs",
+             devices: Sequence[str] | None = None, on_death: Callable[[Any, int | None], Any] | None = None) -> list:
+    """fn over payload in `workers` spawned single-threaded processes (in this process when workers <= 1), with a
+    progress bar; results in completion order. Each worker has its own pipe (no shared queue lock that a killed
+    worker could take with it); a worker that dies mid-job is replaced, and its job's result is on_death(job,
+    exitcode) (or the pool raises when on_death is None)."""
     bar = tqdm(total=len(payload), desc=desc, unit="run", disable=not show)
-    outcomes = []
-    if workers <= 1:
-        _init_worker(1)
-        for job in payload:
-            outcomes.append(fn(job))
-            bar.update(1)
-    else:
-        with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(1,)) as pool:
-            for out in pool.imap_unordered(fn, payload):
-                outcomes.append(out)
+    devices = list(devices or [None])
+    outcomes: list = []
+    if workers <= 1 and len(devices) == 1:
+        _init_worker(1, None if devices[0] in (None, "cpu") else devices[0])
+        try:
+            for job in payload:
+                outcomes.append(fn(job))
                 bar.update(1)
+        finally:
+            global _WORKER_DEVICE
+            _WORKER_DEVICE = None
+        bar.close()
+        return outcomes
+    ctx = mp.get_context("spawn")
+    n = max(1, min(max(workers, 1), len(payload)))
+
+    def start(k: int):
+        parent, child = ctx.Pipe()
+        device = devices[k % len(devices)]
+        proc = ctx.Process(target=_worker_main, args=(child, 1, device, fn), daemon=True)
+        proc.start()
+        child.close()
+        return {"k": k, "proc": proc, "conn": parent, "job": None}
+
+    pool = [start(k) for k in range(n)]
+    todo = list(enumerate(payload))[::-1]
+    try:
+        while todo or any(w["job"] is not None for w in pool):
+            for w in pool:
+                if w["job"] is None and todo:
+                    w["job"] = todo.pop()
+                    w["conn"].send(w["job"])
+            busy = [w for w in pool if w["job"] is not None]
+            wait([w["conn"] for w in busy] + [w["proc"].sentinel for w in busy])
+            for idx, w in enumerate(pool):
+                if w["job"] is None:
+                    continue
+                result, died = None, False
+                try:
+                    if w["conn"].poll():
+                        _, result = w["conn"].recv()
+                    elif not w["proc"].is_alive():
+                        died = True
+                    else:
+                        continue
+                except (EOFError, OSError):
+                    died = True
+                if died:
+                    w["proc"].join(timeout=5)
+                    if on_death is None:
+                        raise GanbenchError(f"a worker process died (exit code {w['proc'].exitcode})")
+                    result = on_death(w["job"][1], w["proc"].exitcode)
+                    w["conn"].close()
+                    pool[idx] = start(w["k"])
+                outcomes.append(result)
+                bar.update(1)
+                pool[idx]["job"] = None
+    finally:
+        for w in pool:
+            try:
+                w["conn"].send(None)
+            except (OSError, ValueError):
+                pass
+        for w in pool:
+            w["proc"].join(timeout=10)
+            if w["proc"].is_alive():
+                w["proc"].terminate()
+                w["proc"].join()
+        bar.close()
+    return outcomes
+
+
+# ---------------------------------------------------------------- Slurm (submitit)
+
+class Pack:
+    """One array task: several runs, one after the other. Checkpointable: on preemption or timeout submitit
+    requeues the same pack, and each run resumes from its own last checkpoint (finished runs are skipped)."""
+
+    def __init__(self, jobs: list[tuple[RunSpec, Path, ExecOptions]]):
+        self.jobs = jobs
+
+    def __call__(self) -> list[Outcome]:
+        _init_worker(1)  # one thread, as in local workers: CPU numbers are bit-identical for a fixed thread count
+        return [run_one(job) for job in self.jobs]
+
+    def checkpoint(self, *args: Any, **kwargs: Any):
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(Pack(self.jobs))
+
+
+def packs(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOptions) -> list[Pack]:
+    """The jobs in array tasks of `runs_per_task`, longest first, balanced: task i takes jobs i, i+T, i+2T..."""
+    ordered = sorted(jobs, key=lambda j: -cost(j[0]))
+    per = max(1, launch.runs_per_task)
+    tasks = max(1, -(-len(ordered) // per))
+    return [Pack([(s, p, opts) for s, p in ordered[i::tasks]]) for i in range(tasks) if ordered[i::tasks]]
+
+
+def slurm_parameters(launch: Launch) -> dict[str, Any]:
+    """submitit's parameters for one array task."""
+    params: dict[str, Any] = {"timeout_min": launch.time_min, "cpus_per_task": launch.cpus_per_task,
+                              "nodes": 1, "tasks_per_node": 1, "slurm_array_parallelism": launch.array_parallelism}
+    if launch.gpus_per_task:
+        params["gpus_per_node"] = launch.gpus_per_task
+    if launch.partition:
+        params["slurm_partition"] = launch.partition
+    params.update(launch.extra)
+    return params
+
+
+def _submitit():
+    try:
+        import submitit
+    except ImportError:
+        raise GanbenchError("the slurm executor needs submitit: pip install 'ganbench[slurm]'") from None
+    return submitit
+
+
+@EXECUTORS.register("slurm")
+def slurm(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOptions) -> list[Outcome]:
+    """A Slurm job array through submitit (map over packs of runs), waited for; `launch.cluster="local"` runs the
+    same array as local processes (submitit's LocalExecutor), which is how it is tested without Slurm."""
+    import shutil
+
+    submitit = _submitit()
+    cluster = launch.cluster or "slurm"
+    if cluster == "slurm" and shutil.which("sbatch") is None:
+        raise GanbenchError("the slurm executor needs Slurm's sbatch on this machine (not found); run on a login "
+                            "node, or use --executor local")
+    folder = Path(launch.folder or "slurm") / "%j"
+    ex = submitit.AutoExecutor(folder=folder, cluster=cluster)
+    params = slurm_parameters(launch)
+    if ex.cluster != "slurm":  # the local and debug executors take the generic parameters only
+        params = {k: v for k, v in params.items() if not k.startswith("slurm_")}
+    ex.update_parameters(**params)
+    tasks = packs(jobs, launch, dataclasses.replace(opts, progress=False))
+    submitted = ex.submit_array(tasks)
+    outcomes: list[Outcome] = []
+    bar = tqdm(total=len(jobs), desc=f"{ex.cluster} array", unit="run", disable=opts.progress is False)
+    for task, job in zip(tasks, submitted):
+        try:
+            outcomes += job.result()
+        except Exception as e:  # noqa: BLE001 - the task died: its runs resume next time
+            msg = f"array task {job.job_id} ended without a result ({type(e).__name__}); its runs' checkpoints " \
+                  "are kept and the next `ganbench bench` resumes them"
+            outcomes += [Outcome(s.run_id, True) if store.is_finished(p) else
+                         Outcome(s.run_id, False, msg, status="interrupted") for s, p, _ in task.jobs]
+        bar.update(len(task.jobs))
     bar.close()
     return outcomes
+
+
+def describe(jobs: Sequence[tuple[RunSpec, Path]], executor: str, launch: Launch) -> list[str]:
+    """What `--dry-run` prints about how the jobs would be launched."""
+    if executor == "slurm":
+        tasks = packs(jobs, launch, ExecOptions())
+        params = slurm_parameters(launch)
+        lines = [f"slurm array of {len(tasks)} tasks ({launch.runs_per_task} run(s) per task), logs in "
+                 f"{launch.folder}; submitit parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(params.items()))]
+        for i, t in enumerate(tasks):
+            lines.append(f"  task {i}: " + " ".join(s.run_id for s, _, _ in t.jobs))
+        return lines
+    return [f"local: {launch.workers} worker process(es) on {', '.join(launch.devices)}"]
 
 
 def reevaluate_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:

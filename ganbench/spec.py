@@ -331,7 +331,7 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- suites
 
-SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales", "reproduces"}
+SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales", "reproduces", "launch"}
 SCALE_KEYS = {"seeds", "set", "description", "differences", "exclude"}
 
 
@@ -351,6 +351,7 @@ class Suite:
     extra_tricks: tuple[str, ...] = ()  # added from the command line (--add-trick): one more value on a tricks axis
     scale_set: dict[str, Any] = field(default_factory=dict)  # a scale's fields (--scale), set on every cell last
     reproduces: Any = None  # a ganbench.reproduction.Reproduction: the paper's numbers this suite is set against
+    launch: dict[str, Any] = field(default_factory=dict)  # how to execute it (ganbench.launch.Launch fields)
 
     def cells(self) -> list[dict[str, Any]]:
         """Every cell of every grid block (before seeds), excluded ones left out."""
@@ -490,6 +491,9 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
         for e in more:
             check_keys(e, f"suite {path} scale {scale!r} exclude")
         exclude = list(exclude) + more
+    launch = doc.get("launch") or {}
+    if not isinstance(launch, dict):
+        raise SpecError(f"suite {path}: launch must be a mapping, e.g. {{partition: gpu, time_min: 120, gpus_per_task: 1}}")
     reproduces = None
     if doc.get("reproduces") is not None:
         from ganbench.reproduction import parse
@@ -503,5 +507,5 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
     return Suite(
         name=name, description=str(doc.get("description", "")).strip(),
         seeds=tuple(seeds), base=base, grid=tuple(blocks), overrides=tuple(overrides), exclude=tuple(exclude),
-        path=str(path), extra_tricks=add_tricks, scale_set=scale_set, reproduces=reproduces,
+        path=str(path), extra_tricks=add_tricks, scale_set=scale_set, reproduces=reproduces, launch=launch,
     )

@@ -7,9 +7,11 @@ metrics.json is written last: a run is finished exactly when it holds a readable
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
+import socket
 import tempfile
 import time
 import warnings
@@ -112,6 +114,14 @@ def set_aside(path: Path, reason: str) -> Path:
     return dest
 
 
+CLAIM_TIMEOUT_S = float(os.environ.get("GANBENCH_CLAIM_TIMEOUT", 600))  # a claim from another host: stale after
+HEARTBEAT_S = 30.0  # the owner touches its claim this often
+
+
+class ClaimHeld(ResultsError):
+    """The run directory is claimed by a live worker (here or on another host)."""
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -122,33 +132,161 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _process_started(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), from /proc; None where /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def claim_owner(path: Path) -> dict | None:
+    """Who holds the run directory's claim, if anyone live: {pid, host, since, beat} (`beat`: seconds since the
+    owner's last heartbeat). A claim is live when its process still runs on this host (the same process: one
+    started before the claim was written) or, from another host, when its heartbeat is younger than
+    GANBENCH_CLAIM_TIMEOUT seconds (default 600)."""
+    lock = Path(path) / CLAIM
+    try:
+        parts = lock.read_text().split()
+        beat = time.time() - lock.stat().st_mtime
+        pid, since = int(parts[0]), float(parts[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    host = parts[2] if len(parts) > 2 else socket.gethostname()
+    if host == socket.gethostname():
+        started = _process_started(pid)
+        live = pid != os.getpid() and _pid_alive(pid) and (started is None or started <= since + 2)
+    else:
+        live = beat < CLAIM_TIMEOUT_S
+    return {"pid": pid, "host": host, "since": since, "beat": beat} if live else None
+
+
+def _take_over(lock: Path) -> None:
+    """Remove a stale claim so that exactly one contender can create its own: the stale file is renamed away
+    (one rename wins) and put back if it changed in between (it was a fresh claim after all)."""
+    try:
+        seen = lock.read_text()
+        aside = lock.with_name(f"{CLAIM}.stale-{os.getpid()}-{time.monotonic_ns()}")
+        os.rename(lock, aside)
+    except FileNotFoundError:
+        return
+    if aside.read_text() != seen:  # someone else's new claim: give it back
+        with contextlib.suppress(OSError):
+            os.link(aside, lock)
+    os.unlink(aside)
+
+
 @contextlib.contextmanager
 def claim(path: Path) -> Iterator[None]:
-    """Hold an exclusive claim on a run directory; a claim left by a dead process is taken over."""
+    """Hold an exclusive claim on a run directory (.claim: pid, time, host), touched every HEARTBEAT_S seconds by
+    a background thread; a claim whose owner is dead (same host) or silent for GANBENCH_CLAIM_TIMEOUT seconds
+    (another host: a preempted node) is taken over. Raises ClaimHeld while a live worker holds it."""
+    import threading
+
     path.mkdir(parents=True, exist_ok=True)
     lock = path / CLAIM
-    for _ in range(2):
+    for _ in range(3):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
-            try:
-                pid = int(lock.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                pid = -1
-            if pid > 0 and _pid_alive(pid) and pid != os.getpid():
-                raise ResultsError(f"{path.name} is being run by process {pid}; wait for it or stop it") from None
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock)
+            owner = claim_owner(path)
+            if owner is not None:
+                raise ClaimHeld(f"{path.name} is being run by process {owner['pid']} on {owner['host']}; wait for it "
+                                "or stop it") from None
+            _take_over(lock)
     else:
-        raise ResultsError(f"cannot claim {path}")
+        raise ClaimHeld(f"cannot claim {path}: another worker keeps taking it")
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            with contextlib.suppress(OSError):
+                os.utime(lock)
+
     try:
-        os.write(fd, f"{os.getpid()} {time.time():.0f}\n".encode())
+        os.write(fd, f"{os.getpid()} {time.time():.3f} {socket.gethostname()}\n".encode())
         os.close(fd)
+        threading.Thread(target=beat, daemon=True, name=f"claim-{path.name[:20]}").start()
         yield
     finally:
+        stop.set()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(lock)
+
+
+# ---------------------------------------------------------------- checkpoints with checksums
+
+PREVIOUS = "checkpoint.prev.pt"  # the checkpoint before the last: the fallback when the last is damaged
+DIGEST = ".sha256"  # beside each checkpoint: the SHA-256 of its bytes
+
+
+def _digest_file(f: Path) -> Path:
+    return f.with_name(f.name + DIGEST)
+
+
+def save_checkpoint(f: Path, state: Any, keep_previous: bool = False) -> None:
+    """torch.save `state` to `f` atomically with its SHA-256 beside it; with `keep_previous`, the file it replaces
+    (and its digest) is kept as checkpoint.prev.pt. Every intermediate state on disk leaves a loadable checkpoint:
+    if the process dies between the steps, load_checkpoint falls back to the previous one."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    data = buf.getvalue()
+    side = _digest_file(f)
+    if keep_previous and f.exists():
+        prev = f.with_name(PREVIOUS)
+        if side.exists():
+            os.replace(side, _digest_file(prev))
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(_digest_file(prev))
+        os.replace(f, prev)
+    step = f"  step={state['step']}" if isinstance(state, dict) and "step" in state else ""
+    write_text(side, f"{hashlib.sha256(data).hexdigest()}  {f.name}{step}\n")
+    atomic_write(f, lambda out: out.write(data))
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The step of a run's last checkpoint, from its digest file (no checkpoint is loaded); None without one."""
+    for name in (CHECKPOINT, PREVIOUS):
+        try:
+            words = _digest_file(Path(path) / name).read_text().split()
+        except OSError:
+            continue
+        for w in words:
+            if w.startswith("step="):
+                return int(w[5:])
+    return None
+
+
+def load_verified(f: Path) -> Any:
+    """A checkpoint's content after checking its SHA-256 (when it has one; ValueError on a mismatch), loaded with
+    weights_only=True."""
+    data = f.read_bytes()
+    side = _digest_file(f)
+    if side.exists():
+        want = side.read_text().split()[0]
+        if hashlib.sha256(data).hexdigest() != want:
+            raise ValueError(f"{f.name} does not match its checksum (truncated or corrupted)")
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def load_checkpoint(path: Path) -> Any | None:
+    """The newest intact checkpoint of a run: checkpoint.pt, else checkpoint.prev.pt, else None. A damaged one
+    (checksum mismatch, unreadable) is set aside, with its digest, and never silently reused."""
+    for f in (Path(path) / CHECKPOINT, Path(path) / PREVIOUS):
+        if not f.exists():
+            continue
+        try:
+            return load_verified(f)
+        except Exception as e:  # noqa: BLE001 - any damage means: keep it for inspection, use the one before
+            set_aside(f, f"could not be read ({type(e).__name__}: {e})")
+            if _digest_file(f).exists():
+                os.replace(_digest_file(f), _digest_file(f).with_name(f"{f.name}{DIGEST}.bad"))
+    return None
 
 
 def read_history(path: Path, name: str = HISTORY) -> list[dict[str, str]]:

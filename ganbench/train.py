@@ -218,15 +218,9 @@ def write_history(path: Path, rows: list[dict], spectra: list[dict] | None = Non
 
 
 def load_checkpoint(path: Path) -> dict | None:
-    """The last checkpoint of a run, or None; an unreadable one is set aside and the run starts over."""
-    ckpt = path / store.CHECKPOINT
-    if not ckpt.exists():
-        return None
-    try:
-        return store.load_torch(ckpt)
-    except Exception as e:  # truncated or corrupt: keep it for inspection, never silently reuse it
-        store.set_aside(ckpt, f"could not be read ({type(e).__name__})")
-        return None
+    """The run's newest intact checkpoint (checkpoint.pt, else checkpoint.prev.pt; checksums verified), or None: a
+    damaged one is set aside and never silently reused (see store.load_checkpoint)."""
+    return store.load_checkpoint(path)
 
 
 def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -> bool:
@@ -284,12 +278,13 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -
             if points is not None:
                 logs.points.append({"step": done, "points": points})
             if best:
-                store.save_torch(path / store.BEST, checkpoint_state(s, done, sampler.drawn, logs))
+                store.save_checkpoint(path / store.BEST, checkpoint_state(s, done, sampler.drawn, logs))
             t0 += time.perf_counter() - t_probe  # wall_time counts training only
         if done % opts.ckpt_every == 0 or done == stop:
             if not health.finite_weights(s.G, s.D):  # never replace the last good checkpoint by a broken one
                 return diverged(step)
-            store.save_torch(path / store.CHECKPOINT, checkpoint_state(s, done, sampler.drawn, logs))
+            store.save_checkpoint(path / store.CHECKPOINT, checkpoint_state(s, done, sampler.drawn, logs),
+                                  keep_previous=True)
             logs.write(path)
         bar.update(1)
     bar.close()

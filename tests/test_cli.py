@@ -66,7 +66,7 @@ def test_smoke_bench_end_to_end(tmp_path):
     # a re-run skips finished cells; a half-written run (checkpoint, no metrics.json) is resumed, not lost
     (runs[0] / "metrics.json").unlink()
     again = gb("bench", "smoke", "--results", str(tmp_path))
-    assert again.returncode == 0 and "7 finished, 1 to run" in again.stdout
+    assert again.returncode == 0 and "7 done, 1 interrupted; 1 to run" in again.stdout
     assert (runs[0] / "metrics.json").exists()
 
     # a finished run the suite no longer contains (its YAML changed) stays on disk but out of the tables
@@ -111,7 +111,7 @@ def follow_add_a_trick_tutorial(tmp_path, suite):
     # the tutorial's bench command on the smoke suite: only the new trick's cells run, the rest are reused
     bench = run(commands[2].replace(" tricks ", " smoke "), ["--results", str(tmp_path)])
     assert bench.returncode == 0, bench.stderr[-2000:]
-    assert "8 finished, 2 to run" in bench.stdout
+    assert "8 done, 2 pending; 2 to run" in bench.stdout
     md = (suite / "leaderboard.md").read_text()
     assert "ns+gp0" in md and "Change against the baseline" in md and "Δ modes" in md
 

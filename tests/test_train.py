@@ -85,11 +85,13 @@ def test_claim_refuses_a_live_owner(tmp_path):
     import os
     import subprocess
     import sys
+    import time
 
     (tmp_path / "r").mkdir()
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        (tmp_path / "r" / ".claim").write_text(f"{proc.pid} 0\n")
+        time.sleep(0.05)  # the claim is written after its owner started, as a real claim is
+        (tmp_path / "r" / ".claim").write_text(f"{proc.pid} {time.time():.3f}\n")
         with pytest.raises(ResultsError, match="being run"):
             with store.claim(tmp_path / "r"):
                 pass

@@ -1,0 +1,121 @@
+"""Where each cell of a suite stands (done, running, failed, interrupted, pending) and how long the rest will take."""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ganbench import store
+from ganbench.spec import RunSpec
+
+STATES = ("done", "running", "failed", "interrupted", "pending")
+EXPLAINED = {
+    "done": "metrics.json written",
+    "running": "claimed by a live worker",
+    "failed": "raised an error (error.txt holds the traceback); --retry-failed re-runs it",
+    "interrupted": "has checkpoints but no worker: killed or preempted; the next bench resumes it",
+    "pending": "not started",
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    spec: RunSpec
+    path: Path
+    state: str
+    detail: str = ""  # failed: the error's last line; running: pid@host; interrupted/running: the checkpoint's step
+    step: int = 0  # the last checkpoint's step (0 when none)
+
+
+def _checkpoint_step(path: Path) -> int:
+    """The last checkpoint's step (from its digest file), else the last logged step from history.csv."""
+    step = store.checkpoint_step(path)
+    if step is not None:
+        return step
+    rows = store.read_history(path)
+    try:
+        return int(rows[-1]["step"]) + 1 if rows else 0
+    except (KeyError, ValueError):
+        return 0
+
+
+def cell(spec: RunSpec, path: Path) -> Cell:
+    """The state of one cell from its run directory alone."""
+    if store.is_finished(path):
+        return Cell(spec, path, "done", step=spec.steps)
+    owner = store.claim_owner(path)
+    step = _checkpoint_step(path) if path.is_dir() else 0
+    if owner is not None:
+        return Cell(spec, path, "running", f"pid {owner['pid']} on {owner['host']}", step)
+    err = path / "error.txt"
+    if err.exists():
+        lines = [ln for ln in err.read_text(errors="replace").splitlines() if ln.strip()]
+        return Cell(spec, path, "failed", lines[-1].strip() if lines else "error.txt is empty", step)
+    if (path / store.CHECKPOINT).exists() or (path / store.PREVIOUS).exists():
+        return Cell(spec, path, "interrupted", "", step)
+    return Cell(spec, path, "pending", "", 0)
+
+
+def cells(jobs: Sequence[tuple[RunSpec, Path]]) -> list[Cell]:
+    return [cell(s, p) for s, p in jobs]
+
+
+def seconds_per_cost(done: Sequence[Cell]) -> float | None:
+    """The median of measured training wall time over the launcher's relative cost, over finished runs."""
+    from ganbench.launch import cost
+
+    rates = []
+    for c in done:
+        try:
+            wall = store.read_json(c.path / store.METRICS)["cost"]["train_wall_s"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if wall and wall > 0:
+            rates.append(wall / max(cost(c.spec), 1e-9))
+    return statistics.median(rates) if rates else None
+
+
+def eta_seconds(states: Sequence[Cell], workers: int = 1) -> float | None:
+    """Remaining wall time with `workers` parallel workers: each unfinished cell's cost (less what its
+    checkpoints hold) at the measured seconds per unit of cost, spread over the workers; None before any run has
+    finished."""
+    from ganbench.launch import cost
+
+    rate = seconds_per_cost([c for c in states if c.state == "done"])
+    if rate is None:
+        return None
+    left = [cost(c.spec) * (1 - c.step / max(c.spec.steps, 1)) * rate for c in states if c.state != "done"]
+    if not left:
+        return 0.0
+    return max(sum(left) / max(workers, 1), max(left))
+
+
+def fmt_duration(s: float) -> str:
+    s = int(round(s))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def report(suite: str, states: Sequence[Cell], workers: int = 1, verbose: bool = False) -> list[str]:
+    """The lines `ganbench status` prints: counts per state, every cell that is not done (all cells with
+    `verbose`), the failures' reasons, and the ETA."""
+    counts = {s: sum(c.state == s for c in states) for s in STATES}
+    lines = [f"suite {suite}: {len(states)} cells: " + ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s])]
+    shown = [c for c in states if verbose or c.state != "done"]
+    order = {s: i for i, s in enumerate(STATES)}
+    for c in sorted(shown, key=lambda c: (order[c.state], c.spec.run_id)):
+        progress = f" step {c.step}/{c.spec.steps}" if c.state in ("running", "interrupted", "failed") and c.step else ""
+        detail = f": {c.detail}" if c.detail else ""
+        lines.append(f"  {c.state:<11} {c.spec.run_id}{progress}{detail}")
+    eta = eta_seconds(states, workers)
+    if counts["done"] < len(states):
+        lines.append(f"ETA with {workers} worker(s): " + (fmt_duration(eta) if eta is not None else
+                                                          "unknown until a run has finished"))
+    for s in STATES[1:]:
+        if counts[s]:
+            lines.append(f"{s}: {EXPLAINED[s]}")
+    return lines
