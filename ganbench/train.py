@@ -86,11 +86,12 @@ def next_real(s: Setup, sampler: BatchSampler) -> Real:
     return to_device(s, x), y.to(s.device, non_blocking=True)
 
 
-def d_update(s: Setup, sampler: BatchSampler, progress: float,
-             report: bool = True) -> tuple[dict[str, torch.Tensor] | None, Real]:
-    """One D update; returns its statistics (when `report`) and the real batch D saw (before input transforms)."""
+def d_update(s: Setup, sampler: BatchSampler, progress: float, report: bool = True,
+             batch: Real | None = None) -> tuple[dict[str, torch.Tensor] | None, Real]:
+    """One D update (on `batch`, else the sampler's next real batch); returns its statistics (when `report`) and the
+    real batch D saw (before input transforms)."""
     loss, tricks = s.loss, s.tricks
-    real, y_real = next_real(s, sampler)
+    real, y_real = batch if batch is not None else next_real(s, sampler)
     z = s.latent(s.batch_size)
     with torch.no_grad():
         fake = s.G(z)
@@ -114,9 +115,9 @@ def d_update(s: Setup, sampler: BatchSampler, progress: float,
     return stats, (real, y_real)
 
 
-def g_update(s: Setup, real: Real, progress: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+def g_update(s: Setup, real: Real, progress: float, step: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One G update against the current D (D's weights frozen); returns G's loss and, on logged steps, the norm
-    of G's gradient."""
+    of G's gradient. With step=False G's gradient is left in .grad for the caller to apply (g_apply)."""
     loss, tricks, D = s.loss, s.tricks, s.D
     real, y_real = real
     z = s.latent(s.batch_size)
@@ -135,9 +136,15 @@ def g_update(s: Setup, real: Real, progress: float) -> tuple[torch.Tensor, torch
     s.opt_g.zero_grad(set_to_none=True)
     (loss_g if g_pen is None else loss_g + g_pen).backward()
     norm = health.grad_norm(s.G.parameters()) if s.log_step else None
-    s.opt_g.step()
-    tricks.after_g_step(s.G, D)
+    if step:
+        g_apply(s)
     return loss_g.detach(), norm
+
+
+def g_apply(s: Setup) -> None:
+    """G's optimizer step on the gradient in .grad, then the tricks' after-G hooks."""
+    s.opt_g.step()
+    s.tricks.after_g_step(s.G, s.D)
 
 
 def gan_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[str, torch.Tensor]:
@@ -157,6 +164,26 @@ def gan_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[str, torc
         for _ in range(s.g_steps):
             loss_g, g_norm = g_update(s, real, progress)
     s.d_trainable(True)
+    out["loss_g"] = loss_g
+    if g_norm is not None:
+        out["grad_norm_g"] = g_norm
+    return out
+
+
+def simultaneous_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[str, torch.Tensor]:
+    """One simultaneous update (the `simultaneous` trick): from one real batch, G's gradient against the current D,
+    then D's update on samples of the current G, then G's step; neither player's update sees the other's."""
+    real = next_real(s, sampler)
+
+    def look_ahead() -> None:  # refused when the spec is built; kept as a guard
+        raise RuntimeError("simultaneous updates cannot run D updates inside G's phase")
+
+    with s.tricks.g_context(s, look_ahead):
+        s.d_trainable(False)
+        loss_g, g_norm = g_update(s, real, progress, step=False)
+    s.d_trainable(True)
+    out, _ = d_update(s, sampler, progress, batch=real)
+    g_apply(s)
     out["loss_g"] = loss_g
     if g_norm is not None:
         out["grad_norm_g"] = g_norm
@@ -223,13 +250,14 @@ def load_checkpoint(path: Path) -> dict | None:
     return store.load_checkpoint(path)
 
 
-def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn = gan_step) -> bool:
+def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None) -> bool:
     """Train to spec.steps from the last checkpoint in `path`; False if stopped early by `opts.stop_after`.
 
     Training stops at the first logged step with a non-finite loss, or at a checkpoint whose weights are not
     finite, and sets `s.diverged_at` (checked every log_every steps and before each checkpoint, so the check costs
     no per-step synchronisation on accelerators); checkpoint.pt and best.pt then keep the last good states."""
     spec = s.spec
+    step_fn = step_fn or (simultaneous_step if s.tricks.simultaneous else gan_step)
     state = load_checkpoint(path)
     start, drawn, logs = 0, 0, Logs([], [], [])
     if state is not None:

@@ -90,6 +90,37 @@ def mech_d_steps():
     assert counts == {"d": 12, "g": 4} and sampler.drawn == 12
 
 
+def _one_step(tricks, lr_g, lr_d):
+    """G's and D's parameters after one training step from the same initial state and batch."""
+    from ganbench.train import simultaneous_step
+
+    s = build(spec_with(tricks, optimizer="sgd", lr_g=lr_g, lr_d=lr_d))
+    torch.manual_seed(0)
+    step = simultaneous_step if s.tricks.simultaneous else gan_step
+    step(s, BatchSampler(s.data.x, 16, 0), 0.0)
+    flat = lambda net: torch.cat([p.detach().flatten() for p in net.parameters()])  # noqa: E731
+    return flat(s.G), flat(s.D)
+
+
+def mech_simultaneous():
+    # simultaneous: G's step does not depend on D's learning rate (it saw D before D's update), and D's step does
+    # not depend on G's (it saw G's samples before G's update)
+    g_a, d_a = _one_step(["simultaneous"], lr_g=0.1, lr_d=0.5)
+    g_b, _ = _one_step(["simultaneous"], lr_g=0.1, lr_d=0.0)
+    _, d_c = _one_step(["simultaneous"], lr_g=0.0, lr_d=0.5)
+    assert torch.equal(g_a, g_b) and torch.equal(d_a, d_c)
+    g0, d0 = _one_step(["simultaneous"], lr_g=0.0, lr_d=0.0)
+    assert not torch.equal(g_a, g0) and not torch.equal(d_a, d0)  # both did move
+    # alternating (the default): G's step is taken against the updated D, so it depends on D's learning rate
+    g_alt, _ = _one_step([], lr_g=0.1, lr_d=0.5)
+    g_alt0, _ = _one_step([], lr_g=0.1, lr_d=0.0)
+    assert not torch.equal(g_alt, g_alt0)
+    with pytest.raises(SpecError, match="cannot be combined"):
+        spec_with(["simultaneous", "d-steps"])
+    with pytest.raises(SpecError, match="second_order"):
+        spec_with(["simultaneous", "unrolled"], loss="mm")
+
+
 def digits_spec(tricks, loss="ns", **kw):
     fields = {"dataset": "digits", "loss": loss, "tricks": tricks, "batch_size": 16, "z_dim": 8,
               "arch_options": {"width": 8}}
@@ -841,7 +872,7 @@ MECHANISMS = {
     "r2": mech_r2, "ortho-reg": mech_ortho_reg, "lecam": mech_lecam, "diffaugment": mech_diffaugment,
     "consistency": mech_consistency, "sn-g": mech_sn_g,
     "cgan": mech_cgan, "projection": mech_projection, "acgan": mech_acgan, "infogan": mech_infogan,
-    "msg": mech_msg,
+    "msg": mech_msg, "simultaneous": mech_simultaneous,
 }
 
 

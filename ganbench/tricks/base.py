@@ -74,6 +74,8 @@ class Trick:
     # Parameters added after runs with this trick existed, with the default that keeps the old behaviour: at that
     # default they are left out of the run's identity, so existing run_ids stay valid.
     late_params: ClassVar[dict[str, Any]] = {}
+    # True: G's and D's updates are computed from the same state (simultaneous gradient steps, see train.py)
+    simultaneous: ClassVar[bool] = False
 
     def check(self, spec: "RunSpec", loss: "Loss") -> None:
         """Raise SpecError if this trick cannot be used in `spec`."""
@@ -218,6 +220,11 @@ class TrickStack:
     def __init__(self, tricks: Iterable[Trick]):
         self.tricks = sorted(tricks, key=lambda t: (t.order, t.name))
         self._target_tricks = [t for t in self.tricks if type(t).d_targets is not Trick.d_targets]
+
+    @property
+    def simultaneous(self) -> bool:
+        """Whether the step updates G and D simultaneously (a trick asks for it) instead of alternating."""
+        return any(t.simultaneous for t in self.tricks)
 
     def check(self, spec: "RunSpec", loss: "Loss") -> None:
         names = {t.name for t in self.tricks}

@@ -40,6 +40,27 @@ class DSteps(Trick):
         return self.k
 
 
+@register_trick("simultaneous")
+@dataclass
+class Simultaneous(Trick):
+    """Simultaneous instead of alternating updates: G's gradient is taken against D before D's update and D's
+    update uses samples of G before G's update, both from the same real batch (simultaneous gradient descent,
+    Mescheder et al. 2017; Metz et al. 2017's reference implementation trains this way)."""
+
+    order: ClassVar[int] = 20
+    simultaneous: ClassVar[bool] = True
+    conflicts: ClassVar[dict[str, str]] = {
+        "d-steps": "simultaneous updates pair one D update with one G update",
+        "g-steps": "simultaneous updates pair one D update with one G update",
+    }
+
+    def check(self, spec, loss) -> None:
+        for t in spec.tricks:
+            require(not (t.name == "unrolled" and not dict(t.params).get("second_order", False)),
+                    "simultaneous: first-order unrolling updates D inside G's phase; use unrolled with "
+                    "second_order: true (which unrolls from D's current state)")
+
+
 @register_trick("g-steps")
 @dataclass
 class GSteps(Trick):
