@@ -9,7 +9,7 @@ SCALE  ?=
 SCALE_FLAG := $(if $(SCALE),--scale $(SCALE))
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup bench test leaderboard plots clean
+.PHONY: setup bench test leaderboard plots bench-aggregate clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ leaderboard: $(STAMP)
 
 plots: $(STAMP)
 	$(BIN)/ganbench plot $(SUITE) --results $(RESULTS) $(SCALE_FLAG)
+
+# Benchmark (not a timed test): aggregate 10,000 synthetic run records into a leaderboard in every format.
+bench-aggregate: $(STAMP)
+	$(BIN)/python tests/benchmarks/aggregate.py
 
 # Removes the environment and caches; never the results a user produced.
 clean:

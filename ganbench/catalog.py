@@ -22,7 +22,8 @@ def listing(kind: str) -> dict[str, str]:
         return out
     from ganbench.launch import EXECUTORS
     from ganbench.metrics.protocols import PROTOCOLS
+    from ganbench.stats import TESTS
 
     reg = {"presets": PRESETS, "tricks": TRICKS, "archs": ARCHS, "datasets": DATASETS, "metrics": METRICS,
-           "protocols": PROTOCOLS, "executors": EXECUTORS}[kind]
+           "protocols": PROTOCOLS, "executors": EXECUTORS, "tests": TESTS}[kind]
     return {e.name: e.description for e in reg.entries()}

@@ -77,7 +77,7 @@ def cli() -> None:
 
 
 @cli.command("list")
-@click.argument("kind", type=click.Choice(["losses", "presets", "tricks", "archs", "datasets", "metrics", "protocols", "executors", "suites"]), default="losses")
+@click.argument("kind", type=click.Choice(["losses", "presets", "tricks", "archs", "datasets", "metrics", "protocols", "executors", "tests", "suites"]), default="losses")
 @PLUGIN
 def list_cmd(kind: str, plugins: tuple[str, ...]) -> None:
     """List registered names with a one-line description."""
@@ -255,12 +255,21 @@ def status_cmd(suite, results, workers, verbose, plugins, add_tricks, scale) -> 
 @PLUGIN
 @ADD_TRICK
 @SCALE
-def leaderboard(suite, results, plugins, add_tricks, scale) -> None:
-    """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv and leaderboard.md."""
-    from ganbench.leaderboard import write_leaderboard
+@click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "markdown", "html", "latex"]),
+              help="Output format; repeatable. Default: csv, markdown and html (latex writes leaderboard.tex).")
+@click.option("--test", default="welch", show_default=True,
+              help="Significance test of each method against its baseline (see `ganbench list tests`).")
+@click.option("--baseline", default=None,
+              help="Compare every method with this one (default: the suite's `baseline:`, else trick-free twins).")
+def leaderboard(suite, results, plugins, add_tricks, scale, formats, test, baseline) -> None:
+    """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv, .md and .html."""
+    from ganbench.leaderboard import DEFAULT_FORMATS, Options, write_leaderboard
+    from ganbench.stats import TESTS
 
-    name, ids, reproduces = _suite_cells(suite, plugins, add_tricks, scale)
-    for p in write_leaderboard(results / name, ids, reproduces):
+    TESTS.get(test)
+    name, ids, reproduces, suite_baseline = _suite_cells(suite, plugins, add_tricks, scale)
+    options = Options(test=test, baseline=baseline or suite_baseline)
+    for p in write_leaderboard(results / name, ids, reproduces, options, formats or DEFAULT_FORMATS):
         click.echo(f"wrote {p}")
 
 
@@ -274,7 +283,7 @@ def plot(suite, results, plugins, add_tricks, scale) -> None:
     """Write a suite's figures (its current cells only) to RESULTS/SUITE/plots/."""
     from ganbench.plots import write_plots
 
-    name, ids, _ = _suite_cells(suite, plugins, add_tricks, scale)
+    name, ids, _, _ = _suite_cells(suite, plugins, add_tricks, scale)
     for p in write_plots(results / name, ids):
         click.echo(f"wrote {p}")
 
@@ -284,24 +293,29 @@ def plot(suite, results, plugins, add_tricks, scale) -> None:
 @RESULTS
 @click.option("--workers", type=int, default=1, show_default=True, help="Parallel worker processes (one thread each).")
 @click.option("--dataset", "datasets", multiple=True, help="Only the runs on this data set. Repeatable.")
+@click.option("--draws", type=int, default=1, show_default=True,
+              help="Score each final checkpoint on this many sample draws (sampling seeds) into draws.json.")
 @PLUGIN
 @ADD_TRICK
 @data_options
-def evaluate(suite, results, workers, datasets, plugins, add_tricks) -> None:
+def evaluate(suite, results, workers, datasets, draws, plugins, add_tricks) -> None:
     """Add metrics introduced since a suite's runs were trained, from their final checkpoints (no retraining);
-    numbers already recorded must be reproduced exactly, or that run is left as it was. Then the leaderboard."""
+    numbers already recorded must be reproduced exactly, or that run is left as it was. With --draws K, score each
+    final checkpoint on K sample draws instead (the spread over sampling seeds). Then the leaderboard."""
     from ganbench import store
     from ganbench.launch import pool_map, reevaluate_one
-    from ganbench.leaderboard import write_leaderboard
+    from ganbench.leaderboard import Options, write_leaderboard
     from ganbench.spec import load_suite
     from ganbench.train import ExecOptions
 
+    if draws < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--draws")
     _plugins(plugins)
     s = load_suite(suite, add_tricks)
     specs = s.expand()
-    jobs = [(spec, store.run_dir(results, s.name, spec), ExecOptions(progress=False)) for spec in specs]
+    jobs = [(spec, store.run_dir(results, s.name, spec), ExecOptions(progress=False), draws) for spec in specs]
     jobs = [j for j in jobs if store.is_finished(j[1]) and (not datasets or j[0].dataset in datasets)]
-    outcomes = pool_map(reevaluate_one, jobs, workers, desc="evaluate")
+    outcomes = pool_map(reevaluate_one, jobs, workers, desc="draws" if draws > 1 else "evaluate")
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.message if o.ok else "failed"] = counts.get(o.message if o.ok else "failed", 0) + 1
@@ -309,7 +323,8 @@ def evaluate(suite, results, workers, datasets, plugins, add_tricks) -> None:
             click.echo(f"{o.run_id}: {o.message}", err=True)
     click.echo(f"suite {s.name}: {len(jobs)} finished runs{' on ' + ', '.join(datasets) if datasets else ''}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if jobs:
-        for p in write_leaderboard(results / s.name, [spec.run_id for spec in specs], s.reproduces):
+        options = Options(baseline=getattr(s, "baseline", None))
+        for p in write_leaderboard(results / s.name, [spec.run_id for spec in specs], s.reproduces, options):
             click.echo(f"wrote {p}")
     sys.exit(1 if counts.get("failed") else 0)
 
@@ -366,13 +381,14 @@ def _sample_plots(run: Path, checkpoint: str) -> None:
 
 
 def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...],
-                 scale: str | None = None) -> tuple[str, list[str], object]:
-    """A suite's name and the run_ids of its current cells (after plugins and --add-trick)."""
+                 scale: str | None = None) -> tuple[str, list[str], object, str | None]:
+    """A suite's name, the run_ids of its current cells (after plugins and --add-trick), the paper it reproduces
+    and its baseline method."""
     from ganbench.spec import load_suite
 
     _plugins(plugins)
     s = load_suite(suite, add_tricks, scale)
-    return s.name, [spec.run_id for spec in s.expand()], s.reproduces
+    return s.name, [spec.run_id for spec in s.expand()], s.reproduces, getattr(s, "baseline", None)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from ganbench.metrics import METRICS, EvalContext, MetricValue
 from ganbench.metrics.protocols import PROTOCOLS
 
 EVAL_SEED_OFFSET = 7_919  # evaluation latents differ from every training step's
+DRAW_STRIDE = 1_000_003  # sample draw d of a run's evaluation uses latent seed seed + EVAL_SEED_OFFSET + d * DRAW_STRIDE
 # Raised whenever a metric function gains or changes columns; `ganbench evaluate` re-evaluates runs recorded with
 # an older version (2: the diversity ratio and memorization; 3: NDB).
 METRICS_VERSION = 3
@@ -29,9 +30,11 @@ def generate(s: Setup, n: int, seed: int, batch: int = 1000) -> torch.Tensor:
     return torch.cat(out)
 
 
-def evaluate(s: Setup) -> tuple[list[MetricValue], torch.Tensor]:
-    """All metrics the data set declares, on spec.eval_samples generated samples."""
-    fake = generate(s, s.spec.eval_samples, s.spec.seed)
+def evaluate(s: Setup, draw: int = 0) -> tuple[list[MetricValue], torch.Tensor]:
+    """All metrics the data set declares, on spec.eval_samples generated samples; `draw` d > 0 scores another
+    draw of samples (another sampling seed) of the same generator, against the same real data. Draw 0 is the
+    run's own evaluation."""
+    fake = generate(s, s.spec.eval_samples, s.spec.seed + draw * DRAW_STRIDE)
     if not torch.isfinite(fake).all():  # finite losses but non-finite samples: diverged all the same
         s.diverged_at = s.spec.steps
         return [], fake

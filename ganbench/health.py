@@ -148,13 +148,27 @@ def initial_sigma(spectra: Sequence[Mapping[str, Any]], net: str) -> float | Non
     return max(vals) if vals else None
 
 
+# Raised whenever a detector or one of its thresholds changes: verdicts recorded under another version are
+# recomputed from the run's files when a leaderboard is built, those recorded under this one are read as they are.
+DETECTORS_VERSION = 1
+
+
 def run_verdict(path: Path, record: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The verdict of the run in directory `path`, from its metrics.json (or `record`), history and spectra."""
+    """The verdict of the run in directory `path`, from its metrics.json (or `record`), history and spectra,
+    stamped with the detectors' version."""
     from ganbench import store
 
     rec = store.read_json(path / store.METRICS) if record is None else record
-    return verdict(rec, store.read_history(path), store.read_history(path, store.SPECTRA),
-                   store.read_history(path, store.QUALITY))
+    return {**verdict(rec, store.read_history(path), store.read_history(path, store.SPECTRA),
+                      store.read_history(path, store.QUALITY)), "version": DETECTORS_VERSION}
+
+
+def current_verdict(path: Path, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's recorded verdict when the current detectors made it, else recomputed (run_verdict)."""
+    recorded = record.get("health") or {}
+    if recorded.get("version") == DETECTORS_VERSION and "verdict" in recorded:
+        return dict(recorded)
+    return run_verdict(path, record)
 
 
 def collapse_onset(probes: Sequence[Mapping[str, Any]], limit: float) -> int | None:

@@ -314,12 +314,15 @@ def describe(jobs: Sequence[tuple[RunSpec, Path]], executor: str, launch: Launch
     return [f"local: {launch.workers} worker process(es) on {', '.join(launch.devices)}"]
 
 
-def reevaluate_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
-    """Re-evaluate one finished run (runner.reevaluate); a failure is reported, never raised."""
-    from ganbench.runner import reevaluate
+def reevaluate_one(job: tuple[RunSpec, Path, ExecOptions, int]) -> Outcome:
+    """Re-evaluate one finished run (runner.reevaluate), or score it on `draws` sample draws when draws > 1
+    (runner.evaluate_draws); a failure is reported, never raised."""
+    from ganbench.runner import evaluate_draws, reevaluate
 
-    spec, path, opts = job
+    spec, path, opts, draws = job
     try:
+        if draws > 1:
+            return Outcome(spec.run_id, True, evaluate_draws(spec, path, draws, opts))
         return Outcome(spec.run_id, True, reevaluate(spec, path, opts))
     except Exception as e:  # noqa: BLE001 - report every run
         return Outcome(spec.run_id, False, f"{type(e).__name__}: {e}")

@@ -1,18 +1,22 @@
 """Aggregate a suite's finished runs with pandas: per data set and method, mean/std/best over seeds, and rank."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection
 
+import numpy as np
 import pandas as pd
 
-from ganbench import health, store
+from ganbench import health, render, stats, store
 from ganbench.errors import ResultsError
+from ganbench.render import Block, slug
 
 ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks", "diverged", "health", "health_step",
               "best_step", "flattery", "train_s", "images_seen", "peak_mib", "device_model"]
@@ -21,9 +25,14 @@ FAILED = "failure_rate"  # per run 1 when its health verdict is not ok; its mean
 
 def config_key(spec: dict) -> str:
     """What a run shares with its trick-free baseline: every spec field except tricks, method label and seed."""
+    return _config_key(json.dumps({k: v for k, v in spec.items() if k != "seed"}, sort_keys=True, default=str))
+
+
+@functools.lru_cache(maxsize=65536)
+def _config_key(spec_json: str) -> str:  # the seeds of a cell share one computation
     from ganbench.spec import identity
 
-    rest = {k: v for k, v in identity(spec).items() if k not in ("tricks", "method", "seed")}
+    rest = {k: v for k, v in identity(json.loads(spec_json)).items() if k not in ("tricks", "method", "seed")}
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:12]
 TAG = re.compile(r" \[([^\]]+)\]$")
 
@@ -38,6 +47,39 @@ class Results:
     main: dict[str, str]
     left_out: int = 0
     protocols: dict[tuple[str, str], dict] = field(default_factory=dict)  # (dataset, column) -> evaluation protocol
+    draws: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DRAW_COLUMNS))  # sampling-seed spread
+
+
+DRAW_COLUMNS = ["dataset", "method", "metric", "var", "draws"]
+
+
+def draw_rows(path: Path, row: dict, renamed: dict[tuple[str, str], str]) -> list[dict]:
+    """A run's spread over sample draws (its draws.json): per metric column of its row, the variance of the values
+    over the draws. Columns split by protocol are found under their new names."""
+    f = path / store.DRAWS
+    if not f.exists():
+        return []
+    values = store.read_json(f).get("values", {})
+    new_name = {old: new for (d, new), old in renamed.items() if d == row["dataset"] and new in row}
+    out = []
+    for col, vals in values.items():
+        col = col if col in row else new_name.get(col)
+        if col is None or len(vals) < 2:
+            continue
+        out.append({"dataset": row["dataset"], "method": row["method"], "metric": col,
+                    "var": float(np.var(vals, ddof=1)), "draws": len(vals)})
+    return out
+
+
+def add_sampling(agg: pd.DataFrame, draws: pd.DataFrame) -> pd.DataFrame:
+    """The spread over sampling seeds beside the spread over training seeds: sampling_sd = the square root of the
+    mean over a method's runs of each run's variance over its sample draws (pooled), and the fewest draws a run
+    had. Absent when no run was scored on several draws."""
+    if draws.empty:
+        return agg
+    pooled = draws.groupby(["dataset", "method", "metric"]).agg(var=("var", "mean"), draws=("draws", "min"))
+    pooled["sampling_sd"] = pooled["var"] ** 0.5
+    return agg.merge(pooled[["sampling_sd", "draws"]].reset_index(), on=["dataset", "method", "metric"], how="left")
 
 
 SAMPLING = ("generator", "g_mode", "latent")  # how a method draws its samples: part of the method, not the column
@@ -82,13 +124,13 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
 
     A run directory whose spec is no longer in the suite (the YAML changed since) is kept on disk but never
     mixed into the current tables: its numbers come from another protocol."""
-    rows, higher, main, left_out, protocols = [], {}, {}, 0, []
+    rows, higher, main, left_out, protocols, paths = [], {}, {}, 0, [], []
     wanted = None if run_ids is None else set(run_ids)
     for path, spec, rec in store.iter_runs(suite_path):
         if wanted is not None and path.name not in wanted:
             left_out += 1
             continue
-        verdict = health.run_verdict(path, rec)  # recomputed: detectors may have changed
+        verdict = health.current_verdict(path, rec)  # recomputed when the detectors changed since
         probed = checkpoint_columns(rec)
         rows.append({"run_id": path.name, "dataset": spec["dataset"], "method": spec["method"], "loss": spec["loss"],
                      "seed": spec["seed"], "config": config_key(spec), "n_tricks": len(spec.get("tricks", [])),
@@ -96,6 +138,7 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
                      "health_step": verdict["step"], FAILED: float(verdict["verdict"] != "ok"), **rec["metrics"],
                      **probed, **cost_columns(rec)})
         protocols.append({c: evaluation_protocol(p) for c, p in (rec.get("protocol") or {}).items()})
+        paths.append(path)
         higher.update(rec["higher_is_better"])
         higher.update({c: False for c in probed if c not in ID_COLUMNS})
         higher[FAILED] = False
@@ -108,6 +151,8 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
     column_protocols, renamed = split_protocols(rows, protocols)
     for (_, new), old in renamed.items():  # a split column keeps its direction
         higher[new] = higher[old]
+    draws = pd.DataFrame([r for path, row in zip(paths, rows) for r in draw_rows(path, row, renamed)],
+                         columns=DRAW_COLUMNS)
     df = pd.DataFrame(rows)
     for dataset, col in list(main.items()):  # a split main metric: rank by the variant most of the runs have
         variants = [new for (d, new), old in renamed.items() if d == dataset and old == col]
@@ -116,7 +161,7 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
     for c in ID_COLUMNS:  # e.g. no run of the suite was probed
         if c not in df:
             df[c] = math.nan
-    return Results(df, higher, main, left_out, column_protocols)
+    return Results(df, higher, main, left_out, column_protocols, draws)
 
 
 def cost_columns(rec: dict) -> dict:
@@ -154,39 +199,66 @@ def checkpoint_columns(rec: dict) -> dict:
             "best_step": sel["best"]["step"], "flattery": sel["flattery"]}
 
 
-def aggregate(df: pd.DataFrame, higher: dict[str, bool], main: dict[str, str]) -> pd.DataFrame:
-    """Long table: dataset, method, metric, mean, std, best, n, and the method's rank on the data set's main metric."""
+def seed_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Each (dataset, method, metric)'s values over its runs (seeds), in sorted key order: the keys and the arrays."""
     metric_cols = [c for c in df.columns if c not in ID_COLUMNS]
-    long = df.melt(id_vars=ID_COLUMNS, value_vars=metric_cols, var_name="metric").dropna(subset=["value"])
-    g = long.groupby(["dataset", "method", "metric"])["value"]
-    out = g.agg(mean="mean", std="std", n="count", max="max", min="min").reset_index()
-    out["std"] = out["std"].fillna(0.0)
+    long = df.melt(id_vars=["dataset", "method", "seed"], value_vars=metric_cols, var_name="metric")
+    long = long.dropna(subset=["value"]).sort_values(["dataset", "method", "metric", "seed"], kind="stable")
+    keys = ["dataset", "method", "metric"]
+    codes = long.groupby(keys, sort=True).ngroup().to_numpy()
+    values = long["value"].to_numpy(dtype=float)
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    first = np.concatenate([[0], bounds]) if len(codes) else np.array([], dtype=int)
+    return long.iloc[first][keys].reset_index(drop=True), np.split(values, bounds) if len(codes) else []
+
+
+def aggregate(df: pd.DataFrame, higher: dict[str, bool], main: dict[str, str],
+              groups: tuple[pd.DataFrame, list[np.ndarray]] | None = None) -> pd.DataFrame:
+    """Long table: dataset, method, metric, mean, std, median, best, the bootstrap 95% interval of the mean
+    (ci_lo, ci_hi), n, and the method's rank on the data set's main metric."""
+    keys, values = groups if groups is not None else seed_groups(df)
+    out = keys.copy()
+    out["mean"] = [v.mean() for v in values]
+    out["std"] = [v.std(ddof=1) if len(v) > 1 else 0.0 for v in values]
+    out["median"] = [float(np.median(v)) for v in values]
+    out["n"] = [len(v) for v in values]
+    out["ci_lo"], out["ci_hi"] = stats.bootstrap_mean_ci(values)
     out["higher_is_better"] = out["metric"].map(higher)
-    out["best"] = out["max"].where(out["higher_is_better"], out["min"])
-    out = out.drop(columns=["max", "min"])
+    hi = np.array([v.max() for v in values]) if values else np.array([])
+    lo = np.array([v.min() for v in values]) if values else np.array([])
+    out["best"] = np.where(out["higher_is_better"].astype(bool), hi, lo)
     ranks = []
     for dataset, col in main.items():
         m = out[(out.dataset == dataset) & (out.metric == col)].copy()
         m["rank"] = m["mean"].rank(ascending=not higher[col], method="min").astype(int)
         ranks.append(m[["dataset", "method", "rank"]])
-    return out.merge(pd.concat(ranks), on=["dataset", "method"], how="left")
+    return out.merge(pd.concat(ranks), on=["dataset", "method"], how="left") if ranks else out.assign(rank=np.nan)
 
 
-def baselines(df: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """(dataset, method) -> the trick-free method run with the same settings, where the suite has exactly one."""
+def baselines(df: pd.DataFrame, suite_baseline: str | None = None) -> dict[tuple[str, str], str]:
+    """(dataset, method) -> the method it is compared with: the trick-free method run with the same settings where
+    the suite has exactly one, else the suite's declared baseline method on the same data set."""
     base = df[df.n_tricks == 0].groupby("config")["method"].unique()
     out = {}
     for (dataset, method), runs in df[df.n_tricks > 0].groupby(["dataset", "method"]):
         found = {m for c in runs.config.unique() if c in base.index for m in base[c]}
         if len(found) == 1:
             out[(dataset, method)] = found.pop()
+    if suite_baseline:
+        have = set(df.loc[df.method == suite_baseline, "dataset"])
+        for dataset, method in df[["dataset", "method"]].drop_duplicates().itertuples(index=False):
+            if dataset in have and method != suite_baseline:
+                out.setdefault((dataset, method), suite_baseline)
     return out
 
 
-def add_deltas(agg: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
-    """Each trick's change against its baseline: delta = mean - baseline mean, delta_se = sqrt(s1^2/n1 + s0^2/n0)
-    (the standard error of a difference of two independent means), per metric."""
-    ref = baselines(df)
+def add_deltas(agg: pd.DataFrame, df: pd.DataFrame, groups: tuple[pd.DataFrame, list[np.ndarray]] | None = None,
+               test: str = "welch", suite_baseline: str | None = None) -> pd.DataFrame:
+    """Each method's change against its baseline, per metric: delta = mean - baseline mean, delta_se =
+    sqrt(s1^2/n1 + s0^2/n0) (the standard error of a difference of two independent means), the two-sided p-value
+    of `test` on the two sets of seeds, and p_holm: Holm's correction over each (data set, metric)'s comparisons;
+    significant = p_holm < stats.ALPHA."""
+    ref = baselines(df, suite_baseline)
     agg = agg.copy()
     agg["baseline"] = [ref.get((d, m)) for d, m in zip(agg.dataset, agg.method)]
     b = agg[["dataset", "method", "metric", "mean", "std", "n"]].rename(
@@ -194,33 +266,55 @@ def add_deltas(agg: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
     agg = agg.merge(b, on=["dataset", "baseline", "metric"], how="left")
     agg["delta"] = agg["mean"] - agg["b_mean"]
     agg["delta_se"] = ((agg["std"] ** 2 / agg["n"]) + (agg["b_std"] ** 2 / agg["b_n"])) ** 0.5
+    keys, values = groups if groups is not None else seed_groups(df)
+    index = {k: i for i, k in enumerate(keys.itertuples(index=False, name=None))}
+    pairs = [(index.get((d, m, c)), index.get((d, bm, c)))
+             for d, m, bm, c in zip(agg.dataset, agg.method, agg.baseline, agg.metric)]
+    todo = [i for i, (a, z) in enumerate(pairs) if a is not None and z is not None]
+    p = np.full(len(agg), np.nan)
+    p[todo] = stats.TESTS.get(test)([values[pairs[i][0]] for i in todo], [values[pairs[i][1]] for i in todo])
+    agg["p"] = p
+    agg["p_holm"] = np.nan
+    for _, idx in agg[agg.baseline.notna()].groupby(["dataset", "metric"]).groups.items():
+        agg.loc[idx, "p_holm"] = stats.holm(agg.loc[idx, "p"].to_numpy())
+    agg["significant"] = agg["p_holm"] < stats.ALPHA
+    agg["test"] = np.where(agg.baseline.notna(), test, None)
     return agg.drop(columns=["b_mean", "b_std", "b_n"])
 
 
-def fmt_delta(delta: float, se: float, higher: bool) -> str:
-    """'+1.23 ± 0.40' with a mark when the change exceeds two standard errors: ▲ better, ▼ worse."""
+def fmt_delta(delta: float, se: float, higher: bool, p_holm: float = math.nan) -> str:
+    """'+1.23 ± 0.40' with a mark when the difference is significant after Holm's correction (p_holm <
+    stats.ALPHA): ▲ better, ▼ worse."""
     if delta is None or math.isnan(delta):
         return ""
     scale = max(abs(delta), 1e-12)
     digits = 2 if scale >= 1 else 3
     mark = ""
-    if not math.isnan(se) and abs(delta) > 2 * se and delta != 0:
+    if not math.isnan(p_holm) and p_holm < stats.ALPHA and delta != 0:
         mark = " ▲" if (delta > 0) == higher else " ▼"
     return f"{delta:+.{digits}f} ± {se:.{digits}f}{mark}"
 
 
+def fmt_p(p: float) -> str:
+    """A p-value for a table: two significant digits, '<0.001' below that."""
+    if p is None or math.isnan(p):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.2g}"
+
+
 def delta_summary(agg: pd.DataFrame, main: dict[str, str], higher: dict[str, bool]) -> pd.DataFrame | None:
     """Tricks x data sets: the change of each data set's main metric against the baseline."""
-    rows = agg[agg.baseline.notna() & agg.apply(lambda r: main.get(r.dataset) == r.metric, axis=1)]
+    rows = agg[agg.baseline.notna() & (agg.metric == agg.dataset.map(main))]
     if rows.empty:
         return None
     table = rows.pivot_table(index="method", columns="dataset", values="delta", aggfunc="first")
     out = pd.DataFrame(index=table.index)
     for dataset in table.columns:
-        sub = rows[rows.dataset == dataset].set_index("method")
+        sub = {r["method"]: r for r in rows[rows.dataset == dataset].to_dict("records")}
+        empty = {"delta": math.nan, "delta_se": math.nan, "p_holm": math.nan}
         out[f"{dataset} ({main[dataset].split(' [')[0]})"] = [
-            fmt_delta(sub.delta.get(m, float("nan")), sub.delta_se.get(m, float("nan")), higher[main[dataset]])
-            for m in out.index]
+            fmt_delta(*(sub.get(m, empty)[k] for k in ("delta", "delta_se")), higher[main[dataset]],
+                      sub.get(m, empty)["p_holm"]) for m in out.index]
     return out.reset_index()
 
 
@@ -231,38 +325,51 @@ def fmt(mean: float, std: float) -> str:
 
 
 def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Wide Markdown-ready table for one data set, best first: rank, method, n, main metric (best), other metrics;
-    with `runs`, each method's health verdicts over its seeds and failure rate, and methods whose every seed
-    diverged at the bottom."""
+    """Wide table for one data set, best first: rank, method, n, the main metric (mean ± std over training seeds,
+    median, best seed, bootstrap 95% interval of the mean, spread over sampling seeds where measured, change
+    against the baseline with its test's Holm-adjusted p), the other metrics; with `runs`, each method's health
+    verdicts over its seeds and failure rate, and methods whose every seed diverged at the bottom."""
     a = agg[agg.dataset == dataset]
     cols = [main_col] + sorted(c for c in a.metric.unique() if c not in (main_col, FAILED))
     table = []
-    for method, m in a.groupby("method"):
-        by = m.set_index("metric")
-        if main_col not in by.index:  # every seed diverged: listed at the bottom below
+    has_draws, has_deltas = "sampling_sd" in a.columns, "delta" in a.columns
+    per_method: dict[str, dict[str, dict]] = {}
+    for r in a.to_dict("records"):
+        per_method.setdefault(r["method"], {})[r["metric"]] = r
+    for method, by in sorted(per_method.items()):
+        if main_col not in by:  # every seed diverged: listed at the bottom below
             continue
-        row = {"rank": int(m["rank"].iloc[0]), "method": method, "seeds": int(by.loc[main_col, "n"])}
+        main_row = by[main_col]
+        row = {"rank": int(main_row["rank"]), "method": method, "seeds": int(main_row["n"])}
         for c in cols:
-            if c in by.index:
-                row[c] = fmt(by.loc[c, "mean"], by.loc[c, "std"])
-                if c == main_col:
-                    row[f"best {c}"] = f"{by.loc[c, 'best']:.3g}"
-                    if "delta" in by.columns:
-                        has_base = isinstance(by.loc[c, "baseline"], str)
-                        row[f"Δ {c}"] = fmt_delta(by.loc[c, "delta"], by.loc[c, "delta_se"],
-                                                  bool(by.loc[c, "higher_is_better"])) if has_base else ""
+            if c not in by:
+                continue
+            row[c] = fmt(by[c]["mean"], by[c]["std"])
+            if c != main_col:
+                continue
+            row["median"] = f"{main_row['median']:.3g}"
+            row["best"] = f"{main_row['best']:.3g}"
+            row["95% CI"] = f"[{main_row['ci_lo']:.3g}, {main_row['ci_hi']:.3g}]"
+            if has_draws and not math.isnan(main_row["sampling_sd"]):
+                row["± sampling"] = f"{main_row['sampling_sd']:.2g} ({int(main_row['draws'])} draws)"
+            if has_deltas:
+                has_base = isinstance(main_row["baseline"], str)
+                row["Δ"] = fmt_delta(main_row["delta"], main_row["delta_se"], bool(main_row["higher_is_better"]),
+                                     main_row["p_holm"]) if has_base else ""
+                row["p (Holm)"] = fmt_p(main_row["p_holm"]) if has_base else ""
         table.append(row)
     if runs is not None and "health" in runs:
         r = runs[runs.dataset == dataset]
-        verdicts = {m: health_counts(g.health) for m, g in r.groupby("method")}
-        rates = r.groupby("method")["health"].apply(lambda v: (v != "ok").mean())
+        verdicts = {m: health_counts(g) for m, g in r.groupby("method")["health"]}
+        rates = r.groupby("method")["health"].apply(lambda v: (v != "ok").mean()).to_dict()
         rank_after = len(table) + 1
         for method in sorted(set(r.method) - {row["method"] for row in table}):  # every seed diverged
             table.append({"rank": rank_after, "method": method, "seeds": 0})
-        steps = r.groupby("method")["best_step"].median() if "best_step" in r else pd.Series(dtype=float)
-        train = r.groupby("method")["train_s"].median() if "train_s" in r else pd.Series(dtype=float)
-        failed_at = {m: ", ".join(str(int(x)) for x in sorted(g.loc[g.health != "ok", "health_step"].dropna()))
-                     for m, g in r.groupby("method")}
+        steps = r.groupby("method")["best_step"].median().to_dict() if "best_step" in r else {}
+        train = r.groupby("method")["train_s"].median().to_dict() if "train_s" in r else {}
+        failing = r[r.health != "ok"]
+        failed_at = {m: ", ".join(str(int(x)) for x in sorted(g.dropna()))
+                     for m, g in failing.groupby("method")["health_step"]}
         for row in table:
             row["health"] = verdicts.get(row["method"], "")
             row["failure rate"] = f"{rates.get(row['method'], 0.0):.0%}"
@@ -272,44 +379,76 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataF
             if not math.isnan(train.get(row["method"], math.nan)):
                 row["train s"] = f"{train[row['method']]:.3g}"
     out = pd.DataFrame(table).fillna("").sort_values(["rank", "method"]).reset_index(drop=True)
-    empty = [c for c in out.columns if c.startswith("Δ ") and (out[c] == "").all()]
+    empty = [c for c in out.columns if c in ("Δ", "p (Holm)", "± sampling") and (out[c] == "").all()]
     return out.drop(columns=empty)
 
 
 def health_counts(verdicts: pd.Series) -> str:
     """'3 ok' or '1 ok, 2 mode-collapse': the health verdicts of a method's seeds, in the order of VERDICTS."""
-    counts = verdicts.value_counts()
+    counts = Counter(verdicts)
     return ", ".join(f"{counts[v]} {v}" for v in health.VERDICTS if v in counts)
 
 
-def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) -> tuple[pd.DataFrame, str]:
-    """The aggregated long table and the Markdown leaderboard of a suite's results."""
+@dataclass(frozen=True)
+class Options:
+    """How a leaderboard is aggregated: the significance test (a ganbench.stats.TESTS name) and the suite's
+    baseline method (compared with every other method on the same data set, where no trick-free twin is)."""
+
+    test: str = "welch"
+    baseline: str | None = None
+
+
+def legend(options: Options, has_draws: bool) -> str:
+    """The paragraph under the title: what every column means."""
+    test = {"welch": "Welch's t-test", "mannwhitney": "the Mann-Whitney U test"}.get(options.test, options.test)
+    return ("Mean ± std over training seeds (different runs); `median` and `best` over the same seeds; `95% CI` the "
+            "percentile bootstrap interval of the mean over seeds (2,000 resamples; with 3 seeds it describes the "
+            "seeds run and is narrower than a t-interval). " + (
+                "`± sampling`: the standard deviation of the main metric over sample draws of the same final "
+                "checkpoint (sampling seeds, `ganbench evaluate --draws`), pooled over the method's runs; the "
+                "plain ± is always the training-seed spread. " if has_draws else "") +
+            f"`Δ`: the change of the mean against the method's baseline ± the standard error of the difference; "
+            f"`p (Holm)`: two-sided p of {test} on the two sets of seeds, Holm-corrected over the data set's "
+            f"comparisons; ▲/▼ mark significant improvements/degradations (p (Holm) < {stats.ALPHA}). "
+            "Rank by the mean of the main metric (first metric column). Metrics in brackets were computed in that "
+            "feature space (extractor@weights-hash) and are only comparable within a column. `health`: each "
+            "seed's verdict (" + "; ".join(f"{v}: {health.EXPLAINED[v]}" for v in health.VERDICTS) +
+            "); `failure rate`: the share of seeds whose verdict is not ok, `failure step` the step each failing "
+            "seed's verdict names (a collapse: the first quality probe from which the mode coverage stayed "
+            "collapsed, else the last logged step). Metrics are those of the last checkpoint, except the quality "
+            "probe's (runs trained with one): `@best` is the checkpoint with the lowest probe FID (or FD) against "
+            "half A of the training data, scored against half B; `@final` the last checkpoint on the same probe; "
+            "`best step` the median step of the chosen checkpoint over seeds; `train s` the median training wall "
+            "time of a seed. Each data set states its metrics' protocols and what its runs cost.")
+
+
+def build_report(suite_path: Path, run_ids: Collection[str] | None = None,
+                 options: Options = Options()) -> tuple[pd.DataFrame, list[Block]]:
+    """The aggregated long table and the leaderboard as blocks (rendered to Markdown, HTML or LaTeX)."""
     res = load_results(suite_path, run_ids)
     higher, main = res.higher, res.main
-    agg = aggregate(res.df, higher, main)
-    has_deltas = bool(baselines(res.df))
+    if options.baseline is not None and options.baseline not in set(res.df.method):
+        raise ResultsError(f"baseline method {options.baseline!r} has no finished runs in {suite_path}; "
+                           f"methods: {', '.join(sorted(set(res.df.method)))}")
+    groups = seed_groups(res.df)
+    agg = aggregate(res.df, higher, main, groups)
+    agg = add_sampling(agg, res.draws)
+    has_deltas = bool(baselines(res.df, options.baseline))
     if has_deltas:
-        agg = add_deltas(agg, res.df)
-    parts = [f"# Leaderboard: {suite_path.name}\n",
-             "Mean ± std over training seeds; `best` is the best seed; rank by the main metric (first column). "
-             "Metrics in brackets were computed in that feature space (extractor@weights-hash) and are only "
-             "comparable within a column. `health`: each seed's verdict (" + "; ".join(
-                 f"{v}: {health.EXPLAINED[v]}" for v in health.VERDICTS) + "); `failure rate`: the share of seeds "
-             "whose verdict is not ok, `failure step` the step each failing seed's verdict names (a collapse: the "
-             "first quality probe from which the mode coverage stayed collapsed, else the last logged step). "
-             "Metrics are those of the last checkpoint, except the quality probe's (runs trained with one): `@best` is the checkpoint with the lowest probe FID (or FD) against half A "
-             "of the training data, scored against half B; `@final` the last checkpoint on the same probe; "
-             "`best step` the median step of the chosen checkpoint over seeds; `train s` the median training wall "
-             "time of a seed. Each data set states its metrics' protocols and what its runs cost.\n"]
+        agg = add_deltas(agg, res.df, groups, options.test, options.baseline)
+    blocks = [Block.title(f"Leaderboard: {suite_path.name}"), Block.para(legend(options, not res.draws.empty))]
     if res.left_out:
-        parts.append(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite and are "
-                     "not included.\n")
+        blocks.append(Block.para(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite "
+                                 "and are not included."))
     summary = delta_summary(agg, main, higher) if has_deltas else None
     if summary is not None:
-        parts.append("\n## Change against the baseline\n\nEach method's main metric minus that of the same settings "
-                     "without its tricks (Δ of the means ± the standard error of the difference). ▲: better by more "
-                     "than two standard errors, ▼: worse by more than two.\n")
-        parts.append(summary.to_markdown(index=False) + "\n")
+        blocks += [Block.section("Change against the baseline"),
+                   Block.para("Each method's main metric minus that of its baseline (the same settings without its "
+                              "tricks, or the suite's baseline method): Δ of the means ± the standard error of the "
+                              f"difference. ▲: significantly better, ▼: significantly worse (p (Holm) < "
+                              f"{stats.ALPHA}, {options.test} test)."),
+                   Block.data(summary, "Change of each data set's main metric against the baseline", "change")]
+    plots = suite_path / "plots"
     for dataset in sorted(main):
         arrow = "higher is better" if higher[main[dataset]] else "lower is better"
         table = dataset_table(agg, dataset, main[dataset], res.df)
@@ -321,9 +460,20 @@ def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None) 
         note = flattery_note(res.df, dataset)
         proto = protocol_note(res.protocols, dataset)
         cost = cost_note(res.df, dataset)
-        parts.append(f"\n## {dataset}\n\nMain metric: `{main[dataset]}` ({arrow}).{space}{note}{proto}{cost}\n")
-        parts.append(table.to_markdown(index=False) + "\n")
-    return agg, "\n".join(parts)
+        blocks += [Block.section(dataset),
+                   Block.para(f"Main metric: `{main[dataset]}` ({arrow}).{space}{note}{proto}{cost}"),
+                   Block.data(table, f"{suite_path.name} on {dataset}: `{main[dataset]}` ({arrow}), mean ± std over "
+                                     "training seeds", slug(dataset))]
+        blocks += [Block.figure(f, f.stem.replace("_", " on ", 1))
+                   for f in sorted(plots.glob(f"*_{dataset}.png")) if f.stem.split("_", 1)[1] == dataset]
+    return agg, blocks
+
+
+def build_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None,
+                      options: Options = Options()) -> tuple[pd.DataFrame, str]:
+    """The aggregated long table and the Markdown leaderboard of a suite's results."""
+    agg, blocks = build_report(suite_path, run_ids, options)
+    return agg, render.markdown([b for b in blocks if b.kind != "figure"])
 
 
 def protocol_note(protocols: dict[tuple[str, str], dict], dataset: str) -> str:
@@ -350,14 +500,27 @@ def flattery_note(df: pd.DataFrame, dataset: str) -> str:
             f"on average ({(f > 0).mean():.0%} of {len(f)} runs flattered).")
 
 
-def write_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None, reproduces=None) -> list[Path]:
-    """Write leaderboard.csv (long form) and leaderboard.md next to the suite's runs, and reproduction.md when the
-    suite reproduces a paper (`reproduces`: its ganbench.reproduction.Reproduction)."""
-    agg, md = build_leaderboard(suite_path, run_ids)
-    csv_path, md_path = suite_path / "leaderboard.csv", suite_path / "leaderboard.md"
-    store.write_text(csv_path, agg.to_csv(index=False))
-    store.write_text(md_path, md)
-    out = [csv_path, md_path]
+FORMATS = ("csv", "markdown", "html", "latex")
+DEFAULT_FORMATS = ("csv", "markdown", "html")
+
+
+def write_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None, reproduces=None,
+                      options: Options = Options(), formats: Collection[str] = DEFAULT_FORMATS) -> list[Path]:
+    """Write the leaderboard next to the suite's runs in each of `formats`: leaderboard.csv (the long table),
+    leaderboard.md, leaderboard.html (one self-contained page with the tables and the suite's plots) and
+    leaderboard.tex (booktabs tables); and reproduction.md when the suite reproduces a paper (`reproduces`: its
+    ganbench.reproduction.Reproduction)."""
+    agg, blocks = build_report(suite_path, run_ids, options)
+    out = []
+    if "csv" in formats:
+        out.append(suite_path / "leaderboard.csv")
+        store.write_text(out[-1], agg.to_csv(index=False))
+    for fmt_name in ("markdown", "html", "latex"):
+        if fmt_name in formats:
+            filename, renderer = render.FORMATS[fmt_name]
+            shown = blocks if fmt_name == "html" else [b for b in blocks if b.kind != "figure"]
+            out.append(suite_path / filename)
+            store.write_text(out[-1], renderer(shown, suite_path.name))
     if reproduces is not None:
         from ganbench.reproduction import write_report
 

@@ -81,6 +81,41 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
     return "added"
 
 
+def evaluate_draws(spec: RunSpec, path: Path, draws: int, opts: ExecOptions = ExecOptions()) -> str:
+    """Score a finished run's final checkpoint on `draws` sample draws (sampling seeds; draw 0 is the run's own
+    evaluation and must reproduce metrics.json exactly, or nothing is written) and record every metric's values in
+    draws.json: the spread over sampling seeds, beside the spread over training seeds that separate runs give.
+    Returns "drawn", "current" (draws.json already has as many) or "diverged" (no samples to score)."""
+    path = Path(path)
+    rec = store.read_json(path / store.METRICS)
+    if rec.get("diverged_at") is not None:
+        return "diverged"
+    if (path / store.DRAWS).exists() and store.read_json(path / store.DRAWS).get("draws", 0) >= draws:
+        return "current"
+    s = build(spec, opts.device)
+    state = load_checkpoint(path)
+    if state is None or state["step"] != spec.steps:
+        raise ResultsError(f"{path.name}: no final checkpoint to evaluate (re-run it with `ganbench bench`)")
+    restore(s, state)
+    values: dict[str, list[float]] = {}
+    for d in range(draws):
+        scored, _ = evaluate(s, d)
+        if d == 0:
+            own = {v.column: float(v.value) for v in scored}
+            changed = sorted(k for k, v in rec["metrics"].items() if k in own and own[k] != v)
+            if changed or s.diverged_at is not None:
+                raise ResultsError(f"{path.name}: draw 0 does not reproduce {', '.join(changed) or 'finite samples'} "
+                                   "of metrics.json; run `ganbench evaluate` (without --draws) first")
+        for v in scored:
+            values.setdefault(v.column, []).append(float(v.value))
+    from ganbench.evaluate import DRAW_STRIDE, EVAL_SEED_OFFSET
+
+    store.write_json(path / store.DRAWS, {
+        "run_id": spec.run_id, "draws": draws, "metrics_version": METRICS_VERSION,
+        "latent_seeds": [spec.seed + EVAL_SEED_OFFSET + d * DRAW_STRIDE for d in range(draws)], "values": values})
+    return "drawn"
+
+
 def checkpoints(path: Path, s) -> dict:
     """Which checkpoints the run keeps and which one its metrics are of: the last always (the metrics), and the
     best by the quality probe (with its selection record) when the run was probed."""

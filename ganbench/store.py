@@ -28,6 +28,7 @@ SPEC, HISTORY, METRICS, SAMPLES, CHECKPOINT, CLAIM = (
 QUALITY, BEST = "quality.csv", "best.pt"  # the quality probe over training; the checkpoint it selects
 PROBE_POINTS = "probe_points.pt"  # 2-D data: the probe's generated points at each probe step (for figures)
 TRUNCATION = "truncation.csv"  # runs with the truncation trick: metrics along the psi curve
+DRAWS = "draws.json"  # the final checkpoint's metrics over several sample draws (sampling seeds)
 SPECTRA = "spectra.csv"  # top singular values of every weight matrix at each logged step (-1: at initialisation)
 
 

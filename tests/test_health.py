@@ -94,7 +94,8 @@ def test_planted_failures_are_detected(tmp_path):
     assert rec["metrics"]["diversity"] < 0.3
     # the same budget with batch norm in G is healthy
     rec = run(tmp_path, "healthy", lr_g=1e-3, lr_d=1e-3, steps=500)
-    assert rec["health"] == {"verdict": "ok", "step": None, "evidence": ""} and rec["metrics"]["modes"] == 8
+    assert rec["health"] == {"verdict": "ok", "step": None, "evidence": "", "version": health.DETECTORS_VERSION}
+    assert rec["metrics"]["modes"] == 8
     assert rec["metrics"]["diversity"] > 0.9
     spectra = store.read_history(tmp_path / "healthy", store.SPECTRA)
     assert {r["step"] for r in spectra} >= {"-1", "0", "499"}  # at initialisation and at every logged step

@@ -1,4 +1,5 @@
 """Aggregation on hand-made results whose means, spreads and deltas are known."""
+import pandas as pd
 import pytest
 
 from ganbench import store
@@ -18,23 +19,61 @@ def fake_run(root, tricks, seed, modes, hq):
 
 
 def test_means_ranks_and_deltas_against_the_trick_free_baseline(tmp_path):
-    ids = [fake_run(tmp_path, [], 0, 4.0, 0.1), fake_run(tmp_path, [], 1, 6.0, 0.3),
-           fake_run(tmp_path, ["sn"], 0, 8.0, 0.2), fake_run(tmp_path, ["sn"], 1, 8.0, 0.2),
-           fake_run(tmp_path, ["ttur"], 0, 5.0, 0.1), fake_run(tmp_path, ["ttur"], 1, 4.0, 0.1)]
+    from scipy import stats as st
+
+    modes = {(): [4.0, 5.0, 6.0], ("sn",): [8.0, 9.0, 10.0], ("ttur",): [5.0, 6.0, 7.0]}
+    ids = [fake_run(tmp_path, list(t), s, v, 0.1 * (s + 1)) for t, vs in modes.items() for s, v in enumerate(vs)]
     agg, md = build_leaderboard(tmp_path, ids)
-    row = agg[(agg.method == "ns+sn") & (agg.metric == "modes")].iloc[0]
-    # delta = 8 - 5; se = sqrt(0^2/2 + sqrt(2)^2/2) = 1
-    assert row["mean"] == 8 and row["rank"] == 1 and row["baseline"] == "ns"
-    assert row["delta"] == pytest.approx(3.0) and row["delta_se"] == pytest.approx(1.0)
-    assert "+3.00 ± 1.00 ▲" in md  # more than two standard errors better
-    assert "-0.500 ± 1.118 |" in md  # ttur: worse, but within two standard errors: no mark
-    base = agg[(agg.method == "ns") & (agg.metric == "modes")].iloc[0]
-    assert base["std"] == pytest.approx(2 ** 0.5) and base["rank"] == 2 and "Change against the baseline" in md
+    rows = agg[agg.metric == "modes"].set_index("method")
+    sn, ttur, base = rows.loc["ns+sn"], rows.loc["ns+ttur"], rows.loc["ns"]
+    assert sn["mean"] == 9 and sn["rank"] == 1 and sn["baseline"] == "ns" and sn["median"] == 9
+    # delta = 9 - 5; se = sqrt(1/3 + 1/3)
+    assert sn["delta"] == pytest.approx(4.0) and sn["delta_se"] == pytest.approx((2 / 3) ** 0.5)
+    p_sn = st.ttest_ind(modes[("sn",)], modes[()], equal_var=False).pvalue
+    p_ttur = st.ttest_ind(modes[("ttur",)], modes[()], equal_var=False).pvalue
+    assert sn["p"] == pytest.approx(p_sn) and ttur["p"] == pytest.approx(p_ttur)
+    # Holm over the two comparisons on (ring8, modes): the smaller p doubled, the larger one kept (running max)
+    assert sn["p_holm"] == pytest.approx(2 * p_sn) and ttur["p_holm"] == pytest.approx(max(2 * p_sn, p_ttur))
+    assert sn["significant"] and not ttur["significant"] and pd.isna(base["p"])
+    assert "+4.00 ± 0.82 ▲" in md  # significant after Holm's correction
+    assert "+1.00 ± 0.82" in md and "+1.00 ± 0.82 ▲" not in md  # better, but not significant: no mark
+    assert base["std"] == pytest.approx(1.0) and base["rank"] == 3 and "Change against the baseline" in md
+    assert base["ci_lo"] >= 4.0 and base["ci_hi"] <= 6.0 and base["ci_lo"] < 5.0 < base["ci_hi"]
 
 
-def test_delta_format_marks_direction():
-    assert fmt_delta(-3.0, 1.0, higher=False) == "-3.00 ± 1.00 ▲"  # lower FID is better
-    assert fmt_delta(0.05, 0.01, higher=True) == "+0.050 ± 0.010 ▲"
+def test_a_suite_baseline_compares_methods_without_tricks(tmp_path):
+    """Methods that differ in loss have no trick-free twin; a declared baseline method is compared with each."""
+    from ganbench.leaderboard import Options
+    from ganbench.errors import ResultsError
+
+    ids = []
+    for loss, vals in (("ns", [4.0, 5.0, 6.0]), ("ls", [7.0, 8.0, 9.0])):
+        for s, v in enumerate(vals):
+            spec = build_spec({"dataset": "ring8", "loss": loss, "seed": s})
+            d = tmp_path / "runs" / spec.run_id
+            d.mkdir(parents=True)
+            store.write_json(d / store.SPEC, spec.to_json())
+            store.write_json(d / store.METRICS, {"run_id": spec.run_id, "metrics": {"modes": v},
+                                                 "higher_is_better": {"modes": True}, "main_metric": "modes"})
+            ids.append(spec.run_id)
+    agg, md = build_leaderboard(tmp_path, ids)
+    assert "baseline" not in agg and "Change against the baseline" not in md
+    agg, md = build_leaderboard(tmp_path, ids, Options(baseline="ns"))
+    ls = agg[(agg.method == "ls") & (agg.metric == "modes")].iloc[0]
+    assert ls["baseline"] == "ns" and ls["delta"] == pytest.approx(3.0) and ls["p_holm"] == pytest.approx(ls["p"])
+    with pytest.raises(ResultsError, match="baseline method 'wgan'"):
+        build_leaderboard(tmp_path, ids, Options(baseline="wgan"))
+    agg, _ = build_leaderboard(tmp_path, ids, Options(baseline="ns", test="mannwhitney"))
+    ls = agg[(agg.method == "ls") & (agg.metric == "modes")].iloc[0]
+    assert ls["p"] == pytest.approx(0.1)  # 3 vs 3, completely separated: the smallest exact two-sided p
+
+
+def test_delta_format_marks_significant_differences_only():
+    assert fmt_delta(-3.0, 1.0, higher=False, p_holm=0.01) == "-3.00 ± 1.00 ▲"  # lower FID is better
+    assert fmt_delta(0.05, 0.01, higher=True, p_holm=0.049) == "+0.050 ± 0.010 ▲"
+    assert fmt_delta(0.05, 0.01, higher=False, p_holm=0.049) == "+0.050 ± 0.010 ▼"
+    assert fmt_delta(0.05, 0.01, higher=True, p_holm=0.051) == "+0.050 ± 0.010"  # five standard errors, yet not
+    assert fmt_delta(0.05, 0.01, higher=True) == "+0.050 ± 0.010"  # no test: no mark
     assert fmt_delta(float("nan"), 1.0, higher=True) == ""
 
 
@@ -98,3 +137,71 @@ def test_values_of_different_protocols_never_share_a_column(tmp_path):
     header = md.split("## ring8")[1].split("|")[0]
     assert "(coords: n_gen 2500, reference train)" in header and "(coords: n_gen 10000, reference train)" in header
     assert "generator" not in header
+
+
+def test_sampling_draws_separate_sampling_from_training_variance(tmp_path):
+    """Two training seeds, each final checkpoint scored on 4 sample draws: draw 0 is the run's own evaluation,
+    the other draws differ, and the leaderboard reports their pooled spread beside the training-seed spread."""
+    import numpy as np
+
+    from ganbench.errors import ResultsError
+    from ganbench.runner import evaluate_draws, execute
+    from ganbench.train import ExecOptions
+
+    arch = {"g_hidden": 16, "g_layers": 1, "d_hidden": 16, "d_layers": 2, "d_act": "lrelu"}
+    specs = [build_spec({"dataset": "ring8", "loss": "ns", "steps": 40, "batch_size": 64, "seed": s,
+                         "eval_samples": 500, "arch_options": arch}) for s in (0, 1)]
+    paths = [tmp_path / "runs" / s.run_id for s in specs]
+    recs = [execute(s, p, ExecOptions(progress=False)) for s, p in zip(specs, paths)]
+    assert all(evaluate_draws(s, p, 4) == "drawn" for s, p in zip(specs, paths))
+    assert evaluate_draws(specs[0], paths[0], 3) == "current"  # already has more
+    variances = []
+    for rec, p in zip(recs, paths):
+        d = store.read_json(p / store.DRAWS)
+        fd = d["values"]["fd [coords]"]
+        assert d["draws"] == 4 and fd[0] == rec["metrics"]["fd [coords]"] and len(set(fd)) == 4
+        assert len(set(d["latent_seeds"])) == 4
+        variances.append(np.var(fd, ddof=1))
+    agg, md = build_leaderboard(tmp_path, [s.run_id for s in specs])
+    row = agg[agg.metric == "fd [coords]"].iloc[0]
+    assert row["sampling_sd"] == pytest.approx(np.mean(variances) ** 0.5) and row["draws"] == 4
+    assert row["std"] == pytest.approx(abs(recs[0]["metrics"]["fd [coords]"] - recs[1]["metrics"]["fd [coords]"])
+                                       / 2 ** 0.5)  # the plain ± stays the spread over training seeds
+    assert "± sampling" in md and "(4 draws)" in md
+    # a checkpoint that no longer gives the recorded numbers: refused, nothing written
+    (paths[1] / store.DRAWS).unlink()
+    rec = store.read_json(paths[1] / store.METRICS)
+    store.write_json(paths[1] / store.METRICS, {**rec, "metrics": {**rec["metrics"], "fd [coords]": 123.0}})
+    with pytest.raises(ResultsError, match="draw 0 does not reproduce fd"):
+        evaluate_draws(specs[1], paths[1], 2)
+    assert not (paths[1] / store.DRAWS).exists()
+
+
+def test_html_and_latex_leaderboards(tmp_path):
+    """One self-contained page (tables, figures inlined, no external references) and booktabs tables."""
+    import re
+
+    from ganbench.leaderboard import write_leaderboard
+    from ganbench.plots import write_plots
+
+    modes = {(): [4.0, 5.0, 6.0], ("sn",): [8.0, 9.0, 10.0]}
+    ids = [fake_run(tmp_path, list(t), s, v, 0.1 * (s + 1)) for t, vs in modes.items() for s, v in enumerate(vs)]
+    write_plots(tmp_path, ids)
+    paths = write_leaderboard(tmp_path, ids, formats=("csv", "markdown", "html", "latex"))
+    assert [p.name for p in paths] == ["leaderboard.csv", "leaderboard.md", "leaderboard.html", "leaderboard.tex"]
+    page = (tmp_path / "leaderboard.html").read_text()
+    assert page.count("<table") == 2 and "ns+sn" in page and "+4.00 ± 0.82 ▲" in page
+    figures = sorted(p.name for p in (tmp_path / "plots").glob("*_ring8.png"))
+    assert page.count('src="data:image/png;base64,') == len(figures) > 0
+    assert not re.search(r'(src|href)="(?!data:|#)', page)  # nothing outside the file
+    tex = (tmp_path / "leaderboard.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 2 and r"\toprule" in tex and r"\label{tab:" in tex
+    assert r"+4.00 $\pm$ 0.82 $\blacktriangle$" in tex and "ns+sn" in tex
+    assert "±" not in tex and "▲" not in tex  # every symbol converted
+
+
+def test_latex_escapes_special_characters():
+    from ganbench.render import latex_escape
+
+    assert latex_escape("ns_sn & 50% #1 {x} ~^") == r"ns\_sn \& 50\% \#1 \{x\} \textasciitilde{}\textasciicircum{}"
+    assert latex_escape("`fd [coords]` Δ ≤ 1") == r"\texttt{fd [coords]} $\Delta$ $\leq$ 1"
