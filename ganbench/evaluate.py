@@ -14,8 +14,9 @@ from ganbench.metrics.protocols import PROTOCOLS
 EVAL_SEED_OFFSET = 7_919  # evaluation latents differ from every training step's
 DRAW_STRIDE = 1_000_003  # sample draw d of a run's evaluation uses latent seed seed + EVAL_SEED_OFFSET + d * DRAW_STRIDE
 # Raised whenever a metric function gains or changes columns; `ganbench evaluate` re-evaluates runs recorded with
-# an older version (2: the diversity ratio and memorization; 3: NDB).
-METRICS_VERSION = 3
+# an older version (2: the diversity ratio and memorization; 3: NDB; 4: re-evaluation also records the current
+# protocol of numbers it reproduced, e.g. the feature layer and resize of runs recorded before those were stated).
+METRICS_VERSION = 4
 
 
 @torch.no_grad()

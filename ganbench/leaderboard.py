@@ -90,27 +90,48 @@ def evaluation_protocol(protocol: dict) -> dict:
     return {k: v for k, v in protocol.items() if k not in SAMPLING}
 
 
+def fold_protocols(variants: dict[str, dict]) -> tuple[list[dict], dict[str, int]]:
+    """Group a column's protocol variants that do not contradict each other: a record that does not state a setting
+    (written before ganbench recorded it) agrees with one that does. Returns each group's protocol (the union of its
+    members' settings) and each variant's group."""
+    same = lambda a, b: json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+    groups: list[dict] = []
+    member: dict[str, int] = {}
+    for key, p in sorted(variants.items(), key=lambda kv: (-len(kv[1]), kv[0])):  # the fullest records first
+        for i, g in enumerate(groups):
+            if all(same(g[k], p[k]) for k in g.keys() & p.keys()):
+                groups[i] = {**p, **g}
+                member[key] = i
+                break
+        else:
+            member[key] = len(groups)
+            groups.append(dict(p))
+    return groups, member
+
+
 def split_protocols(rows: list[dict], protocols: list[dict]) -> tuple[dict[tuple[str, str], dict],
                                                                       dict[tuple[str, str], str]]:
     """Give values of one metric column that were computed under different protocols on the same data set their own
     columns (the differing settings appended in the brackets), in place; returns each (data set, column)'s protocol
-    and, for each new (data set, column), the column it was split from."""
+    and, for each new (data set, column), the column it was split from. Protocols that differ only in settings one
+    of them does not state share a column (fold_protocols)."""
+    key = lambda p: json.dumps(p, sort_keys=True, default=str)
     seen: dict[tuple[str, str], dict[str, dict]] = {}
     for row, prot in zip(rows, protocols):
         for col, p in prot.items():
             if col in row:
-                seen.setdefault((row["dataset"], col), {})[json.dumps(p, sort_keys=True, default=str)] = p
+                seen.setdefault((row["dataset"], col), {})[key(p)] = p
     out: dict[tuple[str, str], dict] = {}
     renamed: dict[tuple[str, str], str] = {}
     for (dataset, col), variants in seen.items():
-        if len(variants) == 1:
-            out[(dataset, col)] = next(iter(variants.values()))
+        groups, member = fold_protocols(variants)
+        if len(groups) == 1:
+            out[(dataset, col)] = groups[0]
             continue
-        differ = sorted({k for p in variants.values() for k in p if len({json.dumps(q.get(k), default=str)
-                                                                          for q in variants.values()}) > 1})
+        differ = sorted({k for g in groups for k in g if len({key(q.get(k)) for q in groups}) > 1})
         for row, prot in zip(rows, protocols):
             if row["dataset"] == dataset and col in prot and col in row:
-                p = prot[col]
+                p = groups[member[key(prot[col])]]
                 label = ", ".join(f"{k}={p.get(k)}" for k in differ)
                 new = f"{col[:-1]}, {label}]" if TAG.search(col) else f"{col} [{label}]"
                 row[new] = row.pop(col)
@@ -283,15 +304,18 @@ def add_deltas(agg: pd.DataFrame, df: pd.DataFrame, groups: tuple[pd.DataFrame, 
 
 
 def fmt_delta(delta: float, se: float, higher: bool, p_holm: float = math.nan) -> str:
-    """'+1.23 ± 0.40' with a mark when the difference is significant after Holm's correction (p_holm <
-    stats.ALPHA): ▲ better, ▼ worse."""
+    """'+1.23 ± 0.40' with a mark: ▲ better / ▼ worse when the difference is significant after Holm's correction
+    (p_holm < stats.ALPHA); △ / ▽ when it only exceeds two standard errors (uncorrected, descriptive)."""
     if delta is None or math.isnan(delta):
         return ""
     scale = max(abs(delta), 1e-12)
     digits = 2 if scale >= 1 else 3
     mark = ""
+    better = (delta > 0) == higher
     if not math.isnan(p_holm) and p_holm < stats.ALPHA and delta != 0:
-        mark = " ▲" if (delta > 0) == higher else " ▼"
+        mark = " ▲" if better else " ▼"
+    elif not math.isnan(se) and abs(delta) > 2 * se and delta != 0:
+        mark = " △" if better else " ▽"
     return f"{delta:+.{digits}f} ± {se:.{digits}f}{mark}"
 
 
@@ -409,7 +433,8 @@ def legend(options: Options, has_draws: bool) -> str:
                 "plain ± is always the training-seed spread. " if has_draws else "") +
             f"`Δ`: the change of the mean against the method's baseline ± the standard error of the difference; "
             f"`p (Holm)`: two-sided p of {test} on the two sets of seeds, Holm-corrected over the data set's "
-            f"comparisons; ▲/▼ mark significant improvements/degradations (p (Holm) < {stats.ALPHA}). "
+            f"comparisons; ▲/▼ mark significant improvements/degradations (p (Holm) < {stats.ALPHA}), △/▽ differences "
+            "beyond two standard errors that are not significant after the correction. "
             "Rank by the mean of the main metric (first metric column). Metrics in brackets were computed in that "
             "feature space (extractor@weights-hash) and are only comparable within a column. `health`: each "
             "seed's verdict (" + "; ".join(f"{v}: {health.EXPLAINED[v]}" for v in health.VERDICTS) +
@@ -446,7 +471,8 @@ def build_report(suite_path: Path, run_ids: Collection[str] | None = None,
                    Block.para("Each method's main metric minus that of its baseline (the same settings without its "
                               "tricks, or the suite's baseline method): Δ of the means ± the standard error of the "
                               f"difference. ▲: significantly better, ▼: significantly worse (p (Holm) < "
-                              f"{stats.ALPHA}, {options.test} test)."),
+                              f"{stats.ALPHA}, {options.test} test); △/▽: better/worse by more than two standard "
+                              "errors, not significant after Holm's correction."),
                    Block.data(summary, "Change of each data set's main metric against the baseline", "change")]
     plots = suite_path / "plots"
     for dataset in sorted(main):

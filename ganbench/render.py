@@ -123,7 +123,8 @@ def html(blocks: list[Block]) -> str:
 
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-LATEX_SYMBOLS = {"±": r"$\pm$", "▲": r"$\blacktriangle$", "▼": r"$\blacktriangledown$", "Δ": r"$\Delta$",
+LATEX_SYMBOLS = {"±": r"$\pm$", "▲": r"$\blacktriangle$", "▼": r"$\blacktriangledown$", "△": r"$\triangle$",
+                 "▽": r"$\triangledown$", "Δ": r"$\Delta$",
                  "≤": r"$\leq$", "≥": r"$\geq$", "×": r"$\times$", "–": "--", "—": "---", "…": r"\dots{}",
                  "ψ": r"$\psi$", "β": r"$\beta$", "λ": r"$\lambda$", "→": r"$\to$", "·": r"$\cdot$",
                  "−": "-", "≈": r"$\approx$"}

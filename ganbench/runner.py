@@ -70,8 +70,11 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
     if changed or s.diverged_at is not None:
         raise ResultsError(f"{path.name}: re-evaluation does not reproduce {', '.join(changed) or 'finite samples'}; "
                            "metrics.json left as it was")
-    if not set(new) - set(rec["metrics"]):  # nothing new: only record that this version has checked it
-        store.write_json(path / store.METRICS, {**rec, "metrics_version": METRICS_VERSION})
+    if not set(new) - set(rec["metrics"]):  # nothing new: record that this version has checked it, and the
+        # protocol as the current code states it (the numbers are proven the same; older records may lack keys)
+        protocol = metrics_record(s, values, rec["cost"]["train_wall_s"])["protocol"]
+        store.write_json(path / store.METRICS, {**rec, "metrics_version": METRICS_VERSION,
+                                                "protocol": {**rec.get("protocol", {}), **protocol}})
         return "current"
     fresh = metrics_record(s, values, rec["cost"]["train_wall_s"])
     fresh["cost"] = rec["cost"]

@@ -36,7 +36,7 @@ def test_means_ranks_and_deltas_against_the_trick_free_baseline(tmp_path):
     assert sn["p_holm"] == pytest.approx(2 * p_sn) and ttur["p_holm"] == pytest.approx(max(2 * p_sn, p_ttur))
     assert sn["significant"] and not ttur["significant"] and pd.isna(base["p"])
     assert "+4.00 ± 0.82 ▲" in md  # significant after Holm's correction
-    assert "+1.00 ± 0.82" in md and "+1.00 ± 0.82 ▲" not in md  # better, but not significant: no mark
+    assert "+1.00 ± 0.82" in md and "+1.00 ± 0.82 ▲" not in md and "+1.00 ± 0.82 △" not in md  # within 2 se
     assert base["std"] == pytest.approx(1.0) and base["rank"] == 3 and "Change against the baseline" in md
     assert base["ci_lo"] >= 4.0 and base["ci_hi"] <= 6.0 and base["ci_lo"] < 5.0 < base["ci_hi"]
 
@@ -72,8 +72,9 @@ def test_delta_format_marks_significant_differences_only():
     assert fmt_delta(-3.0, 1.0, higher=False, p_holm=0.01) == "-3.00 ± 1.00 ▲"  # lower FID is better
     assert fmt_delta(0.05, 0.01, higher=True, p_holm=0.049) == "+0.050 ± 0.010 ▲"
     assert fmt_delta(0.05, 0.01, higher=False, p_holm=0.049) == "+0.050 ± 0.010 ▼"
-    assert fmt_delta(0.05, 0.01, higher=True, p_holm=0.051) == "+0.050 ± 0.010"  # five standard errors, yet not
-    assert fmt_delta(0.05, 0.01, higher=True) == "+0.050 ± 0.010"  # no test: no mark
+    assert fmt_delta(0.05, 0.01, higher=True, p_holm=0.051) == "+0.050 ± 0.010 △"  # five standard errors, yet not
+    assert fmt_delta(0.05, 0.01, higher=False) == "+0.050 ± 0.010 ▽"  # no test: the descriptive mark only
+    assert fmt_delta(0.015, 0.01, higher=True, p_holm=0.3) == "+0.015 ± 0.010"  # within two standard errors
     assert fmt_delta(float("nan"), 1.0, higher=True) == ""
 
 
@@ -205,3 +206,23 @@ def test_latex_escapes_special_characters():
 
     assert latex_escape("ns_sn & 50% #1 {x} ~^") == r"ns\_sn \& 50\% \#1 \{x\} \textasciitilde{}\textasciicircum{}"
     assert latex_escape("`fd [coords]` Δ ≤ 1") == r"\texttt{fd [coords]} $\Delta$ $\leq$ 1"
+
+
+def test_a_setting_an_older_record_does_not_state_does_not_split_a_column(tmp_path):
+    """Runs recorded before ganbench stated the feature layer agree with newer runs that state it; a conflicting
+    value still gets its own column."""
+    ids = [fake_run(tmp_path, [], s, 8.0, 0.9) for s in range(3)]
+    layers = [None, "features", "logits"]
+    for run_id, layer in zip(ids, layers):
+        p = tmp_path / "runs" / run_id / store.METRICS
+        rec = store.read_json(p)
+        rec["metrics"]["fd [coords]"] = 0.5
+        rec["higher_is_better"]["fd [coords]"] = False
+        rec["protocol"] = {"fd [coords]": {"features": "coords", "n_gen": 2500, **({"layer": layer} if layer else {})}}
+        store.write_json(p, rec)
+    agg, md = build_leaderboard(tmp_path, ids)
+    fd = agg[agg.metric.str.startswith("fd")].set_index("metric")
+    assert set(fd.index) == {"fd [coords, layer=features]", "fd [coords, layer=logits]"}
+    assert fd.loc["fd [coords, layer=features]", "n"] == 2  # the unstated one joined the agreeing one
+    agg, _ = build_leaderboard(tmp_path, ids[:2])
+    assert set(agg[agg.metric.str.startswith("fd")].metric) == {"fd [coords]"}
