@@ -42,6 +42,7 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
     is not done (failed, interrupted, or run elsewhere), else 0."""
     suite = load_suite(suite_name, add_tricks, scale)
     specs = suite.expand()
+    suite.check_baseline(specs)
     root = store.suite_dir(results, suite.name)
     jobs = [(s, root / "runs" / s.run_id) for s in specs]
     EXECUTORS.get(executor)  # an unknown executor is a one-line error before anything runs
@@ -76,14 +77,25 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
             echo(f"FAILED {o.run_id}: {o.message} (traceback in its error.txt)")
         elif o.status in ("interrupted", "busy"):
             echo(f"{o.status.upper()} {o.run_id}: {o.message}")
-    from ganbench.leaderboard import write_leaderboard
-    from ganbench.plots import write_plots
-
     ids = [s.run_id for s in specs]
     if any(store.is_finished(p) for _, p in jobs):
-        for p in write_leaderboard(root, ids, suite.reproduces) + write_plots(root, ids):
+        for p in write_results(root, ids, suite):
             echo(f"wrote {p}")
     unfinished = sum(not store.is_finished(p) for _, p in jobs)
     if unfinished:
         echo(f"{unfinished} of {len(jobs)} cells are not done; `ganbench status {hint}` shows them")
     return 1 if unfinished else 0
+
+
+def write_results(root: Path, ids: list[str], suite) -> list[Path]:
+    """Everything derived from a suite's finished runs: plots, the budget curve of a search (both shown on the HTML
+    page), the leaderboard in its formats and the reproduction report."""
+    from ganbench.budget import write_budget
+    from ganbench.leaderboard import Options, load_results, write_leaderboard
+    from ganbench.plots import write_plots
+
+    paths = write_plots(root, ids)
+    if suite.search is not None:
+        res = load_results(root, ids, searched=True)
+        paths += write_budget(root, res.df, res.higher, res.main)
+    return paths + write_leaderboard(root, ids, suite.reproduces, Options(baseline=suite.baseline))

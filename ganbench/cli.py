@@ -262,14 +262,20 @@ def status_cmd(suite, results, workers, verbose, plugins, add_tricks, scale) -> 
 @click.option("--baseline", default=None,
               help="Compare every method with this one (default: the suite's `baseline:`, else trick-free twins).")
 def leaderboard(suite, results, plugins, add_tricks, scale, formats, test, baseline) -> None:
-    """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv, .md and .html."""
+    """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv, .md and .html, and a
+    search's budget curve (budget.csv, budget.md, plots/budget_<dataset>.png)."""
     from ganbench.leaderboard import DEFAULT_FORMATS, Options, write_leaderboard
     from ganbench.stats import TESTS
 
     TESTS.get(test)
-    name, ids, reproduces, suite_baseline = _suite_cells(suite, plugins, add_tricks, scale)
-    options = Options(test=test, baseline=baseline or suite_baseline)
-    for p in write_leaderboard(results / name, ids, reproduces, options, formats or DEFAULT_FORMATS):
+    name, ids, reproduces, baseline = _suite_cells(suite, plugins, add_tricks, scale, baseline)
+    options = Options(test=test, baseline=baseline)
+    from ganbench.budget import write_budget
+    from ganbench.leaderboard import load_results
+
+    res = load_results(results / name, ids, searched=True)
+    paths = write_budget(results / name, res.df, res.higher, res.main)  # nothing without a search
+    for p in paths + write_leaderboard(results / name, ids, reproduces, options, formats or DEFAULT_FORMATS):
         click.echo(f"wrote {p}")
 
 
@@ -323,7 +329,7 @@ def evaluate(suite, results, workers, datasets, draws, plugins, add_tricks) -> N
             click.echo(f"{o.run_id}: {o.message}", err=True)
     click.echo(f"suite {s.name}: {len(jobs)} finished runs{' on ' + ', '.join(datasets) if datasets else ''}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if jobs:
-        options = Options(baseline=getattr(s, "baseline", None))
+        options = Options(baseline=s.baseline)
         for p in write_leaderboard(results / s.name, [spec.run_id for spec in specs], s.reproduces, options):
             click.echo(f"wrote {p}")
     sys.exit(1 if counts.get("failed") else 0)
@@ -380,15 +386,16 @@ def _sample_plots(run: Path, checkpoint: str) -> None:
                    "samples nearer to a training image than the pixel threshold")
 
 
-def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...],
-                 scale: str | None = None) -> tuple[str, list[str], object, str | None]:
+def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...], scale: str | None = None,
+                 baseline: str | None = None) -> tuple[str, list[str], object, str | None]:
     """A suite's name, the run_ids of its current cells (after plugins and --add-trick), the paper it reproduces
-    and its baseline method."""
+    and the baseline method (`baseline`, else the suite's; checked against its methods)."""
     from ganbench.spec import load_suite
 
     _plugins(plugins)
     s = load_suite(suite, add_tricks, scale)
-    return s.name, [spec.run_id for spec in s.expand()], s.reproduces, getattr(s, "baseline", None)
+    specs = s.expand()
+    return s.name, [spec.run_id for spec in specs], s.reproduces, s.check_baseline(specs, baseline)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from ganbench import health, render, stats, store
 from ganbench.errors import ResultsError
 from ganbench.render import Block, slug
 
-ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "config", "n_tricks", "diverged", "health", "health_step",
+ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "hp_sample", "config", "n_tricks", "diverged", "health", "health_step",
               "best_step", "flattery", "train_s", "images_seen", "peak_mib", "device_model"]
 FAILED = "failure_rate"  # per run 1 when its health verdict is not ok; its mean over seeds is the failure rate
 
@@ -140,8 +140,10 @@ def split_protocols(rows: list[dict], protocols: list[dict]) -> tuple[dict[tuple
     return out, renamed
 
 
-def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Results:
-    """The finished runs under suite_path/runs; with `run_ids` (the suite's current cells), only those.
+def load_results(suite_path: Path, run_ids: Collection[str] | None = None, searched: bool = False) -> Results:
+    """The finished runs under suite_path/runs; with `run_ids` (the suite's current cells), only those; with
+    `searched`, also the hyper-parameter samples of a suite's search beyond the base one (sample 0: the cells' own
+    settings with all their seeds), which a leaderboard row must not average as if they were seeds.
 
     A run directory whose spec is no longer in the suite (the YAML changed since) is kept on disk but never
     mixed into the current tables: its numbers come from another protocol."""
@@ -151,10 +153,12 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None) -> Re
         if wanted is not None and path.name not in wanted:
             left_out += 1
             continue
+        if (spec.get("hp_sample") or 0) and not searched:
+            continue
         verdict = health.current_verdict(path, rec)  # recomputed when the detectors changed since
         probed = checkpoint_columns(rec)
         rows.append({"run_id": path.name, "dataset": spec["dataset"], "method": spec["method"], "loss": spec["loss"],
-                     "seed": spec["seed"], "config": config_key(spec), "n_tricks": len(spec.get("tricks", [])),
+                     "seed": spec["seed"], "hp_sample": spec.get("hp_sample") or 0, "config": config_key(spec), "n_tricks": len(spec.get("tricks", [])),
                      "diverged": rec.get("diverged_at") is not None, "health": verdict["verdict"],
                      "health_step": verdict["step"], FAILED: float(verdict["verdict"] != "ok"), **rec["metrics"],
                      **probed, **cost_columns(rec)})
@@ -452,9 +456,7 @@ def build_report(suite_path: Path, run_ids: Collection[str] | None = None,
     """The aggregated long table and the leaderboard as blocks (rendered to Markdown, HTML or LaTeX)."""
     res = load_results(suite_path, run_ids)
     higher, main = res.higher, res.main
-    if options.baseline is not None and options.baseline not in set(res.df.method):
-        raise ResultsError(f"baseline method {options.baseline!r} has no finished runs in {suite_path}; "
-                           f"methods: {', '.join(sorted(set(res.df.method)))}")
+    missing_baseline = options.baseline is not None and options.baseline not in set(res.df.method)
     groups = seed_groups(res.df)
     agg = aggregate(res.df, higher, main, groups)
     agg = add_sampling(agg, res.draws)
@@ -465,6 +467,13 @@ def build_report(suite_path: Path, run_ids: Collection[str] | None = None,
     if res.left_out:
         blocks.append(Block.para(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite "
                                  "and are not included."))
+    if missing_baseline:
+        blocks.append(Block.para(f"The baseline method `{options.baseline}` has no finished runs yet: methods are "
+                                 "compared with it once it has."))
+    if (suite_path / "budget.md").exists():
+        blocks.append(Block.para("The suite searches hyper-parameters: each row is its cells' own settings (sample "
+                                 "0, all seeds); `budget.md` gives the best score as a function of the number of "
+                                 "samples tried (Lucic et al. 2018)."))
     summary = delta_summary(agg, main, higher) if has_deltas else None
     if summary is not None:
         blocks += [Block.section("Change against the baseline"),

@@ -56,6 +56,10 @@ class RunSpec:
     # Published evaluation protocols scored beside the data set's own metrics (ganbench.metrics.protocols); part of
     # the run's identity when given (its metrics.json holds their numbers), left out of it when empty.
     protocols: tuple[str, ...] = ()
+    # Which of its cell's hyper-parameter samples the run is (a suite's `search:`, ganbench.search); None outside a
+    # search. Part of the run's identity from sample 1 on; sample 0 is identified by its values alone, so a cell's
+    # own settings (the base sample) keep the run_id they had before the suite had a search.
+    hp_sample: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -77,7 +81,8 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         """Readable prefix + hash of the canonical spec: equal specs share a run directory."""
-        label = re.sub(r"[^a-zA-Z0-9_.+-]", "_", f"{self.dataset}-{self.method}-s{self.seed}")
+        sample = f"-h{self.hp_sample}" if self.hp_sample else ""
+        label = re.sub(r"[^a-zA-Z0-9_.+-]", "_", f"{self.dataset}-{self.method}-s{self.seed}{sample}")
         return f"{label}-{self.digest[:10]}"
 
     @staticmethod
@@ -92,14 +97,16 @@ OBSERVATION_FIELDS = ("quality_every", "quality_samples")
 
 
 def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A spec dictionary without its observation settings and with architecture options at their default value
-    left out."""
+    """A spec dictionary without its observation settings, with architecture options at their default value left
+    out, and without empty protocols or a hyper-parameter sample of None or 0 (fields added later, absent from
+    earlier runs)."""
     from ganbench.models.base import arch_defaults
     from ganbench.registry import load_builtins
 
     load_builtins()
     defaults = arch_defaults(spec["arch"])
-    out = {k: v for k, v in spec.items() if k not in OBSERVATION_FIELDS and not (k == "protocols" and not v)}
+    out = {k: v for k, v in spec.items()
+           if k not in OBSERVATION_FIELDS and not (k in ("protocols", "hp_sample") and not v)}
     out["arch_options"] = {k: v for k, v in sorted(spec["arch_options"].items())
                            if k not in defaults or defaults[k] != v}
     from ganbench.tricks.base import TRICKS
@@ -176,9 +183,12 @@ def merge(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 def check_keys(fields: Mapping[str, Any], where: str) -> None:
     for k in fields:
+        if k == "hp_sample":
+            raise SpecError(f"{where}: hp_sample is set by a suite's search section, not by hand")
         if k not in FIELDS:
-            close = difflib.get_close_matches(k, list(FIELDS), n=2)
-            hint = f"did you mean {' or '.join(close)}?" if close else f"valid keys: {', '.join(FIELDS)}"
+            keys = [f for f in FIELDS if f != "hp_sample"]
+            close = difflib.get_close_matches(k, keys, n=2)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"valid keys: {', '.join(keys)}"
             raise SpecError(f"unknown run-spec key {k!r} in {where}; {hint}")
 
 
@@ -241,6 +251,9 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         raise SpecError(f"{where}: batch_size {spec.batch_size} exceeds the {len(data)} samples of {spec.dataset}")
     if spec.seed < 0:
         raise SpecError(f"{where}: seed must be non-negative")
+    for k in ("beta1", "beta2"):
+        if not 0.0 <= getattr(spec, k) < 1.0:
+            raise SpecError(f"{where}: {k} must lie in [0, 1), got {getattr(spec, k)}")
     if spec.quality_every < 0 or spec.quality_samples < 2:
         raise SpecError(f"{where}: quality_every must be >= 0 (0: no quality probe) and quality_samples >= 2")
     stack = TrickStack(instances)
@@ -284,16 +297,33 @@ def trick_label(t: TrickSpec) -> str:
 
 
 def check_buildable(arch: str, shape: tuple[int, ...], z_dim: int, options: dict[str, Any], where: str) -> None:
-    """Build the models on the meta device (no memory, no compute) so that bad shapes or options fail now."""
+    """Build the models on the meta device (no memory, no compute) so that bad shapes or options fail now. Each
+    combination is built once per process (a suite's search repeats them many times)."""
+    from ganbench.models import ARCHS
+
+    key = (arch, id(ARCHS.get(arch)), tuple(shape), int(z_dim), repr(sorted(options.items())))
+    if key not in _BUILD_ERRORS:
+        _BUILD_ERRORS[key] = _build_error(arch, tuple(shape), int(z_dim), options)
+    if _BUILD_ERRORS[key] is not None:
+        raise SpecError(f"{where}: arch {arch!r} cannot model data of shape {shape} with {options}: "
+                        f"{_BUILD_ERRORS[key]}")
+
+
+# (arch, its builder, shape, z_dim, options) -> why the models cannot be built, or None
+_BUILD_ERRORS: dict[tuple, str | None] = {}
+
+
+def _build_error(arch: str, shape: tuple[int, ...], z_dim: int, options: dict[str, Any]) -> str | None:
     import torch
 
     from ganbench.models import build_models
 
     try:
         with torch.device("meta"):
-            build_models(arch, shape, int(z_dim), options)
+            build_models(arch, shape, z_dim, options)
     except (ValueError, TypeError, RuntimeError) as e:
-        raise SpecError(f"{where}: arch {arch!r} cannot model data of shape {shape} with {options}: {e}") from None
+        return str(e)
+    return None
 
 
 def read_value(text: str) -> Any:
@@ -331,14 +361,15 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- suites
 
-SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales", "reproduces", "launch"}
-SCALE_KEYS = {"seeds", "set", "description", "differences", "exclude"}
+SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales", "reproduces", "launch",
+              "search", "baseline"}
+SCALE_KEYS = {"seeds", "set", "description", "differences", "exclude", "search"}
 
 
 @dataclass(frozen=True)
 class Suite:
-    """Grids of runs: base fields, blocks of axes to cross (their union), per-cell overrides, excluded cells, and
-    the seeds."""
+    """Grids of runs: base fields, blocks of axes to cross (their union), per-cell overrides, excluded cells, the
+    seeds, and an optional random hyper-parameter search that draws settings for every cell."""
 
     name: str
     description: str
@@ -352,6 +383,8 @@ class Suite:
     scale_set: dict[str, Any] = field(default_factory=dict)  # a scale's fields (--scale), set on every cell last
     reproduces: Any = None  # a ganbench.reproduction.Reproduction: the paper's numbers this suite is set against
     launch: dict[str, Any] = field(default_factory=dict)  # how to execute it (ganbench.launch.Launch fields)
+    search: Any = None  # a ganbench.search.Search: hyper-parameter samples drawn for every cell
+    baseline: str | None = None  # the method every other method on a data set is tested against (leaderboard)
 
     def cells(self) -> list[dict[str, Any]]:
         """Every cell of every grid block (before seeds), excluded ones left out."""
@@ -368,15 +401,58 @@ class Suite:
         return out
 
     def expand(self) -> list[RunSpec]:
-        """Every cell x seed as a validated RunSpec, in a stable order, without duplicates."""
+        """Every cell x seed as a validated RunSpec, in a stable order, without duplicates. With a search: every
+        hyper-parameter sample x cell x seed, sample by sample (so the expansion with fewer samples is a prefix of
+        the one with more), each sample's drawn values layered after the cell's overrides and before the scale's
+        fields (a smoke scale's tiny settings still win)."""
+        cells = [(cell, self._layers(cell), f"suite {self.name!r}, cell {cell}") for cell in self.cells()]
+        search = self.search
+        bases = [build_spec(*layers, self.scale_set, {"seed": self.seeds[0]}, where=where)
+                 for _, layers, where in cells]
+        if search is not None:
+            unused = search.unused(bases)
+            if unused:
+                raise SpecError(f"suite {self.path or self.name}: search parameter {', '.join(unused)} applies to no "
+                                "cell (no cell's architecture has that option or uses that trick); remove it or "
+                                "fix its name")
         specs: dict[str, RunSpec] = {}
-        for cell in self.cells():
-            for seed in self.seeds:
-                matched = [o["set"] for o in self.overrides if _matches(o["when"], {**self.base, **cell})]
-                where = f"suite {self.name!r}, cell {cell}"
-                spec = build_spec(self.base, cell, *matched, self.scale_set, {"seed": seed}, where=where)
-                specs.setdefault(spec.run_id, spec)
+        for i in range(search.samples if search is not None else 1):
+            for (cell, layers, where), base in zip(cells, bases):
+                for spec in self._sample(i, layers, where, base):
+                    specs.setdefault(spec.run_id, spec)
         return list(specs.values())
+
+    def check_baseline(self, specs: list[RunSpec], baseline: str | None = None) -> str | None:
+        """`baseline` (else the suite's own) if it is one of the suite's method labels, else a SpecError."""
+        baseline = baseline or self.baseline
+        methods = sorted({s.method for s in specs})
+        if baseline is not None and baseline not in methods:
+            raise SpecError(f"suite {self.path or self.name}: baseline {baseline!r} is not a method of the suite; "
+                            f"its methods: {', '.join(methods)}")
+        return baseline
+
+    def _layers(self, cell: dict[str, Any]) -> list[dict[str, Any]]:
+        """A cell's run-spec layers before the search and the scale: base, the cell, the overrides it matches."""
+        return [self.base, cell, *[o["set"] for o in self.overrides if _matches(o["when"], {**self.base, **cell})]]
+
+    def _sample(self, i: int, layers: list[dict[str, Any]], where: str, base: RunSpec) -> list[RunSpec]:
+        """Hyper-parameter sample i of a cell (whose spec without the search is `base`), one RunSpec per seed:
+        built and validated once, the seeds set on copies (nothing else depends on the seed). A cell that has none
+        of the searched parameters has one sample, its own values: [] for the others."""
+        search = self.search
+        if search is None:
+            return [dataclasses.replace(base, seed=s) for s in self.seeds]
+        layer = search.layer(i, base)
+        drawn = {k: v for k, v in layer.items() if k != "method"}
+        if drawn:
+            where = f"{where}, hyper-parameter sample {i} {drawn}"
+            spec = build_spec(*layers, layer, self.scale_set, {"seed": self.seeds[0]}, where=where)
+        elif i == 0:
+            spec = base
+        else:
+            return []
+        seeds = self.seeds if not drawn or search.seeds is None else search.seeds
+        return [dataclasses.replace(spec, seed=s, hp_sample=i) for s in seeds]
 
 
 def _matches(when: Mapping[str, Any], cell: Mapping[str, Any]) -> bool:
@@ -444,8 +520,8 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
         raise SpecError(f"suite {path}: unknown key {', '.join(unknown)}; valid keys: {', '.join(sorted(SUITE_KEYS))}")
     seeds = doc.get("seeds", [0])
     seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
-    if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds:
-        raise SpecError(f"suite {path}: seeds must be a count or a list of integers")
+    if not isinstance(seeds, list) or not all(isinstance(s, int) and s >= 0 for s in seeds) or not seeds:
+        raise SpecError(f"suite {path}: seeds must be a count or a list of non-negative integers")
     grid = doc.get("grid") or {}
     blocks = grid if isinstance(grid, list) else [grid]
     for block in blocks:
@@ -473,7 +549,9 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
         raise SpecError(f"suite {path} has no tricks axis in its grid; --add-trick needs one (see suites/tricks.yaml)")
     scales = doc.get("scales") or {}
     if not isinstance(scales, dict) or not all(isinstance(v, dict) and set(v) <= SCALE_KEYS for v in scales.values()):
-        raise SpecError(f"suite {path}: scales must map each name to {{set: {{field: value}}, seeds: ..., description: ...}}")
+        raise SpecError(f"suite {path}: scales must map each name to {{set: {{field: value}}, seeds: ..., description: "
+                        f"...}}; a scale's keys: {', '.join(sorted(SCALE_KEYS))}")
+    search_doc = doc.get("search")
     name = str(doc.get("name", path.stem))
     scale_set: dict[str, Any] = {}
     if scale is not None:
@@ -484,6 +562,7 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
         check_keys(scale_set, f"suite {path} scale {scale!r}")
         seeds = scales[scale].get("seeds", seeds)
         seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
+        search_doc = scaled_search(search_doc, scales[scale].get("search"), f"suite {path} scale {scale!r}")
         name = f"{name}-{scale}"
         more = scales[scale].get("exclude") or []  # a pipeline check may leave out cells that repeat others' code
         if not isinstance(more, list) or not all(isinstance(e, dict) and e for e in more):
@@ -504,8 +583,28 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
             reproduces = dataclasses.replace(
                 reproduces, variant=f"{scale} ({str(scales[scale].get('description', '')).strip()})",
                 differences=reproduces.differences + tuple(map(str, [extra] if isinstance(extra, str) else extra)))
-    return Suite(
+    search = None
+    if search_doc is not None:
+        from ganbench.search import parse_search
+
+        search = parse_search(search_doc, f"suite {path}")
+    baseline = doc.get("baseline")
+    if baseline is not None and not isinstance(baseline, str):
+        raise SpecError(f"suite {path}: baseline must be one method name (a cell's method label), e.g. `baseline: ns`")
+    suite = Suite(
         name=name, description=str(doc.get("description", "")).strip(),
         seeds=tuple(seeds), base=base, grid=tuple(blocks), overrides=tuple(overrides), exclude=tuple(exclude),
         path=str(path), extra_tricks=add_tricks, scale_set=scale_set, reproduces=reproduces, launch=launch,
+        search=search, baseline=baseline,
     )
+    return suite
+
+
+def scaled_search(search: Any, scale_search: Any, where: str) -> Any:
+    """A suite's `search:` with a scale's `search:` keys on top (e.g. {samples: 2} for a smoke scale); a scale may
+    give a whole search to a suite that has none."""
+    if scale_search is None:
+        return search
+    if not isinstance(scale_search, dict):
+        raise SpecError(f"{where}: search must be a mapping of search keys to set, e.g. {{samples: 2}}")
+    return {**(search if isinstance(search, dict) else {}), **scale_search}

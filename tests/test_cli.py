@@ -57,7 +57,7 @@ def test_smoke_bench_end_to_end(tmp_path):
     md = (suite / "leaderboard.md").read_text()
     assert "## ring8" in md and "## digits" in md and "wgan-gp" in md
     csv = (suite / "leaderboard.csv").read_text().splitlines()
-    assert csv[0].startswith("dataset,method,metric,mean,std,n")
+    assert csv[0].startswith("dataset,method,metric,mean,std,median,n,ci_lo,ci_hi")
     plots = {p.name for p in (suite / "plots").iterdir()}
     assert {"metric_ring8.png", "curves_ring8.png", "samples_ring8.png", "metric_digits.png"} <= plots
     runs = sorted((suite / "runs").iterdir())
@@ -77,8 +77,9 @@ def test_smoke_bench_end_to_end(tmp_path):
     r = gb("leaderboard", "smoke", "--results", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert "1 finished runs under runs/ are from an earlier version" in (suite / "leaderboard.md").read_text()
-    rows = [line.split(",") for line in (suite / "leaderboard.csv").read_text().splitlines()[1:]]
-    assert {row[5] for row in rows} == {"2"} and stale.exists()  # n: still the suite's two seeds
+    header, *body = (suite / "leaderboard.csv").read_text().splitlines()
+    n = header.split(",").index("n")
+    assert {line.split(",")[n] for line in body} == {"2"} and stale.exists()  # n: still the suite's two seeds
     shutil.rmtree(stale)
 
     # README's "Add a trick" tutorial, followed literally: its module, its commands, a new leaderboard row
@@ -113,7 +114,8 @@ def follow_add_a_trick_tutorial(tmp_path, suite):
     assert bench.returncode == 0, bench.stderr[-2000:]
     assert "8 done, 2 pending; 2 to run" in bench.stdout
     md = (suite / "leaderboard.md").read_text()
-    assert "ns+gp0" in md and "Change against the baseline" in md and "Δ modes" in md
+    assert "Change against the baseline" in md and "| ring8 (modes)" in md and "| Δ " in md
+    assert any(line.startswith("| ns+gp0 ") for line in md.split("## ring8")[0].splitlines())  # its row in the Δ summary
 
 
 PLUGIN = '''
