@@ -109,6 +109,16 @@ def best_samples(df: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.Da
     return best.merge(seeds, on=["dataset", "method", HP]).reset_index(drop=True)
 
 
+def anchor_values(df: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.DataFrame:
+    """Per method (one data set's runs): `sample0`, the value of hyper-parameter sample 0 (NaN when its every run
+    failed), `best` and `best_sample`, the best sample's value and number."""
+    values = sample_values(df, metric).set_index(["method", HP])["value"]
+    best = best_samples(df, metric, higher_is_better).set_index("method")
+    rows = {m: {"sample0": values.get((m, 0), float("nan")), "best": best.at[m, "value"],
+                "best_sample": best.at[m, HP]} for m in best.index}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def has_search(df: pd.DataFrame) -> bool:
     """Whether some method of some data set has more than one hyper-parameter sample."""
     if HP not in df or df.empty:
@@ -121,15 +131,20 @@ def fmt(x: float) -> str:
     return f"{x:.{2 if abs(x) >= 1 else 3}f}"
 
 
-def budget_table(c: pd.DataFrame) -> pd.DataFrame:
+def budget_table(c: pd.DataFrame, anchors: pd.DataFrame | None = None) -> pd.DataFrame:
     """Methods x the SHOWN_BUDGETS up to the largest K: 'mean [lo, hi]' (blank where a method has fewer samples),
-    best method at the largest budget first."""
+    best method at the largest budget first. `anchors` (indexed by method, from `anchor_values`) adds the value at
+    sample 0 (the cell's own settings when the search includes them) and which sample was best."""
     top = int(c["k"].max())
     shown = [k for k in SHOWN_BUDGETS if k <= top] + ([top] if top not in SHOWN_BUDGETS else [])
     out = []
     for method, m in c.groupby("method"):
         by_k = m.set_index("k")
         row = {"method": method, "samples": int(m["samples"].iloc[0]), "failed": int(m["failed"].iloc[0])}
+        if anchors is not None and method in anchors.index:
+            a = anchors.loc[method]
+            row["sample 0"] = fmt(a["sample0"]) if pd.notna(a["sample0"]) else "failed"
+            row["best sample"] = f"{fmt(a['best'])} (#{int(a['best_sample'])})"
         for k in shown:
             row[f"k={k}"] = (f"{fmt(by_k.at[k, 'mean'])} [{fmt(by_k.at[k, 'lo'])}, {fmt(by_k.at[k, 'hi'])}]"
                              if k in by_k.index else "")
@@ -138,7 +153,8 @@ def budget_table(c: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def budget_markdown(suite_name: str, curves: dict[str, tuple[str, bool, pd.DataFrame]], replicates: int) -> str:
+def budget_markdown(suite_name: str, curves: dict[str, tuple[str, bool, pd.DataFrame, pd.DataFrame]],
+                    replicates: int) -> str:
     """budget.md: what the curve is, then per data set the methods x budgets table."""
     parts = [f"# Budget: {suite_name}\n",
              "The expected best value of each data set's main metric over k hyper-parameter samples drawn at random "
@@ -147,10 +163,13 @@ def budget_markdown(suite_name: str, curves: dict[str, tuple[str, bool, pd.DataF
              "(`failed`). Each cell: the expected best of k, computed exactly from the samples' order statistics "
              "(k = 1 is the mean over samples), and in brackets the percentile bootstrap 95% interval of that "
              f"expectation ({replicates:,} resamples of the method's samples). Methods are ordered by the expected "
-             "best of all their samples; a method with fewer samples than k has no value at k. budget.csv adds "
-             "every k and the 2.5%/97.5% quantiles of the best of k itself.\n"]
-    for dataset, (metric, higher, c) in sorted(curves.items()):
-        table = budget_table(c).sort_values("_best", ascending=not higher, kind="stable").drop(columns="_best")
+             "best of all their samples; a method with fewer samples than k has no value at k. `sample 0`: the "
+             "value of the first sample (the method's own settings when the search includes them); `best sample`: "
+             "the best sample's value and number (its settings are in the run directory `...-h<number>-...`; "
+             "sample 0's run has no `-h`). budget.csv adds every k and the 2.5%/97.5% quantiles of the best of k "
+             "itself.\n"]
+    for dataset, (metric, higher, c, anchors) in sorted(curves.items()):
+        table = budget_table(c, anchors).sort_values("_best", ascending=not higher, kind="stable").drop(columns="_best")
         arrow = "higher is better" if higher else "lower is better"
         parts += [f"\n## {dataset}\n", f"Metric: `{metric}` ({arrow}).\n", table.to_markdown(index=False) + "\n",
                   f"![budget on {dataset}](plots/{plot_name(dataset)})\n"]
@@ -193,20 +212,20 @@ def write_budget(suite_path: Path, df: pd.DataFrame, higher: dict[str, bool], ma
     method has. `df`, `higher`, `main`: a ganbench.leaderboard.Results's runs table (with an hp_sample column),
     directions and main metrics."""
     suite_path = Path(suite_path)
-    curves: dict[str, tuple[str, bool, pd.DataFrame]] = {}
+    curves: dict[str, tuple[str, bool, pd.DataFrame, pd.DataFrame]] = {}
     for dataset, metric in sorted(main.items()):
         runs = df[df.dataset == dataset]
         if metric not in runs or not has_search(runs):
             continue
         c = budget_curve(runs, metric, bool(higher[metric]), replicates, seed)
         if not c.empty and c["samples"].max() > 1:
-            curves[dataset] = (metric, bool(higher[metric]), c)
+            curves[dataset] = (metric, bool(higher[metric]), c, anchor_values(runs, metric, bool(higher[metric])))
     if not curves:
         return []
-    csv = pd.concat([c.assign(metric=m) for m, _, c in curves.values()], ignore_index=True)
+    csv = pd.concat([c.assign(metric=m) for m, _, c, _ in curves.values()], ignore_index=True)
     out = [suite_path / "budget.csv", suite_path / "budget.md"]
     store.write_text(out[0], csv[["dataset", "metric", *CURVE_COLUMNS[1:]]].to_csv(index=False))
     store.write_text(out[1], budget_markdown(suite_path.name, curves, replicates))
-    for dataset, (metric, higher_better, c) in sorted(curves.items()):
+    for dataset, (metric, higher_better, c, _) in sorted(curves.items()):
         out.append(budget_plot(c, dataset, metric, higher_better, suite_path / "plots" / plot_name(dataset)))
     return out

@@ -22,8 +22,10 @@ def listing(kind: str) -> dict[str, str]:
         return out
     from ganbench.launch import EXECUTORS
     from ganbench.metrics.protocols import PROTOCOLS
+    from ganbench.search import DISTRIBUTIONS
     from ganbench.stats import TESTS
 
     reg = {"presets": PRESETS, "tricks": TRICKS, "archs": ARCHS, "datasets": DATASETS, "metrics": METRICS,
-           "protocols": PROTOCOLS, "executors": EXECUTORS, "tests": TESTS}[kind]
+           "protocols": PROTOCOLS, "executors": EXECUTORS, "tests": TESTS,
+           "distributions": DISTRIBUTIONS}[kind]
     return {e.name: e.description for e in reg.entries()}

@@ -77,7 +77,8 @@ def cli() -> None:
 
 
 @cli.command("list")
-@click.argument("kind", type=click.Choice(["losses", "presets", "tricks", "archs", "datasets", "metrics", "protocols", "executors", "tests", "suites"]), default="losses")
+@click.argument("kind", type=click.Choice(["losses", "presets", "tricks", "archs", "datasets", "metrics", "protocols", "executors", "tests", "distributions", "suites"]),
+              default="losses")
 @PLUGIN
 def list_cmd(kind: str, plugins: tuple[str, ...]) -> None:
     """List registered names with a one-line description."""

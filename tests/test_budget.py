@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ganbench.budget import (best_of_k_weights, best_samples, budget_curve, has_search, sample_values,
-                             write_budget)
+from ganbench.budget import (anchor_values, best_of_k_weights, best_samples, budget_curve, budget_table, has_search,
+                             sample_values, write_budget)
 
 
 def runs(values, method="m", dataset="d", seeds=1, metric="fid", rng=None):
@@ -123,6 +123,16 @@ def test_the_best_sample_per_method():
     assert best_samples(df, "fid", higher_is_better=True).set_index("method").loc["a", "hp_sample"] == 0
 
 
+def test_anchor_values_give_sample_zero_and_the_best_sample():
+    df = pd.concat([runs([30.0, 10.0, np.nan, 20.0], method="a", seeds=2), runs([np.nan, 50.0], method="b")])
+    a = anchor_values(df, "fid", higher_is_better=False)
+    assert a.loc["a", ["sample0", "best", "best_sample"]].tolist() == [30.0, 10.0, 1]
+    assert np.isnan(a.at["b", "sample0"]) and a.loc["b", ["best", "best_sample"]].tolist() == [50.0, 1]
+    table = budget_table(budget_curve(df, "fid", False), a).set_index("method")
+    assert table.at["a", "sample 0"] == "30.00" and table.at["a", "best sample"] == "10.00 (#1)"
+    assert table.at["b", "sample 0"] == "failed"
+
+
 def test_without_an_hp_sample_column_each_method_is_one_sample():
     df = runs([3.0, 4.0]).drop(columns="hp_sample")
     assert not has_search(df) and has_search(runs([3.0, 4.0]))
@@ -144,7 +154,7 @@ def test_write_budget_writes_the_table_and_the_figure(tmp_path):
     md = (tmp_path / "budget.md").read_text()
     header = next(line for line in md.splitlines() if line.startswith("| method"))
     assert [c.strip() for c in header.strip("|").split("|")] == [
-        "method", "samples", "failed", "k=1", "k=2", "k=5", "k=10", "k=20", "k=30"]
+        "method", "samples", "failed", "sample 0", "best sample", "k=1", "k=2", "k=5", "k=10", "k=20", "k=30"]
     ns = next(line for line in md.splitlines() if line.startswith("| ns "))
     ls = next(line for line in md.splitlines() if line.startswith("| ls "))
     assert ls.count("[") == 3  # ls has 7 samples: values at k = 1, 2, 5, none at 10, 20, 30

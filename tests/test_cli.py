@@ -19,7 +19,8 @@ def gb(*args, cwd=REPO):
     ("tricks", ["gp", "clip", "sn", "ttur", "d-steps"]),
     ("archs", ["mlp", "dcgan"]),
     ("datasets", ["ring8", "grid25", "digits", "stacked-digits"]),
-    ("suites", ["losses", "smoke"]),
+    ("suites", ["losses", "smoke", "budget-digits"]),
+    ("distributions", ["uniform", "log_uniform", "int_uniform", "choice"]),
 ])
 def test_list(kind, expected):
     r = gb("list", kind)

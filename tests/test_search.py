@@ -350,3 +350,26 @@ def test_lucic2018_scales_stay_small():
     assert check.search.samples == 2 and len(specs) == 6 * 2 and {x.dataset for x in specs} == {"mnist"}
     assert all(x.steps == 4 and x.eval_samples == 64 for x in specs)
     assert [x.run_id for x in specs if x.hp_sample == 0] == [x.run_id for x in smoke.expand() if x.dataset == "mnist"]
+
+
+# ---------------------------------------------------------------- the budget-digits suite
+
+
+def test_budget_digits_smoke_writes_the_budget_curve_and_keeps_searched_runs_off_the_leaderboard(tmp_path):
+    """`ganbench bench budget-digits --scale smoke` end to end: 4 formulations x 3 settings (the defaults and two
+    draws), the budget table and figure from all 12 runs, the leaderboard from the 4 default runs only."""
+    from ganbench.bench import bench
+
+    lines = []
+    assert bench("budget-digits", tmp_path, workers=1, scale="smoke", echo=lines.append) == 0, lines
+    root = tmp_path / "budget-digits-smoke"
+    runs = sorted(p.name for p in (root / "runs").iterdir())
+    assert len(runs) == 12 and sum("-h" in r for r in runs) == 8
+    md = (root / "budget.md").read_text()
+    for method in ("NS GAN", "LSGAN", "Hinge GAN", "WGAN GP"):
+        assert method in md
+    assert "k=1" in md and "k=3" in md and (root / "plots" / "budget_digits.png").stat().st_size > 0
+    board = (root / "leaderboard.csv").read_text().splitlines()
+    n = board[0].split(",").index("n")
+    assert {line.split(",")[n] for line in board[1:]} == {"1"}  # one seed of the defaults, no searched sample
+    assert "Change against the baseline" in (root / "leaderboard.md").read_text()  # against NS GAN
