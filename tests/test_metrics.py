@@ -92,6 +92,7 @@ def test_classifier_reaches_97_percent_held_out():
 
 
 def test_extractors_are_registered_with_torch_fidelity():
+    import ganbench.metrics.extractors  # noqa: F401  (registers them on import)
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
     assert {"ganbench-digits", "ganbench-stacked-digits"} <= set(FEATURE_EXTRACTORS_REGISTRY)

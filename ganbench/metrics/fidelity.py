@@ -1,23 +1,25 @@
-"""Distribution metrics on any feature tensors, through torch-fidelity's feature-level functions."""
+"""Distribution metrics on any feature tensors, through torch-fidelity's feature-level functions (imported where they
+are called: importing torch-fidelity imports torchvision and CLIP, about 1.6 s that commands computing no metric,
+such as `ganbench list`, need not pay)."""
 from __future__ import annotations
 
 import numpy as np
 import torch
-from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import kid_features_to_metric
-from torch_fidelity.metric_prc import prc_features_to_metric
 
 RNG_SEED = 2020  # torch-fidelity's default; fixes KID subsets and IS splits
 
 
 def frechet_statistics(features: torch.Tensor) -> dict:
     """Mean and covariance (float64) of a feature set."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
     return fid_features_to_statistics(features.double().cpu())
 
 
 def frechet_distance(stats_fake: dict, stats_real: dict) -> float:
     """||mu1-mu2||^2 + Tr(C1 + C2 - 2 (C1 C2)^1/2) (Heusel et al. 2017)."""
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
     return float(fid_statistics_to_metric(stats_fake, stats_real, verbose=False)["frechet_inception_distance"])
 
 
@@ -53,6 +55,8 @@ def kid(fake: torch.Tensor, real: torch.Tensor, subset_size: int = 1000, subsets
     m = min(subset_size, len(fake), len(real))
     n_f, n_r = len(fake), len(real)
     if (n_f * n_f + n_r * n_r + n_f * n_r) > 3 * subsets * m * m:
+        from torch_fidelity.metric_kid import kid_features_to_metric
+
         out = kid_features_to_metric(fake.double().cpu(), real.double().cpu(), kid_subset_size=m, kid_subsets=subsets,
                                      verbose=False, rng_seed=RNG_SEED)
         return float(out["kernel_inception_distance_mean"])
@@ -88,6 +92,8 @@ def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> tupl
     subset = pr_real_subset(len(real))
     if subset is not None:
         real = real[subset]
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
     big = max(len(fake), len(real)) > PR_FULL_MATRIX
     out = prc_features_to_metric(fake.float().cpu(), real.float().cpu(), prc_neighborhood=k, prc_batch_size=10000,
                                  save_cpu_ram=big, verbose=False)
@@ -96,6 +102,8 @@ def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> tupl
 
 def inception_score(logits: torch.Tensor, splits: int = 10) -> float:
     """exp E_x KL(p(y|x) || p(y)) over `splits` splits (Salimans et al. 2016), on any classifier's logits."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
     return float(isc_features_to_metric(logits.cpu(), splits=splits, shuffle=True, rng_seed=RNG_SEED)["inception_score_mean"])
 
 

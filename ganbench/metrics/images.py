@@ -6,10 +6,7 @@ import functools
 import os
 
 import torch
-from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
-from torch_fidelity.utils import create_feature_extractor
 
-from ganbench.metrics import extractors as _extractors  # noqa: F401  (registers the extractors)
 from ganbench.metrics.base import METRICS, EvalContext, MetricValue, kl_divergence
 from ganbench.cache import cache_dir, file_safe
 from ganbench.env import FEATURES_ENV
@@ -20,6 +17,23 @@ from ganbench.metrics.fidelity import (PR_REAL_MAX, DIVERSITY_SAMPLES, diversity
 
 BATCH = 500  # images per extractor call for ganbench's own small extractors
 BATCH_LARGE = 64  # and for the ImageNet-sized networks (torch-fidelity's default batch)
+
+
+def _extractors():
+    """ganbench.metrics.extractors, which registers ganbench's extractors with torch-fidelity. Imported on first use,
+    not with this module: torch-fidelity imports torchvision and CLIP (about 1.6 s), which `ganbench list`, dry runs
+    and every command that computes no image metric need not pay."""
+    from ganbench.metrics import extractors
+
+    return extractors
+
+
+def _registry() -> dict:
+    """torch-fidelity's feature-extractor registry, ganbench's own extractors included."""
+    _extractors()
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+    return FEATURE_EXTRACTORS_REGISTRY
 
 
 def to_rgb_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -35,9 +49,9 @@ def feature_extractors(data) -> tuple[str, str]:
     pr = data.info.get("pr_extractor", name)
     override = os.environ.get(FEATURES_ENV)
     if override and "pr_extractor" in data.info:
-        if override not in FEATURE_EXTRACTORS_REGISTRY:
+        if override not in _registry():
             raise MetricError(f"unknown feature extractor {override!r} in ${FEATURES_ENV}; registered: "
-                              f"{', '.join(sorted(FEATURE_EXTRACTORS_REGISTRY))}")
+                              f"{', '.join(sorted(_registry()))}")
         return override, override
     return name, pr
 
@@ -50,15 +64,17 @@ def classifier_of(data) -> str:
 def layers_of(name: str) -> tuple[str, str]:
     """(FID/KID layer, IS layer) of a registered extractor, by its own defaults (Inception: pool3 2048-d and the
     unbiased logits)."""
-    cls = FEATURE_EXTRACTORS_REGISTRY[name]
+    cls = _registry()[name]
     return cls.get_default_feature_layer_for_metric("fid"), cls.get_default_feature_layer_for_metric("isc")
 
 
 @functools.lru_cache(maxsize=4)
 def extractor(name: str, device: str = "cpu"):
-    path = _extractors.weights_file(name)
+    from torch_fidelity.utils import create_feature_extractor
+
+    path = _extractors().weights_file(name)
     if path is not None:
-        _extractors.weights_digest(name)  # refuses a file that is not a plain state dict before torch-fidelity loads it
+        _extractors().weights_digest(name)  # refuses a file that is not a plain state dict before torch-fidelity loads it
     fid_layer, isc_layer = layers_of(name)
     layers = [fid_layer] + ([isc_layer] if isc_layer != fid_layer else [])
     kwargs = {"feature_extractor_weights_path": str(path)} if path is not None else {}
@@ -72,7 +88,7 @@ def extract(name: str, images: torch.Tensor, device: str = "cpu") -> dict[str, t
     ex = extractor(name, device)
     two = layers_of(name)[0] != layers_of(name)[1]
     feats, logits = [], []
-    batch = BATCH if name in _extractors.OWN_META else BATCH_LARGE
+    batch = BATCH if name in _extractors().OWN_META else BATCH_LARGE
     with torch.no_grad():
         for chunk in images.split(batch):
             out = ex(to_rgb_uint8(chunk.to(device)))
@@ -83,7 +99,7 @@ def extract(name: str, images: torch.Tensor, device: str = "cpu") -> dict[str, t
 
 def extractor_tag(name: str) -> str:
     """Extractor name with a short hash of its weights: the feature space a number belongs to."""
-    return _extractors.tag(name)
+    return _extractors().tag(name)
 
 
 @functools.lru_cache(maxsize=4)
@@ -106,7 +122,7 @@ def real_features(dataset: str, name: str, device: str = "cpu") -> dict[str, tor
     from ganbench.data import get_dataset
 
     fingerprint = get_dataset(dataset).fingerprint
-    return _real_features(dataset, name, fingerprint, _extractors.weights_digest(name), device)
+    return _real_features(dataset, name, fingerprint, _extractors().weights_digest(name), device)
 
 
 def fake_features(ctx: EvalContext, name: str) -> dict[str, torch.Tensor]:
@@ -167,7 +183,7 @@ def class_modes(ctx: EvalContext) -> list[MetricValue]:
     h_fake, h_real = class_histograms(ctx.data, fake["logits"], ctx.device)
     k = len(h_real)
     proto = {"n_gen": len(ctx.fake), "num_modes": k, "min_count": 1,
-             "classifier_accuracy": _extractors.meta(name).get("heldout_accuracy"),
+             "classifier_accuracy": _extractors().meta(name).get("heldout_accuracy"),
              "kl_reference": ctx.data.info.get("mode_reference", "train")}
     tag = extractor_tag(name)
     return [
