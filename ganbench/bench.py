@@ -90,12 +90,11 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
 def write_results(root: Path, ids: list[str], suite) -> list[Path]:
     """Everything derived from a suite's finished runs: plots, the budget curve of a search (both shown on the HTML
     page), the leaderboard in its formats and the reproduction report."""
-    from ganbench.budget import write_budget
-    from ganbench.leaderboard import Options, load_results, write_leaderboard
+    from ganbench.budget import write_suite_budget
+    from ganbench.leaderboard import Options, write_leaderboard
     from ganbench.plots import write_plots
 
     paths = write_plots(root, ids)
     if suite.search is not None:
-        res = load_results(root, ids, searched=True)
-        paths += write_budget(root, res.df, res.higher, res.main)
+        paths += write_suite_budget(root, ids)
     return paths + write_leaderboard(root, ids, suite.reproduces, Options(baseline=suite.baseline))

@@ -229,3 +229,12 @@ def write_budget(suite_path: Path, df: pd.DataFrame, higher: dict[str, bool], ma
     for dataset, (metric, higher_better, c, _) in sorted(curves.items()):
         out.append(budget_plot(c, dataset, metric, higher_better, suite_path / "plots" / plot_name(dataset)))
     return out
+
+
+def write_suite_budget(suite_path: Path, run_ids: list[str]) -> list[Path]:
+    """write_budget for a suite's current cells, every hyper-parameter sample included (what `ganbench bench` and
+    `ganbench leaderboard` write beside the leaderboard); nothing without a search."""
+    from ganbench.leaderboard import load_results
+
+    res = load_results(suite_path, run_ids, searched=True)
+    return write_budget(suite_path, res.df, res.higher, res.main)

@@ -271,11 +271,9 @@ def leaderboard(suite, results, plugins, add_tricks, scale, formats, test, basel
     TESTS.get(test)
     name, ids, reproduces, baseline = _suite_cells(suite, plugins, add_tricks, scale, baseline)
     options = Options(test=test, baseline=baseline)
-    from ganbench.budget import write_budget
-    from ganbench.leaderboard import load_results
+    from ganbench.budget import write_suite_budget
 
-    res = load_results(results / name, ids, searched=True)
-    paths = write_budget(results / name, res.df, res.higher, res.main)  # nothing without a search
+    paths = write_suite_budget(results / name, ids)  # nothing without a search
     for p in paths + write_leaderboard(results / name, ids, reproduces, options, formats or DEFAULT_FORMATS):
         click.echo(f"wrote {p}")
 
