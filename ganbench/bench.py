@@ -68,6 +68,10 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
         for line in describe(todo, executor, settings):
             echo(line)
         return 0
+    if todo:
+        from ganbench.metrics.images import check_weights
+
+        check_weights([spec for spec, _ in todo])  # offline without the weights: one line before any training
     opts = ExecOptions(device=device, progress=progress, **(fast or {}))
     if ckpt_every is not None:
         opts = dataclasses.replace(opts, ckpt_every=ckpt_every)

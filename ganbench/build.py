@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ganbench.data import Dataset, get_dataset
+from ganbench.data.base import scored_with
 from ganbench.losses import LOSSES, Loss
 from ganbench.models import build_models
 from ganbench.optim import OptimSettings, make_optimizers
@@ -40,6 +41,7 @@ class Setup:
     conditional: bool = False  # G's input carries codes (a conditioning trick)
     needs_labels: bool = False  # real batches come with their labels
     log_step: bool = True  # the current step is logged: updates also measure their gradient norms
+    timings: dict = field(default_factory=dict)  # seconds and peak memory of the run's phases (metrics.json's cost)
 
     def latent(self, n: int, generator: torch.Generator | None = None, train: bool = True) -> torch.Tensor:
         """G's input for n samples: the latent z from the run's tricks (uniform, truncated) or standard normal,
@@ -64,7 +66,7 @@ def build(spec: RunSpec, device: str | torch.device = "cpu") -> Setup:
     """Build a run's models, loss, tricks and optimizers; models are initialised from the run seed."""
     load_builtins()
     device = torch.device(device)
-    data = get_dataset(spec.dataset)
+    data = scored_with(get_dataset(spec.dataset), spec.features)
     tricks = TrickStack(make_trick(t.name, dict(t.params)) for t in spec.tricks)
     tricks.bind_data(data)
     torch.manual_seed(spec.seed)

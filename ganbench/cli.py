@@ -1,6 +1,7 @@
 """The `ganbench` command line: parse, call the library, print. No logic lives here."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,17 @@ def _set_env(name: str):
     return callback
 
 
+def _feature_weights(ctx, param, values):
+    """--feature-weights FILE (Inception-v3) or NAME=FILE (one of ganbench's own extractors) -> their variables."""
+    from ganbench.env import INCEPTION_WEIGHTS_ENV
+    from ganbench.metrics.pinned import env_name
+
+    for value in values:
+        name, sep, path = value.rpartition("=")
+        os.environ[env_name(name) if sep else INCEPTION_WEIGHTS_ENV] = path
+    return values
+
+
 def data_options(f):
     """--data-root, --no-download, --feature-extractor and --feature-weights: where data and weights come from."""
     from ganbench.env import DATA_ENV, DOWNLOAD_ENV, FEATURES_ENV, INCEPTION_WEIGHTS_ENV
@@ -41,9 +53,9 @@ def data_options(f):
                      callback=_set_env(DOWNLOAD_ENV), help="Never download data or weights; stop with what to place where."),
         click.option("--feature-extractor", default=None, expose_value=False, callback=_set_env(FEATURES_ENV),
                      help="Score paper-scale image sets in this torch-fidelity extractor's space instead of Inception/VGG16."),
-        click.option("--feature-weights", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
-                     callback=_set_env(INCEPTION_WEIGHTS_ENV),
-                     help="A local Inception-v3 weights file (torch-fidelity's), for machines without internet."),
+        click.option("--feature-weights", multiple=True, expose_value=False, callback=_feature_weights,
+                     help="A local Inception-v3 weights file (torch-fidelity's), for machines without internet; or "
+                          "NAME=FILE: weights for ganbench's extractor NAME (from `ganbench extractor train`). Repeatable."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -126,6 +138,9 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
         click.echo(json.dumps(spec.to_json(), indent=2))
         click.echo(f"run_id: {spec.run_id}\nrun directory: {path}")
         return
+    from ganbench.metrics.images import check_weights
+
+    check_weights([spec])  # offline without the weights: one line before any training
     set_threads()
     record = execute(spec, path, ExecOptions(device=device, amp=amp, channels_last=channels_last, compile=compile_))
     click.echo(f"{spec.run_id} -> {path}")
@@ -281,6 +296,26 @@ def leaderboard(suite, results, plugins, add_tricks, scale, formats, test, basel
 @cli.command()
 @click.argument("suite")
 @RESULTS
+@SCALE
+def report(suite, results, scale) -> None:
+    """Re-render a reproduction suite's report (reproduction.md) from its committed leaderboard.csv, without its
+    runs: the verdicts need each cell's mean, spread and seeds, which the CSV holds."""
+    from ganbench.errors import ResultsError
+    from ganbench.reproduction import rerender
+    from ganbench.spec import load_suite
+
+    s = load_suite(suite, (), scale)
+    if s.reproduces is None:
+        raise ResultsError(f"suite {s.name} reproduces no paper: it has no report")
+    if not (results / s.name / "leaderboard.csv").is_file():
+        raise ResultsError(f"{results / s.name / 'leaderboard.csv'} does not exist; run `ganbench bench {suite}"
+                           f"{' --scale ' + scale if scale else ''}` first")
+    click.echo(f"wrote {rerender(s.reproduces, results / s.name)}")
+
+
+@cli.command()
+@click.argument("suite")
+@RESULTS
 @PLUGIN
 @ADD_TRICK
 @SCALE
@@ -383,6 +418,26 @@ def _sample_plots(run: Path, checkpoint: str) -> None:
         share = float((nb.pixel_distance < nb.pixel_threshold).double().mean())
         click.echo(f"  {neighbours_plot(nb, s.data, run / 'neighbours.png', title)}: {share:.0%} of the shown "
                    "samples nearer to a training image than the pixel threshold")
+
+
+@cli.group()
+def extractor() -> None:
+    """ganbench's own feature extractors (digit classifiers): their weights ship with ganbench."""
+
+
+@extractor.command("train")
+@click.argument("name", type=click.Choice(["ganbench-digits", "ganbench-mnist"]))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the weights (FILE, and its record FILE.json).")
+@data_options
+def extractor_train(name: str, out: Path) -> None:
+    """Retrain an extractor from scratch (one thread, fixed seed) and write its weights: score with them through
+    --feature-weights NAME=FILE; their hash tags every value scored in their space."""
+    from ganbench import extractor_train as et
+
+    record = et.train(name, out)
+    click.echo(f"{out}: {name}@{record['sha256'][:8]}, held-out accuracy {record['heldout_accuracy']:.4f} "
+               f"({record['heldout']}); score with it: --feature-weights {name}={out}")
 
 
 def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ...], scale: str | None = None,

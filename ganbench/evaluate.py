@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench import __version__, store
+from ganbench import __version__, memory, store
 from ganbench.build import Setup
 from ganbench.metrics import METRICS, EvalContext, MetricValue
 from ganbench.metrics.protocols import PROTOCOLS
@@ -15,8 +15,9 @@ EVAL_SEED_OFFSET = 7_919  # evaluation latents differ from every training step's
 DRAW_STRIDE = 1_000_003  # sample draw d of a run's evaluation uses latent seed seed + EVAL_SEED_OFFSET + d * DRAW_STRIDE
 # Raised whenever a metric function gains or changes columns; `ganbench evaluate` re-evaluates runs recorded with
 # an older version (2: the diversity ratio and memorization; 3: NDB; 4: re-evaluation also records the current
-# protocol of numbers it reproduced, e.g. the feature layer and resize of runs recorded before those were stated).
-METRICS_VERSION = 4
+# protocol of numbers it reproduced, e.g. the feature layer and resize of runs recorded before those were stated;
+# 5: density and coverage beside precision and recall).
+METRICS_VERSION = 5
 
 
 @torch.no_grad()
@@ -66,7 +67,7 @@ def truncation_curve(s: Setup) -> list[dict] | None:
     return rows
 
 
-def metrics_record(s: Setup, values: list[MetricValue], wall_time: float) -> dict:
+def metrics_record(s: Setup, values: list[MetricValue], timings: dict) -> dict:
     """The metrics.json document: flat values by column, each value's full protocol (its evaluation settings and
     how the samples were drawn), and the run's context and cost."""
     sampling = sampling_record(s)
@@ -80,29 +81,26 @@ def metrics_record(s: Setup, values: list[MetricValue], wall_time: float) -> dic
         "main_metric": next((v.column for v in values if v.name == s.data.main_metric), None),
         "diverged_at": s.diverged_at,
         "sampling": sampling,
-        "cost": cost_record(s, wall_time),
+        "cost": cost_record(s, timings),
     }
 
 
 SAMPLING_KEYS = ("generator", "g_mode", "latent")  # recorded with every value; they describe the method's samples
 
 
-def cost_record(s: Setup, wall_time: float) -> dict:
-    """What the run cost: device model, training wall time, real images seen, peak memory, library versions."""
-    import resource
+def cost_record(s: Setup, timings: dict) -> dict:
+    """What the run cost: device model, wall time of the whole run and of its phases (train_s: the training steps;
+    probe_s: the quality probes; eval_s: the final evaluation), real images seen, peak memory of training and of
+    evaluation, library versions."""
     from importlib.metadata import version
 
-    if s.device.type == "cuda":
-        model = torch.cuda.get_device_name(s.device)
-        peak = torch.cuda.max_memory_allocated(s.device) / 2**20
-        peak_kind = "cuda max_memory_allocated"
-    else:
-        model = cpu_model()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        peak_kind = "process max RSS"
+    model = torch.cuda.get_device_name(s.device) if s.device.type == "cuda" else cpu_model()
     libs = {name: version(name) for name in ("torch", "torchvision", "torch-fidelity", "numpy")}
-    return {"train_wall_s": wall_time, "device": str(s.device), "device_model": model,
-            "images_seen": s.batches_drawn * s.batch_size, "peak_memory_mib": round(peak, 1), "peak_memory": peak_kind,
+    peaks = {k: round(timings[k], 1) for k in ("peak_train_mib", "peak_eval_mib") if k in timings}
+    return {"wall_s": timings.get("wall_s"), **{k: timings[k] for k in ("train_s", "probe_s", "eval_s") if k in timings},
+            "device": str(s.device), "device_model": model,
+            "images_seen": s.batches_drawn * s.batch_size, **peaks,
+            "peak_memory_mib": max(peaks.values(), default=None), "peak_memory": memory.kind(s.device),
             "execution": dict(s.execution),
             **libs, "ganbench": __version__, "python": platform.python_version(), "threads": torch.get_num_threads()}
 

@@ -28,6 +28,9 @@ EXPLAINED = {
 DIVERSITY_COLLAPSE = 0.5  # diversity ratio (generated / real mean pairwise distance) below which samples bunch
 COVERAGE_COLLAPSE = 0.5  # ... and modes covered / modes of the data at or below which a run has collapsed
 COVERAGE_ONLY = 0.25  # runs evaluated before the diversity ratio existed: coverage alone, stricter
+# Data sets without modes: the share of real samples the generated ones reach (Naeem et al.'s coverage, else the
+# k-NN recall) at or below which the samples have collapsed onto a small part of the data.
+SUPPORT_COLLAPSE = 0.1
 # Calibration: ring8 planted collapses (all samples nearest one mode) have diversity 0.13-0.18 and cover <= 1 mode;
 # runs spread over the ring but off the modes (few modes within 3 std: a quality failure, not a collapse) 0.64-0.95.
 # In the digit classifier's feature space blurry early samples bunch as well (0.42 for a 600-step DCGAN covering 7
@@ -150,7 +153,7 @@ def initial_sigma(spectra: Sequence[Mapping[str, Any]], net: str) -> float | Non
 
 # Raised whenever a detector or one of its thresholds changes: verdicts recorded under another version are
 # recomputed from the run's files when a leaderboard is built, those recorded under this one are read as they are.
-DETECTORS_VERSION = 1
+DETECTORS_VERSION = 2  # 2: coverage/recall judge collapse on data sets without modes
 
 
 def run_verdict(path: Path, record: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -238,4 +241,9 @@ def verdict(record: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
         if onset is not None:
             parts.append(f"the quality probes covered at most {COVERAGE_COLLAPSE:.0%} of the modes from step {onset} on")
         return {"verdict": "mode-collapse", "step": last if onset is None else onset, "evidence": "; ".join(parts)}
+    support = metric(record, "coverage") or metric(record, "recall")
+    if cov is None and support is not None and support[1] <= SUPPORT_COLLAPSE:
+        return {"verdict": "mode-collapse", "step": last,
+                "evidence": f"the samples reach {support[1]:.0%} of the real samples ({support[0]}; "
+                            f"at most {SUPPORT_COLLAPSE:.0%} counts as collapsed: a data set without modes)"}
     return {"verdict": "ok", "step": None, "evidence": ""}

@@ -193,7 +193,7 @@ def cost_columns(rec: dict) -> dict:
     """A run's cost: training wall time, real images seen, peak memory and the device it ran on (absent fields of
     runs recorded before they existed stay empty)."""
     cost = rec.get("cost") or {}
-    return {"train_s": cost.get("train_wall_s", math.nan), "images_seen": cost.get("images_seen", math.nan),
+    return {"train_s": store.train_seconds(cost) or math.nan, "images_seen": cost.get("images_seen", math.nan),
             "peak_mib": cost.get("peak_memory_mib", math.nan),
             "device_model": cost.get("device_model") or cost.get("device") or ""}
 

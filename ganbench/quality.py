@@ -66,16 +66,17 @@ def features_and_modes(data: Dataset, x: torch.Tensor, device: str = "cpu") -> t
 
 
 @functools.lru_cache(maxsize=8)
-def reference(dataset: str, device: str = "cpu") -> tuple[dict, dict]:
-    """Frechet statistics of half A and half B of a data set's training samples, in its feature space."""
+def reference(dataset: str, device: str = "cpu", extractor: str | None = None) -> tuple[dict, dict]:
+    """Frechet statistics of half A and half B of a data set's training samples, in extractor `extractor`'s
+    feature space (None: the raw values)."""
     from ganbench.data import get_dataset
     from ganbench.metrics.fidelity import frechet_statistics
 
     data = get_dataset(dataset)
-    if data.info.get("extractor"):
-        from ganbench.metrics.images import feature_extractors, real_features
+    if extractor:
+        from ganbench.metrics.images import real_features
 
-        feats = real_features(dataset, feature_extractors(data)[0], device)["features"]
+        feats = real_features(dataset, extractor, device)["features"]
     else:
         feats = data.floats().flatten(1)
     a, b = halves(len(feats))
@@ -96,7 +97,12 @@ def probe(s: Setup) -> tuple[dict[str, float], torch.Tensor | None]:
         return {"select": math.nan, "report": math.nan, "modes": math.nan}, points
     feats, modes = features_and_modes(s.data, fake, str(s.device))
     stats = frechet_statistics(feats)
-    ref_a, ref_b = reference(s.data.name, str(s.device))
+    extractor = None
+    if s.data.info.get("extractor"):
+        from ganbench.metrics.images import feature_extractors
+
+        extractor = feature_extractors(s.data)[0]
+    ref_a, ref_b = reference(s.data.name, str(s.device), extractor)
     return {"select": frechet_distance(stats, ref_a), "report": frechet_distance(stats, ref_b),
             "modes": math.nan if modes is None else float(modes)}, points
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench import health, quality, store
+from ganbench import health, memory, quality, store
 from ganbench.build import build
 from ganbench.evaluate import METRICS_VERSION, evaluate, metrics_record, save_samples_picture, truncation_curve
 from ganbench.spec import RunSpec
@@ -25,14 +25,19 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         if (path / store.METRICS).exists():  # present but unreadable: keep it, redo the run
             store.set_aside(path / store.METRICS, "is unreadable")
         spec = store.prepare(path, spec)
-        if torch.device(opts.device).type == "cuda":  # peak memory is reported per run
-            torch.cuda.reset_peak_memory_stats(opts.device)
+        device = torch.device(opts.device)
+        memory.reset_peak(device)  # peak memory is reported per run and phase
         t0 = time.perf_counter()
         s = build(spec, opts.device)
         if not train(s, path, opts):
             return None
+        s.timings["peak_train_mib"] = memory.peak_mib(device)
+        memory.reset_peak(device)
+        t_eval = time.perf_counter()
         values, fake = evaluate(s) if s.diverged_at is None else ([], None)
-        record = metrics_record(s, values, time.perf_counter() - t0)
+        s.timings.update(eval_s=time.perf_counter() - t_eval, wall_s=time.perf_counter() - t0,
+                         peak_eval_mib=memory.peak_mib(device))
+        record = metrics_record(s, values, s.timings)
         record["health"] = health.run_verdict(path, record)
         record["checkpoints"] = checkpoints(path, s)
         if s.diverged_at is not None:  # no samples worth scoring: the run counts as diverged, with no metrics
@@ -72,11 +77,11 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
                            "metrics.json left as it was")
     if not set(new) - set(rec["metrics"]):  # nothing new: record that this version has checked it, and the
         # protocol as the current code states it (the numbers are proven the same; older records may lack keys)
-        protocol = metrics_record(s, values, rec["cost"]["train_wall_s"])["protocol"]
+        protocol = metrics_record(s, values, {})["protocol"]
         store.write_json(path / store.METRICS, {**rec, "metrics_version": METRICS_VERSION,
                                                 "protocol": {**rec.get("protocol", {}), **protocol}})
         return "current"
-    fresh = metrics_record(s, values, rec["cost"]["train_wall_s"])
+    fresh = metrics_record(s, values, {})
     fresh["cost"] = rec["cost"]
     fresh["health"] = health.run_verdict(path, fresh)
     fresh["checkpoints"] = checkpoints(path, s)

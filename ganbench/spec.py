@@ -60,6 +60,9 @@ class RunSpec:
     # search. Part of the run's identity from sample 1 on; sample 0 is identified by its values alone, so a cell's
     # own settings (the base sample) keep the run_id they had before the suite had a search.
     hp_sample: int | None = None
+    # The feature extractor every image metric of the run uses (e.g. ganbench-mnist for MNIST on a machine without
+    # Inception weights); empty: the data set's own. Part of the run's identity when given.
+    features: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -106,7 +109,7 @@ def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     load_builtins()
     defaults = arch_defaults(spec["arch"])
     out = {k: v for k, v in spec.items()
-           if k not in OBSERVATION_FIELDS and not (k in ("protocols", "hp_sample") and not v)}
+           if k not in OBSERVATION_FIELDS and not (k in ("protocols", "hp_sample", "features") and not v)}
     out["arch_options"] = {k: v for k, v in sorted(spec["arch_options"].items())
                            if k not in defaults or defaults[k] != v}
     from ganbench.tricks.base import TRICKS
@@ -123,13 +126,13 @@ FIELDS = {f.name: f for f in dataclasses.fields(RunSpec)}
 DEFAULTS: dict[str, Any] = {
     "arch_options": {}, "tricks": [], "seed": 0, "steps": 2000, "optimizer": "adam",
     "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "log_every": 50, "quality_samples": 2000,
-    "protocols": [],
+    "protocols": [], "features": "",
 }
 QUALITY_PROBES = 10  # quality_every defaults to steps / QUALITY_PROBES
 SCALARS = {"seed": int, "steps": int, "batch_size": int, "z_dim": int, "eval_samples": int, "log_every": int,
            "quality_every": int, "quality_samples": int,
            "lr_g": float, "lr_d": float, "beta1": float, "beta2": float,
-           "dataset": str, "loss": str, "method": str, "arch": str, "optimizer": str}
+           "dataset": str, "loss": str, "method": str, "arch": str, "optimizer": str, "features": str}
 
 
 def parse_tricks(value: Any) -> dict[str, dict[str, Any]]:
@@ -237,6 +240,7 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     OPTIMIZERS.get(full["optimizer"])
     full["arch_options"] = resolve_options(full["arch"], dict(full["arch_options"]))
     full["protocols"] = check_protocols(full["protocols"], data, where)
+    check_features(full["features"], data, where)
     check_buildable(full["arch"], data.sample_shape, full["z_dim"], full["arch_options"], where)
     instances = [make_trick(n, p) for n, p in parse_tricks(full["tricks"]).items()]
     full["tricks"] = tuple(sorted((TrickSpec(t.name, tuple(sorted(t.params().items()))) for t in instances),
@@ -285,6 +289,22 @@ def check_protocols(value: Any, data, where: str) -> tuple[str, ...]:
         if why:
             raise SpecError(f"{where}: {why}")
     return tuple(sorted(set(names)))
+
+
+def check_features(name: str, data, where: str) -> None:
+    """A run's `features`: empty, or a registered feature extractor for an image data set scored by one."""
+    if not name:
+        return
+    if data.kind != "image" or not data.info.get("extractor"):
+        raise SpecError(f"{where}: features={name!r} applies to image data sets with feature metrics; "
+                        f"{data.name} has none")
+    from ganbench.metrics.images import extractor_names
+
+    known = extractor_names()
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=2)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"registered: {', '.join(known)}"
+        raise SpecError(f"{where}: unknown feature extractor features={name!r}; {hint}")
 
 
 def trick_label(t: TrickSpec) -> str:
@@ -363,7 +383,7 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 
 SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales", "reproduces", "launch",
               "search", "baseline"}
-SCALE_KEYS = {"seeds", "set", "description", "differences", "exclude", "search"}
+SCALE_KEYS = {"seeds", "set", "overrides", "description", "differences", "exclude", "search"}
 
 
 @dataclass(frozen=True)
@@ -381,6 +401,7 @@ class Suite:
     path: str = ""
     extra_tricks: tuple[str, ...] = ()  # added from the command line (--add-trick): one more value on a tricks axis
     scale_set: dict[str, Any] = field(default_factory=dict)  # a scale's fields (--scale), set on every cell last
+    scale_overrides: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # and the scale's per-cell overrides
     reproduces: Any = None  # a ganbench.reproduction.Reproduction: the paper's numbers this suite is set against
     launch: dict[str, Any] = field(default_factory=dict)  # how to execute it (ganbench.launch.Launch fields)
     search: Any = None  # a ganbench.search.Search: hyper-parameter samples drawn for every cell
@@ -405,9 +426,10 @@ class Suite:
         hyper-parameter sample x cell x seed, sample by sample (so the expansion with fewer samples is a prefix of
         the one with more), each sample's drawn values layered after the cell's overrides and before the scale's
         fields (a smoke scale's tiny settings still win)."""
-        cells = [(cell, self._layers(cell), f"suite {self.name!r}, cell {cell}") for cell in self.cells()]
+        cells = [(cell, self._layers(cell) + [None] + self._scale_layers(cell), f"suite {self.name!r}, cell {cell}")
+                 for cell in self.cells()]  # None: where a search sample's drawn values go
         search = self.search
-        bases = [build_spec(*layers, self.scale_set, {"seed": self.seeds[0]}, where=where)
+        bases = [build_spec(*[x for x in layers if x is not None], {"seed": self.seeds[0]}, where=where)
                  for _, layers, where in cells]
         if search is not None:
             unused = search.unused(bases)
@@ -431,6 +453,10 @@ class Suite:
                             f"its methods: {', '.join(methods)}")
         return baseline
 
+    def _scale_layers(self, cell: dict[str, Any]) -> list[dict[str, Any]]:
+        """A cell's run-spec layers from its scale: the scale's fields, then the scale's overrides it matches."""
+        return [self.scale_set, *[o["set"] for o in self.scale_overrides if _matches(o["when"], {**self.base, **cell})]]
+
     def _layers(self, cell: dict[str, Any]) -> list[dict[str, Any]]:
         """A cell's run-spec layers before the search and the scale: base, the cell, the overrides it matches."""
         return [self.base, cell, *[o["set"] for o in self.overrides if _matches(o["when"], {**self.base, **cell})]]
@@ -446,7 +472,7 @@ class Suite:
         drawn = {k: v for k, v in layer.items() if k != "method"}
         if drawn:
             where = f"{where}, hyper-parameter sample {i} {drawn}"
-            spec = build_spec(*layers, layer, self.scale_set, {"seed": self.seeds[0]}, where=where)
+            spec = build_spec(*[layer if x is None else x for x in layers], {"seed": self.seeds[0]}, where=where)
         elif i == 0:
             spec = base
         else:
@@ -533,12 +559,7 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
     if not isinstance(base, dict):
         raise SpecError(f"suite {path}: base must be a mapping of run-spec fields")
     check_keys(base, f"suite {path} base")
-    overrides = doc.get("overrides") or []
-    for o in overrides:
-        if not (isinstance(o, dict) and set(o) == {"when", "set"} and isinstance(o["when"], dict) and isinstance(o["set"], dict)):
-            raise SpecError(f"suite {path}: each override must be {{when: {{field: value}}, set: {{field: value}}}}")
-        check_keys(o["when"], f"suite {path} override 'when'")
-        check_keys(o["set"], f"suite {path} override 'set'")
+    overrides = check_overrides(doc.get("overrides"), f"suite {path}")
     exclude = doc.get("exclude") or []
     if not isinstance(exclude, list) or not all(isinstance(e, dict) and e for e in exclude):
         raise SpecError(f"suite {path}: exclude must be a list of {{field: value(s)}} conditions")
@@ -554,12 +575,14 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
     search_doc = doc.get("search")
     name = str(doc.get("name", path.stem))
     scale_set: dict[str, Any] = {}
+    scale_overrides: list[dict[str, Any]] = []
     if scale is not None:
         if scale not in scales:
             known = ", ".join(sorted(scales)) or "none"
             raise SpecError(f"suite {path} has no scale {scale!r}; its scales: {known}")
         scale_set = dict(scales[scale].get("set") or {})
         check_keys(scale_set, f"suite {path} scale {scale!r}")
+        scale_overrides = check_overrides(scales[scale].get("overrides"), f"suite {path} scale {scale!r}")
         seeds = scales[scale].get("seeds", seeds)
         seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
         search_doc = scaled_search(search_doc, scales[scale].get("search"), f"suite {path} scale {scale!r}")
@@ -594,10 +617,23 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
     suite = Suite(
         name=name, description=str(doc.get("description", "")).strip(),
         seeds=tuple(seeds), base=base, grid=tuple(blocks), overrides=tuple(overrides), exclude=tuple(exclude),
-        path=str(path), extra_tricks=add_tricks, scale_set=scale_set, reproduces=reproduces, launch=launch,
+        path=str(path), extra_tricks=add_tricks, scale_set=scale_set, scale_overrides=tuple(scale_overrides), reproduces=reproduces, launch=launch,
         search=search, baseline=baseline,
     )
     return suite
+
+
+def check_overrides(overrides: Any, where: str) -> list[dict[str, Any]]:
+    """A list of {when: {field: value}, set: {field: value}} overrides, checked."""
+    overrides = overrides or []
+    if not isinstance(overrides, list):
+        raise SpecError(f"{where}: overrides must be a list of {{when: {{field: value}}, set: {{field: value}}}}")
+    for o in overrides:
+        if not (isinstance(o, dict) and set(o) == {"when", "set"} and isinstance(o["when"], dict) and isinstance(o["set"], dict)):
+            raise SpecError(f"{where}: each override must be {{when: {{field: value}}, set: {{field: value}}}}")
+        check_keys(o["when"], f"{where} override 'when'")
+        check_keys(o["set"], f"{where} override 'set'")
+    return overrides
 
 
 def scaled_search(search: Any, scale_search: Any, where: str) -> Any:

@@ -1,9 +1,10 @@
-"""Statistics the leaderboards report: bootstrap intervals over seeds, tests of a method against its baseline (a
-registry: Welch's t-test, Mann-Whitney U) and Holm's correction over a family of comparisons."""
+"""Statistics the leaderboards and reproduction reports use: bootstrap intervals over seeds, tests of a method
+against its baseline (a registry: Welch's t-test, Mann-Whitney U), Holm's correction over a family of comparisons,
+and, from summaries (mean, spread, n), Welch intervals, equivalence tests (TOST) and Hedges' g."""
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -111,3 +112,106 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
     out[order] = adjusted
     return out
+
+
+# Equivalence and effect sizes: the reproduction reports' tests (see docs/statistics.md). Each works on summaries
+# (a difference, its standard error and degrees of freedom), since a paper prints means and spreads, not its runs.
+
+class Tost(NamedTuple):
+    """The two one-sided tests' p-values; equivalence is shown when p (the larger) is below alpha."""
+
+    p_lower: float  # H0: diff <= -margin
+    p_upper: float  # H0: diff >= +margin
+
+    @property
+    def p(self) -> float:
+        return max(self.p_lower, self.p_upper)
+
+
+def welch_df(se_a: float, n_a: float, se_b: float, n_b: float) -> float:
+    """Welch-Satterthwaite degrees of freedom of a difference of two means with standard errors se_a, se_b
+    (Welch 1947; Satterthwaite 1946): (se_a^2 + se_b^2)^2 / (se_a^4/(n_a-1) + se_b^4/(n_b-1)); NaN when neither
+    side varies or a side has fewer than two values."""
+    if n_a < 2 or n_b < 2:
+        return math.nan
+    den = se_a ** 4 / (n_a - 1) + se_b ** 4 / (n_b - 1)
+    return (se_a ** 2 + se_b ** 2) ** 2 / den if den > 0 else math.nan
+
+
+def t_interval(diff: float, se: float, df: float, level: float = LEVEL) -> tuple[float, float]:
+    """The t interval diff ± t_{(1+level)/2, df} * se (Student 1908); [diff, diff] when se is 0, NaN without df."""
+    from scipy import stats
+
+    if se == 0:
+        return diff, diff
+    if not df > 0:
+        return math.nan, math.nan
+    half = float(stats.t.ppf((1 + level) / 2, df)) * se
+    return diff - half, diff + half
+
+
+def welch_ci(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int,
+             level: float = LEVEL) -> tuple[float, float, float]:
+    """(mean_a - mean_b, lo, hi): the Welch t interval of a difference of two means from each sample's mean,
+    standard deviation and size (Welch 1947); the same interval as scipy.stats.ttest_ind(equal_var=False). NaN
+    bounds below two values on a side (a single value's spread is unknown, not 0)."""
+    if n_a < 2 or n_b < 2:
+        return mean_a - mean_b, math.nan, math.nan
+    se_a, se_b = std_a / math.sqrt(n_a), std_b / math.sqrt(n_b)
+    diff = mean_a - mean_b
+    return (diff, *t_interval(diff, math.hypot(se_a, se_b), welch_df(se_a, n_a, se_b, n_b), level))
+
+
+def tost(diff: float, se: float, df: float, margin: float) -> Tost:
+    """Two one-sided t tests of equivalence within ±margin (Schuirmann 1987; Lakens 2017 for a readable account):
+    p_lower = P(T_df >= (diff + margin)/se), p_upper = P(T_df <= (diff - margin)/se). Both below alpha exactly when
+    the (1 - 2 alpha) t interval of diff lies inside (-margin, +margin). With se = 0 each p is 0 or 1."""
+    from scipy import stats
+
+    if se == 0:
+        return Tost(float(not diff + margin > 0), float(not diff - margin < 0))
+    if not df > 0:
+        return Tost(math.nan, math.nan)
+    return Tost(float(stats.t.sf((diff + margin) / se, df)), float(stats.t.cdf((diff - margin) / se, df)))
+
+
+def t_test_p(diff: float, se: float, df: float) -> float:
+    """Two-sided p-value of H0: diff = 0, 2 P(T_df >= |diff|/se); 0 or 1 when se is 0."""
+    from scipy import stats
+
+    if se == 0:
+        return float(diff == 0)
+    return float(2 * stats.t.sf(abs(diff) / se, df)) if df > 0 else math.nan
+
+
+def equivalence(diff: float, se: float, df: float, margin: float, alpha: float = ALPHA) -> str:
+    """'equivalent' (TOST rejects both one-sided nulls at alpha), else 'higher' or 'lower' (the two-sided t test
+    rejects diff = 0 at alpha, in diff's direction), else 'inconclusive'. Equivalence takes precedence: a difference
+    shown to be inside the margin is one the margin declares too small to matter, significant or not."""
+    if tost(diff, se, df, margin).p < alpha:
+        return "equivalent"
+    if t_test_p(diff, se, df) < alpha:
+        return "higher" if diff > 0 else "lower"
+    return "inconclusive"
+
+
+def hedges_j(df: float) -> float:
+    """Hedges' exact small-sample correction J(df) = Gamma(df/2) / (sqrt(df/2) Gamma((df-1)/2)) (Hedges 1981;
+    Hedges & Olkin 1985, eq. 5.3.10); about 1 - 3/(4 df - 1)."""
+    if df <= 1:
+        return math.nan
+    return math.exp(math.lgamma(df / 2) - math.lgamma((df - 1) / 2)) / math.sqrt(df / 2)
+
+
+def hedges_g(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int) -> float:
+    """Hedges' g (Hedges & Olkin 1985, ch. 5): the bias-corrected standardized mean difference
+    J(n_a + n_b - 2) (mean_a - mean_b) / s_pooled, s_pooled^2 = ((n_a-1) s_a^2 + (n_b-1) s_b^2) / (n_a + n_b - 2).
+    ±inf when neither sample varies and the means differ; NaN below four values in all or when nothing differs."""
+    df = n_a + n_b - 2
+    if df < 2:
+        return math.nan
+    pooled = math.sqrt(((n_a - 1) * std_a ** 2 + (n_b - 1) * std_b ** 2) / df)
+    diff = mean_a - mean_b
+    if pooled == 0:
+        return math.copysign(math.inf, diff) if diff else math.nan
+    return hedges_j(df) * diff / pooled

@@ -68,7 +68,7 @@ def seconds_per_cost(done: Sequence[Cell]) -> float | None:
     rates = []
     for c in done:
         try:
-            wall = store.read_json(c.path / store.METRICS)["cost"]["train_wall_s"]
+            wall = store.wall_seconds(store.read_json(c.path / store.METRICS)["cost"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if wall and wall > 0:

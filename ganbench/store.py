@@ -70,6 +70,16 @@ def load_torch(path: Path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def wall_seconds(cost: dict) -> float | None:
+    """A recorded run's whole wall time (`wall_s`; runs recorded before it existed called it train_wall_s)."""
+    return cost.get("wall_s", cost.get("train_wall_s"))
+
+
+def train_seconds(cost: dict) -> float | None:
+    """A recorded run's training time without evaluation (runs recorded before train_s: their whole wall time)."""
+    return cost.get("train_s", cost.get("train_wall_s"))
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 

@@ -308,6 +308,7 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
             if best:
                 store.save_checkpoint(path / store.BEST, checkpoint_state(s, done, sampler.drawn, logs))
             t0 += time.perf_counter() - t_probe  # wall_time counts training only
+            s.timings["probe_s"] = s.timings.get("probe_s", 0.0) + time.perf_counter() - t_probe
         if done % opts.ckpt_every == 0 or done == stop:
             if not health.finite_weights(s.G, s.D):  # never replace the last good checkpoint by a broken one
                 return diverged(step)
@@ -317,4 +318,5 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
         bar.update(1)
     bar.close()
     s.batches_drawn = sampler.drawn
+    s.timings["train_s"] = time.perf_counter() - t0  # the training steps (over resumptions), without the probes
     return stop == spec.steps

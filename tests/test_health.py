@@ -26,6 +26,22 @@ def record(modes=None, num_modes=8, diverged_at=None):
     return rec
 
 
+def test_without_modes_coverage_or_recall_judges_collapse():
+    """A data set without modes (CIFAR, an image folder): precision 1.0 with recall or coverage near 0 is a
+    collapse, not "ok"; coverage is preferred to recall; a set with modes keeps its own rule."""
+    calm = history(loss_d=lambda i: 1.3, loss_g=lambda i: 0.8)
+    rec = {"metrics": {"precision [vgg16@1]": 1.0, "recall [vgg16@1]": 0.0}, "protocol": {}, "diverged_at": None}
+    v = health.verdict(rec, calm)
+    assert v["verdict"] == "mode-collapse" and "0% of the real samples (recall [vgg16@1]" in v["evidence"]
+    rec["metrics"]["coverage [vgg16@1]"] = 0.35  # coverage decides where it was measured
+    assert health.verdict(rec, calm)["verdict"] == "ok"
+    rec["metrics"]["coverage [vgg16@1]"] = 0.1
+    assert health.verdict(rec, calm)["verdict"] == "mode-collapse"
+    with_modes = record(modes=8)
+    with_modes["metrics"]["recall"] = 0.0
+    assert health.verdict(with_modes, calm)["verdict"] == "ok"
+
+
 def test_verdict_rules_on_synthetic_runs():
     calm = history(loss_d=lambda i: 1.3, loss_g=lambda i: 0.8, d_acc_real=lambda i: 0.6, d_acc_fake=lambda i: 0.5,
                    grad_norm_g=lambda i: 1.0, sigma0_d=lambda i: 5.0, sigma0_g=lambda i: 5.0)

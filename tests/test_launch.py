@@ -282,7 +282,7 @@ def test_status_names_each_state_and_gives_an_eta(tmp_path, tiny_mlp):
     assert lines[0] == "suite t: 5 cells: 1 done, 1 running, 1 failed, 1 interrupted, 1 pending"
     assert any("RuntimeError: out of memory" in ln for ln in lines)
     eta = status.eta_seconds(cells, workers=1)
-    wall = json.loads((paths[0] / "metrics.json").read_text())["cost"]["train_wall_s"]
+    wall = json.loads((paths[0] / "metrics.json").read_text())["cost"]["wall_s"]
     assert eta == pytest.approx(wall * (0.5 + 3), rel=1e-6)  # half of one run left, three whole ones
     assert any(ln.startswith("ETA with 2 worker(s): ") for ln in lines)
 

@@ -205,3 +205,60 @@ def test_precision_recall_uses_a_fixed_real_subset_above_its_cap(monkeypatch):
     real, fake = torch.randn(400, 4, generator=g), torch.randn(100, 4, generator=g)
     idx = fidelity.pr_real_subset(400)
     assert fidelity.precision_recall(fake, real) == fidelity.precision_recall(fake, real[idx])
+
+
+def test_density_and_coverage_on_known_distributions():
+    """Naeem et al. 2020: samples of the real distribution itself give density and coverage near 1; samples far
+    away 0; samples piled on one real point cover almost nothing while their density is high."""
+    from ganbench.metrics.fidelity import knn_radii, pr_scores
+
+    g = torch.Generator().manual_seed(0)
+    real, same = torch.randn(3000, 8, generator=g), torch.randn(3000, 8, generator=g)
+    r3, r5 = knn_radii(real, 3), knn_radii(real, 5)
+    out = pr_scores(same, real, r3, knn_radii(same, 3), r5, 5)
+    assert 0.9 < out["density"] < 1.1 and out["coverage"] > 0.95 and out["precision"] > 0.85 and out["recall"] > 0.85
+    far = same + 50
+    out = pr_scores(far, real, r3, knn_radii(far, 3), r5, 5)
+    assert out == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+    piled = real[:1].repeat(500, 1) + 1e-4 * torch.randn(500, 8, generator=g)
+    out = pr_scores(piled, real, r3, knn_radii(piled, 3), r5, 5)
+    assert out["coverage"] < 0.01 and out["density"] > 0.1 and out["precision"] == 1.0
+
+
+def test_precision_recall_in_blocks_equals_torch_fidelity(monkeypatch):
+    """Blocks of real rows and tiles of columns (the memory bound) give torch-fidelity's numbers."""
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    from ganbench.metrics import fidelity
+
+    g = torch.Generator().manual_seed(1)
+    fake, real = torch.randn(700, 16, generator=g), torch.randn(900, 16, generator=g) * 1.2
+    expected = prc_features_to_metric(fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False,
+                                      verbose=False)
+    whole = fidelity.precision_recall(fake, real)
+    monkeypatch.setattr(fidelity, "PR_TILE", 128)
+    monkeypatch.setattr(fidelity, "PR_BLOCK_ELEMENTS", 128 * 300)
+    assert fidelity.rows_per_block(900) == 42
+    blocked = fidelity.precision_recall(fake, real)
+    assert whole == (expected["precision"], expected["recall"])
+    assert blocked == pytest.approx(whole, abs=2 / 900)  # float rounding may move a sample on a ball's edge
+
+
+def test_real_side_statistics_are_computed_once_and_cached_on_disk(monkeypatch):
+    """The reference (features, Frechet moments, k-NN radii, class counts) is written once per data set and
+    extractor, atomically, and read back afterwards: no real-vs-real distances in a run."""
+    from ganbench.cache import cache_dir
+    from ganbench.metrics import fidelity, reference
+
+    reference._load.cache_clear()
+    ref = reference.reference("digits", "ganbench-digits")
+    files = list(cache_dir("reference").glob("digits-*ganbench-digits*.pt"))
+    assert len(files) == 1 and not list(cache_dir("reference").glob(".*tmp"))
+    assert torch.equal(ref["pr_radii"], fidelity.knn_radii(ref["features"], 3))
+    assert int(ref["class_counts"].sum()) == len(ref["features"]) == 1797
+    stamp = files[0].stat().st_mtime_ns
+    reference._load.cache_clear()
+    monkeypatch.setattr(reference, "_compute", lambda *a: pytest.fail("recomputed a cached reference"))
+    again = reference.reference("digits", "ganbench-digits")
+    assert files[0].stat().st_mtime_ns == stamp and torch.equal(again["dc_radii"], ref["dc_radii"])
+    reference._load.cache_clear()

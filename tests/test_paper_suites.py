@@ -37,7 +37,8 @@ def test_smoke_scale_runs_end_to_end(name, tmp_path, monkeypatch):
     assert proto["reference"] == "train" and proto["g_mode"] == "eval" and proto["generator"] == "G"
     cost = rec["cost"]
     assert cost["images_seen"] == specs[0].steps * specs[0].batch_size and cost["peak_memory_mib"] > 0
-    assert {"device_model", "torch", "torchvision", "torch-fidelity", "numpy", "train_wall_s"} <= set(cost)
+    assert {"device_model", "torch", "torchvision", "torch-fidelity", "numpy", "wall_s", "train_s", "eval_s", "peak_train_mib", "peak_eval_mib"} <= set(cost)
+    assert cost["train_s"] + cost["eval_s"] <= cost["wall_s"] and cost["peak_memory_mib"] == max(cost["peak_train_mib"], cost["peak_eval_mib"])
     if name == "stacked-mnist":
         modes = next(c for c in rec["metrics"] if c.startswith("modes ["))
         assert modes.startswith("modes [ganbench-stacked-mnist@") and rec["protocol"][modes]["kl_reference"] == "uniform"

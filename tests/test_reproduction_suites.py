@@ -38,7 +38,7 @@ def test_reproduction_suite_smoke_writes_its_report(name, tmp_path, monkeypatch)
     monkeypatch.setenv("GANBENCH_FEATURES", "ganbench-mnist")  # image sets: the offline stand-in for Inception
     rep = load_suite(name).reproduces
     assert rep.citation and rep.protocol and rep.differences and (rep.published or rep.claims)
-    assert all(p.source for p in rep.published) and all(c.source for c in rep.claims)
+    assert all(p.source for p in rep.published) and all(c.source for c in rep.claims + rep.comparisons)
     suite = load_suite(name, scale="smoke")
     lines = []
     assert bench(name, tmp_path, scale="smoke", echo=lines.append) == 0, lines
@@ -47,17 +47,27 @@ def test_reproduction_suite_smoke_writes_its_report(name, tmp_path, monkeypatch)
     ours = {(s.dataset, s.method) for s in suite.expand()}
     if rep.published:
         rows = table(md, "data set", "method", "metric", "paper")
-        assert rows[0] == ["data set", "method", "metric", "paper", "source", "ours", "seeds", "verdict"]
+        assert rows[0][:11] == ["data set", "method", "metric", "paper", "source", "ours", "seeds", "ours − paper",
+                                "90% CI", "margin", "verdict"]
         assert len(rows) - 1 == len(rep.published)
         for r in rows[1:]:
             measured = any(d == r[0] and (m == r[1] or m.startswith(f"{r[1]} [")) for d, m in ours)
             assert r[3] and r[4]  # the paper's number and its source
-            verdicts = ("no published number",) if r[3] == "not found" else ("reproduced", "better", "worse")
-            assert (r[5] != "" and r[6] == "1" and r[7] in verdicts) if measured else r[7] == "not run"
-        assert any(r[7] != "not run" for r in rows[1:])  # the smoke cells meet the published rows
+            assert r[9] != "" or r[3] == "not found"  # every published number has its margin
+            # one seed per cell at the smoke scale: our spread is unknown, so no cell is called reproduced or different
+            verdicts = ("no published number",) if r[3] == "not found" else ("inconclusive",)
+            assert (r[5] != "" and r[6] == "1" and r[10] in verdicts) if measured else r[10] == "not run"
+        assert any(r[10] != "not run" for r in rows[1:])  # the smoke cells meet the published rows
     if rep.claims:
         rows = table(md, "data set", "method", "claim")
         assert len(rows) - 1 == len(rep.claims) and all("1 seeds)" in r[-1] for r in rows[1:])
+    if rep.comparisons:
+        rows = table(md, "claim", "data set", "metric", "tested")
+        assert len(rows) - 1 == len(rep.comparisons) and all(r[-1] for r in rows[1:])  # every claim's source
+        measured = [any(d == r[1] and m == a for d, m in ours) and any(d == r[1] and m == b for d, m in ours)
+                    for r, (a, b) in zip(rows[1:], [(c.a, c.b) for c in rep.comparisons])]
+        assert [r[9] for r in rows[1:]] == ["inconclusive" if m else "not run" for m in measured]  # one seed
+        assert any(measured) and md.index("## Claims") < md.index("## Published numbers" if rep.published else "## Protocol")
     if name == "unrolled-ring":
         assert (tmp_path / f"{name}-smoke" / "plots" / "trajectory_ring8.png").exists()
 

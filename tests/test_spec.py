@@ -138,3 +138,33 @@ def test_launch_cost_orders_the_expensive_runs_first():
     assert c(loss="wgan-gp") > 5 * base  # 5 D updates, each with a double backward
     assert c(tricks=["unrolled"]) > 3 * base and c(tricks=["large-batch"]) == 8 * base
     assert c(tricks=["sn"]) == base and cost(build_spec({"dataset": "stacked-digits", "loss": "ns"})) > base
+
+
+def test_a_scale_may_override_per_cell(tmp_path):
+    """A scale's `overrides` apply after its `set` to the cells they match (e.g. presets keep their own rates)."""
+    from ganbench.spec import load_suite
+
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nbase: {dataset: ring8, steps: 100}\ngrid: {loss: [ns, wgan]}\n"
+        "scales:\n  cpu:\n    set: {lr_g: 1.0e-3, lr_d: 1.0e-3}\n"
+        "    overrides:\n      - {when: {loss: wgan}, set: {lr_g: 5.0e-5, lr_d: 5.0e-5}}\n")
+    specs = {s.method: s for s in load_suite(str(tmp_path / "s.yaml"), scale="cpu").expand()}
+    assert (specs["ns"].lr_g, specs["wgan"].lr_g, specs["wgan"].lr_d, specs["wgan"].optimizer) == (1e-3, 5e-5, 5e-5, "rmsprop")
+    (tmp_path / "bad.yaml").write_text((tmp_path / "s.yaml").read_text().replace("lr_g: 5.0e-5,", "lr_gg: 5.0e-5,"))
+    with pytest.raises(SpecError, match="unknown run-spec key 'lr_gg'.*did you mean lr_g"):
+        load_suite(str(tmp_path / "bad.yaml"), scale="cpu")
+
+
+def test_features_field_scores_in_another_extractor_and_enters_the_run_id_only_when_given():
+    from ganbench.build import build
+
+    plain = build_spec({"dataset": "mnist", "loss": "ns", "steps": 2})
+    scored = build_spec({"dataset": "mnist", "loss": "ns", "steps": 2, "features": "ganbench-mnist"})
+    assert "features" not in plain.canonical() and plain.run_id != scored.run_id
+    s = build(scored)
+    assert s.data.info["extractor"] == "ganbench-mnist" and "pr_extractor" not in s.data.info
+    assert s.data.fingerprint == build(plain).data.fingerprint
+    with pytest.raises(SpecError, match="unknown feature extractor features='ganbench-mnsit'; did you mean ganbench-mnist"):
+        build_spec({"dataset": "mnist", "loss": "ns", "features": "ganbench-mnsit"})
+    with pytest.raises(SpecError, match="applies to image data sets"):
+        build_spec({"dataset": "ring8", "loss": "ns", "features": "ganbench-mnist"})

@@ -225,19 +225,35 @@ def test_a_suite_checks_its_data_before_any_run(tmp_path):
     assert not (tmp_path / "res" / "two" / "runs").exists()
 
 
-def test_mnist_classifier_is_trained_once_per_copy_of_mnist():
-    from ganbench.metrics import mnist
+def test_mnist_classifier_ships_pinned_weights_and_retrains_only_on_request(tmp_path, monkeypatch):
+    """The MNIST classifier scores with the weights shipped in the package (hash and real-MNIST test accuracy
+    recorded beside them), whatever MNIST copy the data root holds; `ganbench extractor train` retrains it (here on
+    the fixture) into a file that --feature-weights selects, and every value then carries that file's hash."""
+    import json
+
+    from ganbench.errors import MetricError
+    from ganbench.metrics import extractors, mnist, pinned
+    from test_cli import gb
 
     net, meta = mnist.load_classifier()
-    assert meta["heldout_accuracy"] > 0.85 and meta["train_images"] == datafixtures.MNIST_TRAIN
-    assert meta["heldout"] == "MNIST test split"
-    path = next(p for p in (mnist.cache_dir("extractors")).glob("mnistnet-v*.pt") if meta["mnist_fingerprint"] in p.name)
-    stamp = path.stat().st_mtime_ns
-    mnist._load.cache_clear()
+    shipped = pinned.WEIGHTS_DIR / "ganbench-mnist.pt"
+    assert meta["sha256"] == pinned.sha256_of(shipped) == json.loads(shipped.with_name(shipped.name + ".json").read_text())["sha256"]
+    assert meta["heldout_accuracy"] >= 0.993 and meta["train_images"] == 60000 and meta["file"] == "shipped"
+    assert extractors.tag("ganbench-mnist") == f"ganbench-mnist@{meta['sha256'][:8]}"
+    out = tmp_path / "mine.pt"
+    r = gb("extractor", "train", "ganbench-mnist", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    record = json.loads(out.with_name("mine.pt.json").read_text())
+    assert record["train_images"] == datafixtures.MNIST_TRAIN and record["heldout_accuracy"] > 0.85
+    assert record["sha256"] != meta["sha256"] and f"--feature-weights ganbench-mnist={out}" in r.stdout
+    monkeypatch.setenv(pinned.env_name("ganbench-mnist"), str(out))
     again, meta2 = mnist.load_classifier()
-    assert meta2 == meta and path.stat().st_mtime_ns == stamp
-    for a, b in zip(net.state_dict().values(), again.state_dict().values()):
-        assert torch.equal(a, b)
+    assert meta2["sha256"] == record["sha256"] and extractors.tag("ganbench-stacked-mnist").endswith(record["sha256"][:8])
+    assert not all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
+    out.write_bytes(out.read_bytes()[:-1] + b"x")  # a changed file no longer matches its record: one clear error
+    pinned._checked.cache_clear()
+    with pytest.raises(MetricError, match="their record says"):
+        mnist.load_classifier()
 
 
 def test_stacked_mnist_mode_count_follows_pacgan():
@@ -262,3 +278,41 @@ def test_an_unreadable_image_is_named_in_one_line(tmp_path):
     (tmp_path / "imgs" / "broken.png").write_bytes(b"not an image")
     with pytest.raises(DataError, match=r"cannot read .*broken.png as an image; remove or replace it"):
         get_dataset(f"imagefolder:{tmp_path / 'imgs'}@8")
+
+
+def test_gzipped_mnist_in_a_read_only_root_is_decompressed_once_and_checked(tmp_path, monkeypatch):
+    """The .gz files of torchvision's mirror layout (as ../shared/data holds the real MNIST) load as they are: each
+    is decompressed once into the prepared folder (the ganbench cache when the data root is read-only), checked
+    against the md5 of its uncompressed bytes; a file that decompresses to other bytes is one DataError line."""
+    import gzip
+    import hashlib
+
+    from ganbench.data import files, vision
+
+    from ganbench.cache import cache_dir
+
+    raw = conftest.DATA_ROOT / "MNIST" / "raw"
+    (x0, y0), _ = vision.mnist_splits()  # the fixture's uncompressed files
+    root = tmp_path / "gz"
+    (root / "MNIST" / "raw").mkdir(parents=True)
+    md5 = {}
+    for f in vision.MNIST_FILES:
+        data = (raw / f).read_bytes()
+        md5[f] = hashlib.md5(data).hexdigest()
+        (root / "MNIST" / "raw" / f"{f}.gz").write_bytes(gzip.compress(data))
+    for p in (root / "MNIST" / "raw", root / "MNIST", root):
+        p.chmod(0o555)  # read-only, as a shared copy of the data is
+    monkeypatch.setenv("GANBENCH_DATA", str(root))
+    monkeypatch.setattr(vision, "MNIST_MD5", md5)
+    (x, y), (xt, yt) = vision.mnist_splits()
+    assert torch.equal(x, x0) and torch.equal(y, y0) and len(xt) == datafixtures.MNIST_TEST
+    unpacked = files.prepared_dir() / "gunzip" / "MNIST" / "raw"
+    assert unpacked == cache_dir("prepared") / "gunzip" / "MNIST" / "raw"
+    assert sorted(p.name for p in unpacked.iterdir()) == sorted(vision.MNIST_FILES)  # no temporary files left
+    assert not (root / files.PREPARED).exists()
+    for p in unpacked.iterdir():
+        p.unlink()
+    monkeypatch.setitem(md5, "train-labels-idx1-ubyte", "0" * 32)
+    with pytest.raises(DataError, match="not the published 0{32}") as e:
+        files.decompressed("mnist", root / "MNIST" / "raw", vision.MNIST_FILES, md5)
+    assert "\n" not in str(e.value) and not (unpacked / "train-labels-idx1-ubyte").exists()

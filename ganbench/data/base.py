@@ -51,6 +51,17 @@ class Dataset:
         return as_float(self.x if index is None else self.x[index])
 
 
+def scored_with(data: Dataset, features: str) -> Dataset:
+    """`data` with every image metric (FID/KID/IS, precision/recall, the quality probe) in extractor `features`'s
+    space: a run spec's `features` field. The same samples, labels and fingerprint."""
+    import dataclasses
+
+    if not features:
+        return data
+    info = {k: v for k, v in data.info.items() if k != "pr_extractor"}
+    return dataclasses.replace(data, info={**info, "extractor": features, "fingerprint": data.fingerprint})
+
+
 def as_float(x: torch.Tensor) -> torch.Tensor:
     """Stored samples as float32 in [-1, 1]: uint8 images map 0..255 to [-1, 1]; float samples pass unchanged."""
     return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x

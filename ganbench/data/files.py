@@ -27,6 +27,56 @@ def data_root() -> Path:
     return Path(root).expanduser() if root else cache_dir("data")
 
 
+def prepared_dir() -> Path:
+    """Where one-time prepared copies (decompressed IDX files, resized image folders) are written: the data root's
+    ganbench-prepared/ folder when the data root is writable (and has write bits: root may write anywhere), else the ganbench cache's prepared/ folder (a shared,
+    read-only copy of the data still works)."""
+    from ganbench.cache import cache_dir
+
+    root = data_root()
+    if not root.exists() or (os.access(root, os.W_OK) and root.stat().st_mode & 0o222):  # write bits, even for root
+        return root / PREPARED
+    return cache_dir("prepared")
+
+
+def decompressed(name: str, raw: Path, files: Sequence[str], md5: dict[str, str] | None = None) -> Path | None:
+    """A folder holding `files` uncompressed, made from the `<file>.gz` copies in `raw` (torchvision's mirror
+    layout) when `raw` lacks the uncompressed files: each is decompressed once into the prepared folder (temporary
+    name, then renamed), and checked against the md5 of its uncompressed bytes where `md5` knows it. None when
+    `raw` has no complete set of .gz files. A mismatching md5 is a DataError naming the file."""
+    import gzip
+
+    if not all((raw / f"{f}.gz").is_file() for f in files):
+        return None
+    out = prepared_dir() / "gunzip" / raw.parent.name / raw.name
+    for f in files:
+        target = out / f
+        if target.is_file():
+            continue
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataError(f"cannot decompress {raw / f}.gz into {out} ({e.strerror}); point --data-root / "
+                            f"${DATA_ENV} or $GANBENCH_CACHE at a writable folder") from None
+        tmp = target.with_name(f".{f}.{os.getpid()}.tmp")
+        h = hashlib.md5()
+        try:
+            with gzip.open(raw / f"{f}.gz", "rb") as src, open(tmp, "wb") as dst:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    h.update(block)
+                    dst.write(block)
+            if md5 and f in md5 and h.hexdigest() != md5[f]:
+                raise DataError(f"data set {name!r}: {raw / f}.gz decompresses to md5 {h.hexdigest()}, not the "
+                                f"published {md5[f]}; replace the file with a good copy")
+            os.replace(tmp, target)
+        except (OSError, EOFError) as e:
+            raise DataError(f"data set {name!r}: cannot decompress {raw / f}.gz ({e}); replace the file with a good "
+                            "copy") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+    return out
+
+
 def downloads_allowed() -> bool:
     return os.environ.get(DOWNLOAD_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
@@ -111,7 +161,7 @@ def prepared(name: str, paths: Sequence[Path], size: int, crop: int | None, base
     key.update(f"v{PREPARE_VERSION} {size} {crop} {salt}\n".encode())
     for p in paths:
         key.update(f"{p.relative_to(base).as_posix()} {p.stat().st_size}\n".encode())
-    out = data_root() / PREPARED / f"{name}-{size}-{key.hexdigest()[:12]}.npy"
+    out = prepared_dir() / f"{name}-{size}-{key.hexdigest()[:12]}.npy"
     if not out.exists():  # written under a temporary name, then renamed: never half a file under the final name
         try:
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,15 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.data.base import DATASETS, Dataset
-from ganbench.data.files import data_root, fetch_or_fail
+from ganbench.data.files import data_root, decompressed, fetch_or_fail
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+# md5 of the uncompressed IDX files of the genuine MNIST (LeCun & Cortes), the same on every mirror; a .gz copy is
+# decompressed and checked against them (the .gz bytes themselves differ between compressors).
+MNIST_MD5 = {"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+             "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+             "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+             "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"}
 CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
                "batches.meta")
 STACKED_SIZE = 128_000  # Stacked MNIST training images (Metz et al. 2017; VEEGAN; PacGAN)
@@ -31,8 +37,12 @@ def _mnist_like(cls_name: str, split_train: bool, name: str) -> tuple[torch.Tens
     cls = getattr(tvd, cls_name)
     root = data_root()
     where = root / cls_name / "raw"
-    how = (f"uncompressed IDX files, as torchvision.datasets.{cls_name}(root={str(root)!r}, download=True) "
+    how = (f"IDX files, uncompressed or .gz, as torchvision.datasets.{cls_name}(root={str(root)!r}, download=True) "
            "leaves them")
+    if not all((where / f).is_file() for f in MNIST_FILES):  # only the .gz copies: read a decompressed copy of them
+        unpacked = decompressed(name, where, MNIST_FILES, MNIST_MD5 if cls_name == "MNIST" else None)
+        if unpacked is not None:
+            root = unpacked.parent.parent
     ds = fetch_or_fail(name, lambda dl: cls(str(root), train=split_train, download=dl), where, MNIST_FILES, how)
     return ds.data.unsqueeze(1).contiguous(), torch.as_tensor(ds.targets).long()
 

@@ -1,4 +1,5 @@
-"""A small digit classifier trained by ganbench with a fixed seed on scikit-learn's 8x8 digits.
+"""A small digit classifier trained by ganbench with a fixed seed on scikit-learn's 8x8 digits; its weights ship with
+ganbench (ganbench/metrics/weights), so every machine scores in the same feature space.
 
 It is the feature extractor of the digit data sets (FID/KID/PR/IS in its feature space) and counts
 their modes, as PacGAN/VEEGAN count Stacked MNIST modes with a pretrained MNIST classifier.
@@ -6,15 +7,13 @@ their modes, as PacGAN/VEEGAN count Stacked MNIST modes with a pretrained MNIST 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ganbench.cache import cache_dir
-from ganbench.store import atomic_write, load_torch, save_torch
+from ganbench.store import load_torch
 
 VERSION = 1
 SEED = 0
@@ -99,22 +98,34 @@ def train_classifier() -> tuple[DigitNet, float]:
     return net, accuracy(net, x_te, y_te)
 
 
-def classifier_path() -> Path:
-    return cache_dir("extractors") / f"digitnet-v{VERSION}.pt"
+NAME = "ganbench-digits"  # the shipped weights' name (ganbench/metrics/weights/ganbench-digits.pt)
 
 
-@functools.lru_cache(maxsize=1)
-def load_classifier() -> tuple[DigitNet, dict]:
-    """The cached classifier (trained on first use) and its metadata: held-out accuracy, weights hash."""
-    path = classifier_path()
-    meta_path = path.with_suffix(".json")
-    if not (path.exists() and meta_path.exists()):
-        net, acc = train_classifier()
-        save_torch(path, net.state_dict())
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        meta = {"heldout_accuracy": acc, "sha256": digest, "version": VERSION, "seed": SEED, "epochs": EPOCHS}
-        atomic_write(meta_path, lambda f: f.write(json.dumps(meta, indent=2).encode()))
+def recipe() -> dict:
+    """How the shipped weights were trained (recorded beside them)."""
+    return {"version": VERSION, "seed": SEED, "epochs": EPOCHS, "optimizer": "Adam 1e-3, cosine schedule",
+            "augmentation": "random shifts of up to 1 pixel", "data": "scikit-learn digits, stratified 80/20 split "
+            "(random_state 0)", "threads": 1}
+
+
+def train_and_record() -> tuple[DigitNet, dict]:
+    """Train the classifier from scratch (one CPU thread, as the shipped weights were) and its record."""
+    net, acc = train_classifier()
+    return net, {**recipe(), "heldout_accuracy": acc, "heldout": "20% of scikit-learn's digits (360 images)"}
+
+
+@functools.lru_cache(maxsize=2)
+def _load(path: str, record: str) -> tuple[DigitNet, dict]:
     net = DigitNet()
-    net.load_state_dict(load_torch(path))
+    net.load_state_dict(load_torch(Path(path)))
     net.eval().requires_grad_(False)
-    return net, json.loads(meta_path.read_text())
+    return net, json.loads(record)
+
+
+def load_classifier() -> tuple[DigitNet, dict]:
+    """The pinned classifier (ganbench.metrics.pinned: the shipped weights, or the file --feature-weights
+    ganbench-digits=FILE names) and its record: held-out accuracy, weights hash, recipe."""
+    from ganbench.metrics.pinned import weights
+
+    path, record = weights(NAME)
+    return _load(str(path), json.dumps(record, sort_keys=True))

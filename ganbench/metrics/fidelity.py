@@ -75,7 +75,6 @@ def kid(fake: torch.Tensor, real: torch.Tensor, subset_size: int = 1000, subsets
 
 
 PR_REAL_MAX = 50_000  # Kynkaanniemi et al. compare 50k generated with 50k real images
-PR_FULL_MATRIX = 20_000  # above this many samples the distances are computed in batches, not as one matrix
 
 
 def pr_real_subset(n_real: int, seed: int = RNG_SEED) -> torch.Tensor | None:
@@ -86,18 +85,71 @@ def pr_real_subset(n_real: int, seed: int = RNG_SEED) -> torch.Tensor | None:
     return torch.randperm(n_real, generator=torch.Generator().manual_seed(seed))[:PR_REAL_MAX]
 
 
+PR_TILE = 10_000  # torch-fidelity's prc_batch_size: distances are computed in tiles of this many rows and columns
+PR_BLOCK_ELEMENTS = 100_000_000  # distances held at once (400 MB)
+
+
+def distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Euclidean distances of the rows of a to those of b, tiled over b's rows as torch-fidelity tiles them (so sets
+    of up to PR_TILE samples give its very numbers)."""
+    return torch.cat([torch.cdist(a, t) for t in b.split(PR_TILE)], dim=1)
+
+
+def rows_per_block(n_cols: int) -> int:
+    """Rows of a block of distances to n_cols samples: PR_TILE up to 2 x PR_TILE columns (torch-fidelity's own tiles,
+    at most 800 MB), else as many as PR_BLOCK_ELEMENTS allow."""
+    return PR_TILE if n_cols <= 2 * PR_TILE else max(1, PR_BLOCK_ELEMENTS // n_cols)
+
+
+def knn_radii(features: torch.Tensor, k: int) -> torch.Tensor:
+    """Each sample's distance to its k-th nearest neighbour within the set (itself excluded: the (k+1)-th smallest
+    distance, as torch-fidelity and Kynkaenniemi et al. compute it), in blocks of rows."""
+    f = features.float().cpu()
+    # topk holds k + 1 values a row where kthvalue would copy the whole block with 64-bit indices; same value
+    return torch.cat([distances(b, f).topk(k + 1, dim=1, largest=False).values[:, k]
+                      for b in f.split(rows_per_block(len(f)))])
+
+
+def pr_scores(fake: torch.Tensor, real: torch.Tensor, real_radii: torch.Tensor, fake_radii: torch.Tensor,
+              real_radii_dc: torch.Tensor | None = None, dc_k: int = 5) -> dict[str, float]:
+    """Precision and recall (Kynkaenniemi et al. 2019) from both sets' k-NN radii, and, given the real set's
+    `dc_k`-NN radii, density and coverage (Naeem et al. 2020), in one pass over the real-vs-fake distances.
+
+    precision: share of fake samples inside some real sample's ball; recall: share of real samples inside some fake
+    sample's ball; density: mean over fakes of the number of real dc_k-balls containing it, over dc_k; coverage:
+    share of real samples whose dc_k-ball contains a fake sample. The same distances (real rows, fake columns) and
+    comparisons (<=) as torch-fidelity's prc_features_to_metric, in blocks of real rows so that memory stays at
+    PR_BLOCK_ELEMENTS (the real radii come from the cache: no real-vs-real distances per run)."""
+    f, r = fake.float().cpu(), real.float().cpu()
+    in_real = torch.zeros(len(f), dtype=torch.bool)
+    real_hit = torch.zeros(len(r), dtype=torch.bool)
+    covered = torch.zeros(len(r), dtype=torch.bool)
+    inside = 0.0
+    step = rows_per_block(len(f))
+    for i in range(0, len(r), step):
+        d = distances(r[i:i + step], f)  # a block of real rows x all fakes
+        real_hit[i:i + step] = (d <= fake_radii[None, :]).any(dim=1)
+        in_real |= (d <= real_radii[i:i + step, None]).any(dim=0)
+        if real_radii_dc is not None:
+            dc = real_radii_dc[i:i + step, None]
+            inside += float((d <= dc).sum())
+            covered[i:i + step] = d.min(dim=1).values <= dc[:, 0]
+    out = {"precision": float(in_real.float().mean()), "recall": float(real_hit.float().mean())}
+    if real_radii_dc is not None:
+        out["density"] = inside / (dc_k * len(f))
+        out["coverage"] = float(covered.float().mean())
+    return out
+
+
 def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> tuple[float, float]:
-    """Improved precision and recall with k-NN balls (Kynkaanniemi et al. 2019), on at most PR_REAL_MAX real
-    samples (see pr_real_subset)."""
+    """Improved precision and recall with k-NN balls (Kynkaenniemi et al. 2019), on at most PR_REAL_MAX real
+    samples (see pr_real_subset). Evaluation scores through pr_scores with the real radii cached
+    (ganbench.metrics.reference); this computes everything from the features."""
     subset = pr_real_subset(len(real))
     if subset is not None:
         real = real[subset]
-    from torch_fidelity.metric_prc import prc_features_to_metric
-
-    big = max(len(fake), len(real)) > PR_FULL_MATRIX
-    out = prc_features_to_metric(fake.float().cpu(), real.float().cpu(), prc_neighborhood=k, prc_batch_size=10000,
-                                 save_cpu_ram=big, verbose=False)
-    return float(out["precision"]), float(out["recall"])
+    out = pr_scores(fake, real, knn_radii(real, k), knn_radii(fake, k))
+    return out["precision"], out["recall"]
 
 
 def inception_score(logits: torch.Tensor, splits: int = 10) -> float:

@@ -13,7 +13,8 @@ from ganbench.env import FEATURES_ENV
 from ganbench.errors import MetricError
 from ganbench.metrics.classifier import quantize
 from ganbench.metrics.fidelity import (PR_REAL_MAX, DIVERSITY_SAMPLES, diversity_ratio, frechet_distance, frechet_statistics,
-                                       inception_score, kid, precision_recall)
+                                       inception_score, kid, knn_radii, pr_scores)
+from ganbench.metrics.reference import DC_K, PR_K
 
 BATCH = 500  # images per extractor call for ganbench's own small extractors
 BATCH_LARGE = 64  # and for the ImageNet-sized networks (torch-fidelity's default batch)
@@ -36,6 +37,11 @@ def _registry() -> dict:
     return FEATURE_EXTRACTORS_REGISTRY
 
 
+def extractor_names() -> list[str]:
+    """Every feature extractor torch-fidelity knows, ganbench's own included."""
+    return sorted(_registry())
+
+
 def to_rgb_uint8(x: torch.Tensor) -> torch.Tensor:
     """[-1, 1] images (or uint8 ones) -> uint8 N x 3 x H x W (grayscale tiled to RGB, as torch-fidelity expects)."""
     q = quantize(x)
@@ -54,6 +60,29 @@ def feature_extractors(data) -> tuple[str, str]:
                               f"{', '.join(sorted(_registry()))}")
         return override, override
     return name, pr
+
+
+def check_weights(specs) -> None:
+    """Before any training: every feature extractor the runs' evaluation needs has its weights on this machine (or
+    may download them). Offline without Inception/VGG16 weights: one MetricError line naming both ways out (a
+    local weights file, or another feature space such as the data set's own classifier)."""
+    from ganbench.data import get_dataset
+    from ganbench.data.base import scored_with
+
+    needed: dict[str, object] = {}
+    for spec in specs:
+        data = scored_with(get_dataset(spec.dataset), spec.features)
+        if data.kind == "image" and data.info.get("extractor"):
+            for name in feature_extractors(data):
+                needed.setdefault(name, data)
+    for name, data in needed.items():
+        try:
+            _extractors().weights_file(name)
+        except MetricError as e:
+            own = data.info.get("classifier")
+            other = f"--feature-extractor {own} (the data set's own classifier)" if own else "--feature-extractor NAME"
+            raise MetricError(f"{e}; or score {data.name} in another feature space: {other}, or `features:` in "
+                              "the suite") from None
 
 
 def classifier_of(data) -> str:
@@ -102,27 +131,17 @@ def extractor_tag(name: str) -> str:
     return _extractors().tag(name)
 
 
-@functools.lru_cache(maxsize=4)
-def _real_features(dataset: str, name: str, fingerprint: str, digest: str, device: str) -> dict[str, torch.Tensor]:
-    from ganbench.data import get_dataset
-    from ganbench.store import load_torch, save_torch
+def real_features(dataset: str, name: str, device: str = "cpu") -> dict:
+    """The real side of a data set in extractor `name`'s space (features, Frechet statistics, k-NN radii, class
+    counts): computed once per data set, weights and extractor, and cached on disk (ganbench.metrics.reference)."""
+    from ganbench.metrics.reference import reference
 
-    path = cache_dir("features") / f"{file_safe(dataset)[:60]}-{fingerprint}-{name}-{digest[:12]}.pt"
-    if path.exists():
-        out = load_torch(path)
-    else:
-        out = extract(name, get_dataset(dataset).x, device)
-        save_torch(path, out)
-    return {**out, "stats": frechet_statistics(out["features"])}
+    return reference(dataset, name, device)
 
 
-def real_features(dataset: str, name: str, device: str = "cpu") -> dict[str, torch.Tensor]:
-    """Features, logits and Frechet statistics of a data set's training images in extractor `name`'s space:
-    computed once per data set, weights and extractor, and cached on disk (keyed by the data's fingerprint)."""
-    from ganbench.data import get_dataset
-
-    fingerprint = get_dataset(dataset).fingerprint
-    return _real_features(dataset, name, fingerprint, _extractors().weights_digest(name), device)
+def frechet_stats(ref: dict) -> dict:
+    """A reference's Frechet statistics as torch-fidelity takes them."""
+    return {"mu": ref["mu"].numpy(), "sigma": ref["sigma"].numpy()}
 
 
 def fake_features(ctx: EvalContext, name: str) -> dict[str, torch.Tensor]:
@@ -134,25 +153,28 @@ def fake_features(ctx: EvalContext, name: str) -> dict[str, torch.Tensor]:
 
 @METRICS.register("image-fidelity")
 def image_fidelity(ctx: EvalContext) -> list[MetricValue]:
-    """FID, KID, precision/recall (k=3) and IS in the data set's extractor space, generated vs all training images."""
+    """FID, KID, precision/recall (k=3), density/coverage (k=5, Naeem et al. 2020) and IS in the data set's
+    extractor space, generated vs all training images (precision/recall and density/coverage against at most 50,000
+    of them)."""
     name, pr_name = feature_extractors(ctx.data)
     real, fake = real_features(ctx.data.name, name, ctx.device), fake_features(ctx, name)
     tag = extractor_tag(name)
     proto = {"n_gen": len(ctx.fake), "n_real": len(ctx.data), "reference": "train", "quantized": "uint8",
              "layer": layers_of(name)[0], "resize": RESIZE.get(name, "none")}
-    if pr_name != name:
-        pr_real, pr_fake = real_features(ctx.data.name, pr_name, ctx.device)["features"], fake_features(ctx, pr_name)["features"]
-    else:
-        pr_real, pr_fake = real["features"], fake["features"]
+    pr_real = real if pr_name == name else real_features(ctx.data.name, pr_name, ctx.device)
+    pr_fake = fake_features(ctx, pr_name)["features"]
     pr_tag = extractor_tag(pr_name)
-    pr_proto = {**proto, "k": 3, "layer": layers_of(pr_name)[0], "resize": RESIZE.get(pr_name, "none"),
+    pr_proto = {**proto, "k": PR_K, "layer": layers_of(pr_name)[0], "resize": RESIZE.get(pr_name, "none"),
                 "n_real": min(len(ctx.data), PR_REAL_MAX)}
-    precision, recall = precision_recall(pr_fake, pr_real, k=3)
+    pr = pr_scores(pr_fake, pr_real["features"][pr_real["pr_subset"]], pr_real["pr_radii"], knn_radii(pr_fake, PR_K),
+                   pr_real["dc_radii"], DC_K)
     return [
-        MetricValue("fid", frechet_distance(frechet_statistics(fake["features"]), real["stats"]), False, tag, proto),
+        MetricValue("fid", frechet_distance(frechet_statistics(fake["features"]), frechet_stats(real)), False, tag, proto),
         MetricValue("kid", kid(fake["features"], real["features"]), False, tag, {**proto, "subset_size": 1000, "subsets": 100}),
-        MetricValue("precision", precision, True, pr_tag, pr_proto),
-        MetricValue("recall", recall, True, pr_tag, pr_proto),
+        MetricValue("precision", pr["precision"], True, pr_tag, pr_proto),
+        MetricValue("recall", pr["recall"], True, pr_tag, pr_proto),
+        MetricValue("density", pr["density"], True, pr_tag, {**pr_proto, "k": DC_K}),
+        MetricValue("coverage", pr["coverage"], True, pr_tag, {**pr_proto, "k": DC_K}),
         MetricValue("is", inception_score(fake["logits"]), True, tag, {**proto, "layer": layers_of(name)[1], "splits": 10}),
     ]
 
@@ -169,8 +191,7 @@ def class_histograms(data, fake_logits: torch.Tensor, device: str = "cpu") -> tu
     fake = torch.bincount(fake_logits.argmax(1), minlength=k)
     if data.info.get("mode_reference") == "uniform":
         return fake, torch.ones(k, dtype=torch.long)
-    real_logits = real_features(data.name, classifier_of(data), device)["logits"]
-    return fake, torch.bincount(real_logits.argmax(1), minlength=k)
+    return fake, real_features(data.name, classifier_of(data), device)["class_counts"][:k]
 
 
 @METRICS.register("class-modes")

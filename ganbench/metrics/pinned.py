@@ -1,0 +1,66 @@
+"""The weights of ganbench's own feature extractors, shipped inside the package so that every machine scores in the
+same feature space: each `<name>.pt` (a plain state dict) has a `<name>.pt.json` beside it with its sha256, held-out
+accuracy and training recipe. `ganbench extractor train NAME --out FILE` retrains one; `--feature-weights
+NAME=FILE` (or $GANBENCH_WEIGHTS_<NAME>) scores with that file instead, under its own hash."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from ganbench.errors import MetricError
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+def env_name(name: str) -> str:
+    """The variable that names another weights file for ganbench's extractor `name` (--feature-weights NAME=FILE)."""
+    return "GANBENCH_WEIGHTS_" + "".join(c if c.isalnum() else "_" for c in name.upper())
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _checked(path: str, recorded: str | None) -> str:
+    if not Path(path).is_file():
+        raise MetricError(f"feature-extractor weights {path} are missing; reinstall ganbench, or retrain them with "
+                          "`ganbench extractor train`")
+    digest = sha256_of(Path(path))
+    if recorded is not None and digest != recorded:
+        raise MetricError(f"feature-extractor weights {path} have sha256 {digest[:12]}, but their record says "
+                          f"{recorded[:12]}; restore the file (reinstall ganbench) or retrain it")
+    return digest
+
+
+def weights(name: str) -> tuple[Path, dict]:
+    """The weights file of ganbench's extractor `name` and its record (sha256 checked against the file): the file
+    named by $GANBENCH_WEIGHTS_<NAME> when set (its record is FILE.json beside it, when there is one), else the one
+    shipped with ganbench. A file without a record is used under its own hash."""
+    given = os.environ.get(env_name(name))
+    path = Path(given).expanduser() if given else WEIGHTS_DIR / f"{name}.pt"
+    record_path = path.with_name(path.name + ".json")
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    if given and not path.is_file():
+        raise MetricError(f"${env_name(name)}={given} is not a file; give the weights file that "
+                          f"`ganbench extractor train {name} --out FILE` wrote")
+    digest = _checked(str(path), record.get("sha256"))
+    return path, {**record, "sha256": digest, "file": "shipped" if not given else str(path)}
+
+
+def write(path: Path, state_dict: dict, record: dict) -> dict:
+    """Save a trained extractor's state dict at `path` and its record (with the file's sha256) at `path`.json,
+    each written atomically; returns the record."""
+    from ganbench.store import atomic_write, save_torch
+
+    save_torch(path, state_dict)
+    record = {**record, "sha256": sha256_of(path)}
+    atomic_write(path.with_name(path.name + ".json"), lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
+    return record
