@@ -262,3 +262,27 @@ def test_real_side_statistics_are_computed_once_and_cached_on_disk(monkeypatch):
     again = reference.reference("digits", "ganbench-digits")
     assert files[0].stat().st_mtime_ns == stamp and torch.equal(again["dc_radii"], ref["dc_radii"])
     reference._load.cache_clear()
+
+
+def test_image_sets_without_a_classifier_get_collapse_statistics(monkeypatch):
+    """CIFAR-10 (and every image folder) has no mode classifier: its collapse view is the diversity ratio in its
+    FID features and NDB; real images score as uncollapsed, one image repeated as collapsed (diversity 0, most
+    bins different), and health then calls the repeated image a collapse."""
+    from ganbench import health
+    from ganbench.data import get_dataset
+    from ganbench.metrics import METRICS, EvalContext
+
+    monkeypatch.setenv("GANBENCH_FEATURES", "ganbench-mnist")
+    d = get_dataset("cifar10")
+    assert d.metrics == ("image-fidelity", "feature-diversity", "ndb")
+    real, same = d.floats(slice(0, 400)), d.floats(slice(0, 1)).repeat(400, 1, 1, 1)
+    scores = {}
+    for name, fake in (("real", real), ("same", same)):
+        ctx = EvalContext(d, fake, 0)
+        scores[name] = {v.column: v.value for m in d.metrics for v in METRICS.get(m)(ctx)}
+    div = next(c for c in scores["real"] if c.startswith("diversity [ganbench-mnist@"))
+    assert scores["real"][div] > 0.8 and scores["same"][div] == 0.0
+    assert scores["real"]["ndb [pixels]"] < 0.3 < 0.8 < scores["same"]["ndb [pixels]"]
+    calm = [{"step": "0", "loss_d": "1.3", "loss_g": "0.8"}]
+    assert health.verdict({"metrics": scores["same"], "protocol": {}}, calm)["verdict"] == "mode-collapse"
+    assert health.verdict({"metrics": scores["real"], "protocol": {}}, calm)["verdict"] == "ok"

@@ -48,3 +48,22 @@ def test_smoke_scale_runs_end_to_end(name, tmp_path, monkeypatch):
 def test_an_unknown_scale_is_a_one_line_error():
     with pytest.raises(SpecError, match="has no scale 'tiny'; its scales: smoke"):
         load_suite("losses-mnist", scale="tiny")
+
+
+def test_real_mnist_cpu_scales_state_what_they_run():
+    """The committed real-MNIST results' settings, as the suites expand them: losses-mnist --scale cpu (9 methods x
+    3 seeds, width-16 DCGAN, 3,000 updates, Adam 1e-3 except the presets' own rates, ganbench-mnist features),
+    pacgan-stacked-mnist --scale cpu (DCGAN, PacDCGAN2, PacDCGAN4 x 3 seeds, 6,000 updates) and budget-mnist (4
+    formulations: defaults x 3 seeds and 7 searched settings)."""
+    specs = load_suite("losses-mnist", scale="cpu").expand()
+    assert len(specs) == 27 and {s.features for s in specs} == {"ganbench-mnist"}
+    assert all(s.steps == 3000 and s.arch_options["width"] == 16 and s.eval_samples == 10000 for s in specs)
+    rates = {s.method: (s.optimizer, s.lr_g, s.lr_d) for s in specs}
+    assert rates["ns"] == rates["hinge"] == rates["ns+dragan"] == ("adam", 1e-3, 1e-3)
+    assert rates["wgan"] == ("rmsprop", 5e-5, 5e-5) and rates["wgan-gp"] == ("adam", 1e-4, 1e-4)
+    stacked = load_suite("pacgan-stacked-mnist", scale="cpu").expand()
+    assert sorted({s.method for s in stacked}) == ["DCGAN", "PacDCGAN2", "PacDCGAN4"] and len(stacked) == 9
+    assert all(s.steps == 6000 and s.eval_samples == 26000 and s.lr_g == 2e-4 for s in stacked)
+    budget = load_suite("budget-mnist").expand()
+    assert len(budget) == 4 * (3 + 7) and {s.features for s in budget} == {"ganbench-mnist"}
+    assert len({(s.lr_g, s.beta1) for s in budget if s.method == "NS GAN"}) == 8

@@ -27,6 +27,9 @@ STACKED_SEED = 2017
 # Paper-scale image sets are scored with torch-fidelity's Inception-v3 (FID, KID, IS) and VGG16 (precision and
 # recall, Kynkaenniemi et al. 2019) on 50k generated samples against the training set.
 PAPER_METRICS = ("image-fidelity",)
+# Image sets without a classifier to count modes get the collapse statistics that need none: the diversity ratio in
+# the FID features and NDB (Richardson & Weiss 2018) in pixel space.
+UNLABELLED_METRICS = PAPER_METRICS + ("feature-diversity", "ndb")
 PAPER_INFO = {"extractor": "inception-v3-compat", "pr_extractor": "vgg16"}
 
 
@@ -53,7 +56,7 @@ def pad32(x: torch.Tensor) -> torch.Tensor:
 
 
 def _image_set(name: str, x: torch.Tensor, y: torch.Tensor | None, defaults: dict, info: dict,
-               metrics: tuple[str, ...] = PAPER_METRICS) -> Dataset:
+               metrics: tuple[str, ...] = UNLABELLED_METRICS) -> Dataset:
     return Dataset(name=name, x=x, labels=y, kind="image", metrics=metrics, main_metric="fid",
                    defaults=defaults, info={**PAPER_INFO, **info})
 
@@ -72,7 +75,7 @@ def _register_mnist(name: str, cls_name: str, padded: bool, classifier: str | No
         x, y = mnist_splits()[split] if cls_name == "MNIST" else _mnist_like(cls_name, train, name)
         info = {"source": f"torchvision.datasets.{cls_name}, {'train split (60,000)' if train else 'test split (10,000)'}",
                 "test_split": test_name(name)}
-        metrics = PAPER_METRICS
+        metrics = UNLABELLED_METRICS
         if classifier:
             info.update(classifier=classifier, num_modes=10)
             metrics = PAPER_METRICS + ("class-modes",)

@@ -194,6 +194,17 @@ def class_histograms(data, fake_logits: torch.Tensor, device: str = "cpu") -> tu
     return fake, real_features(data.name, classifier_of(data), device)["class_counts"][:k]
 
 
+@METRICS.register("feature-diversity")
+def feature_diversity(ctx: EvalContext) -> list[MetricValue]:
+    """The diversity ratio (mean pairwise distance among generated samples over that among real ones) in the data
+    set's FID features: the collapse statistic of image sets without a classifier (near 0: collapsed)."""
+    name = feature_extractors(ctx.data)[0]
+    real, fake = real_features(ctx.data.name, name, ctx.device), fake_features(ctx, name)
+    return [MetricValue("diversity", diversity_ratio(fake["features"], real["features"]), True, extractor_tag(name),
+                        {"n_gen": min(len(ctx.fake), DIVERSITY_SAMPLES), "n_real": min(len(ctx.data), DIVERSITY_SAMPLES),
+                         "layer": layers_of(name)[0]})]
+
+
 @METRICS.register("class-modes")
 def class_modes(ctx: EvalContext) -> list[MetricValue]:
     """Modes covered (classes predicted at least once), KL(generated class histogram || real histogram), and the

@@ -8,6 +8,7 @@ into a few bins), together with the Jensen-Shannon divergence of the two bin his
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 
@@ -55,13 +56,37 @@ def ndb(gen_counts: torch.Tensor, real_counts: torch.Tensor) -> tuple[int, float
     return int((z.abs() > Z_CRIT).sum()), 0.5 * kl(p_g) + 0.5 * kl(p_r)
 
 
+CLUSTER_BYTES = 400_000_000  # the float64 training samples k-means clusters: at most this many bytes
+SUBSET_SEED = 2018
+
+
+def reference_subset(n: int, dim: int) -> torch.Tensor | None:
+    """Indices of the training samples NDB clusters and counts: all of them when they fit in CLUSTER_BYTES as
+    float64 (every CPU data set), else a fixed-seed subset that does (20,000 is the most NDB's bins need)."""
+    cap = min(20_000, CLUSTER_BYTES // (8 * dim))
+    if n <= cap:
+        return None
+    return torch.randperm(n, generator=torch.Generator().manual_seed(SUBSET_SEED))[:cap]
+
+
 @functools.lru_cache(maxsize=4)
 def _reference(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The bins' centres and the training samples' counts, computed once per data set and cached on disk."""
+    from ganbench.cache import cache_dir, file_safe
     from ganbench.data import get_dataset
+    from ganbench.store import load_torch, save_torch
 
-    x = get_dataset(dataset).floats()
+    data = get_dataset(dataset)
+    path = cache_dir("reference") / f"{file_safe(dataset)[:60]}-{data.fingerprint}-ndb-v1.pt"
+    if path.exists():
+        ref = load_torch(path)
+        return ref["centres"], ref["counts"]
+    subset = reference_subset(len(data), math.prod(data.sample_shape))
+    x = data.floats(subset)
     centres = kmeans_centres(x, num_bins(len(x)))
-    return centres, bin_counts(x, centres)
+    counts = bin_counts(x, centres)
+    save_torch(path, {"centres": centres, "counts": counts})
+    return centres, counts
 
 
 @METRICS.register("ndb")
