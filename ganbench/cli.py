@@ -32,13 +32,26 @@ def _set_env(name: str):
 
 
 def _feature_weights(ctx, param, values):
-    """--feature-weights FILE (Inception-v3) or NAME=FILE (one of ganbench's own extractors) -> their variables."""
-    from ganbench.env import INCEPTION_WEIGHTS_ENV
-    from ganbench.metrics.pinned import env_name
+    """--feature-weights FILE (Inception-v3) or NAME=FILE (ganbench's own extractors, vgg16, inception-v3-compat)
+    -> the variables the extractors read."""
+    import difflib
+    import re
 
+    from ganbench.env import INCEPTION_WEIGHTS_ENV, VGG16_WEIGHTS_ENV
+    from ganbench.metrics.pinned import NETS, env_name
+
+    variables = {**{n: env_name(n) for n in NETS}, "inception-v3-compat": INCEPTION_WEIGHTS_ENV,
+                 "vgg16": VGG16_WEIGHTS_ENV}
     for value in values:
-        name, sep, path = value.rpartition("=")
-        os.environ[env_name(name) if sep else INCEPTION_WEIGHTS_ENV] = path
+        name, sep, path = value.partition("=")
+        if sep and name in variables:
+            os.environ[variables[name]] = path
+        elif sep and re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+            close = difflib.get_close_matches(name, list(variables), n=2)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"names: {', '.join(variables)}"
+            raise click.BadParameter(f"no extractor {name!r} takes weights; {hint}", param=param)
+        else:  # a path (which may itself hold '='): the Inception-v3 weights
+            os.environ[INCEPTION_WEIGHTS_ENV] = value
     return values
 
 
@@ -426,7 +439,7 @@ def extractor() -> None:
 
 
 @extractor.command("train")
-@click.argument("name", type=click.Choice(["ganbench-digits", "ganbench-mnist"]))
+@click.argument("name", type=click.Choice(["ganbench-digits", "ganbench-mnist"]))  # extractor_train.TRAINERS
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the weights (FILE, and its record FILE.json).")
 @data_options

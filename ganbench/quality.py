@@ -65,10 +65,19 @@ def features_and_modes(data: Dataset, x: torch.Tensor, device: str = "cpu") -> t
     return x.flatten(1), None
 
 
-@functools.lru_cache(maxsize=8)
 def reference(dataset: str, device: str = "cpu", extractor: str | None = None) -> tuple[dict, dict]:
     """Frechet statistics of half A and half B of a data set's training samples, in extractor `extractor`'s
-    feature space (None: the raw values)."""
+    feature space (None: the raw values); computed once per data set, extractor and its weights."""
+    digest = ""
+    if extractor:
+        from ganbench.metrics.extractors import weights_digest
+
+        digest = weights_digest(extractor)
+    return _reference(dataset, device, extractor, digest)
+
+
+@functools.lru_cache(maxsize=8)
+def _reference(dataset: str, device: str, extractor: str | None, digest: str) -> tuple[dict, dict]:
     from ganbench.data import get_dataset
     from ganbench.metrics.fidelity import frechet_statistics
 

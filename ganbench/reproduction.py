@@ -287,7 +287,10 @@ def papers_test(a: Published, b: Published, rule: MarginRule) -> CellTest:
     df = df if df > 0 else sides[0][1] - 1 if len(sides) == 1 else math.inf
     lo, hi = stats.t_interval(diff, se, df, 1 - 2 * stats.ALPHA)
     words = {"equivalent": "agree", "higher": "disagree", "lower": "disagree", "inconclusive": "not shown to agree"}
-    return CellTest(diff, lo, hi, margin, words[stats.equivalence(diff, se, df, margin)], se > 0)
+    word = words[stats.equivalence(diff, se, df, margin)]
+    if se == 0 and word == "disagree":  # no spread printed on either side: beyond the margin, but with no test
+        word = "differ beyond margin (no spread)"
+    return CellTest(diff, lo, hi, margin, word, se > 0)
 
 
 @dataclass(frozen=True)
@@ -384,7 +387,7 @@ def papers_rows(rep: Reproduction) -> pd.DataFrame:
 def papers_status(rep: Reproduction) -> dict[tuple[str, str, str], str]:
     """Each multi-paper cell's worst pairwise status: disagree, not shown to agree, or agree."""
     table = papers_rows(rep)
-    rank = ["disagree", "not shown to agree", "agree"]
+    rank = ["disagree", "differ beyond margin (no spread)", "not shown to agree", "agree"]
     return {} if table.empty else {
         k: min(g.papers, key=rank.index) for k, g in table.groupby(["data set", "method", "metric"])}
 

@@ -35,8 +35,8 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         memory.reset_peak(device)
         t_eval = time.perf_counter()
         values, fake = evaluate(s) if s.diverged_at is None else ([], None)
-        s.timings.update(eval_s=time.perf_counter() - t_eval, wall_s=time.perf_counter() - t0,
-                         peak_eval_mib=memory.peak_mib(device))
+        s.timings.update(eval_s=time.perf_counter() - t_eval, peak_eval_mib=memory.peak_mib(device),
+                         wall_s=time.perf_counter() - t0 + s.timings.pop("resumed_s", 0.0))  # over resumptions
         record = metrics_record(s, values, s.timings)
         record["health"] = health.run_verdict(path, record)
         record["checkpoints"] = checkpoints(path, s)

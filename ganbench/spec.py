@@ -298,6 +298,10 @@ def check_features(name: str, data, where: str) -> None:
     if data.kind != "image" or not data.info.get("extractor"):
         raise SpecError(f"{where}: features={name!r} applies to image data sets with feature metrics; "
                         f"{data.name} has none")
+    from ganbench.metrics.pinned import NETS
+
+    if name in NETS or name in ("inception-v3-compat", "vgg16"):  # known without importing torch-fidelity (1.6 s)
+        return
     from ganbench.metrics.images import extractor_names
 
     known = extractor_names()

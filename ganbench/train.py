@@ -218,6 +218,7 @@ def checkpoint_state(s: Setup, step: int, drawn: int, logs: Logs) -> dict:
         "G": s.G.state_dict(), "D": s.D.state_dict(),
         "opt_g": s.opt_g.state_dict(), "opt_d": s.opt_d.state_dict(), "tricks": s.tricks.state_dict(),
         "spectra": logs.spectra, "quality": logs.quality, "points": logs.points,
+        "probe_s": float(s.timings.get("probe_s", 0.0)),
     }
 
 
@@ -265,6 +266,8 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
         start, drawn = state["step"], state["batches_drawn"]
         logs = Logs(list(state["history"]), list(state.get("spectra", [])), list(state.get("quality", [])),
                     list(state.get("points", [])))
+        s.timings["probe_s"] = float(state.get("probe_s", 0.0))  # earlier segments' time, for the run's cost
+        s.timings["resumed_s"] = s.timings["probe_s"] + (logs.history[-1]["wall_time"] if logs.history else 0.0)
     sampler = BatchSampler(resident(s.data.x, s.device), s.batch_size, spec.seed, drawn,
                            labels=s.data.labels.to(s.device) if s.needs_labels else None)
     fastpath.prepare(s, opts.amp, opts.channels_last, opts.compile)
@@ -279,6 +282,7 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
 
     def diverged(step: int) -> bool:  # an outcome to record, not a crash; the kept checkpoints stay as they were
         s.diverged_at = step
+        s.timings["train_s"] = time.perf_counter() - t0
         s.batches_drawn = sampler.drawn
         logs.write(path)
         bar.close()

@@ -49,7 +49,6 @@ def test_local_inception_weights_are_used_and_hashed(random_inception, monkeypat
     images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
     out = extract("inception-v3-compat", images)
     assert out["features"].shape == (3, 2048) and out["logits"].shape == (3, 1008)  # pool3 and the unbiased logits
-    extractor.cache_clear()
 
 
 def test_missing_inception_weights_say_what_to_download(tmp_path, monkeypatch):

@@ -30,7 +30,9 @@ def test_bf16_autocast_runs_the_step_in_bf16(monkeypatch):
     assert seen == [torch.bfloat16, torch.float32]  # inside the step only
     rec = execute(spec, tempfile.mkdtemp(), ExecOptions(progress=False, amp=True))
     assert rec["cost"]["execution"] == {"amp": "bf16", "channels_last": False, "compile": False}
-    assert rec["health"]["verdict"] == "ok"
+    # bf16 kept the run finite: 4 steps of a width-4 G are not a trained model (CIFAR-10's collapse statistics
+    # may well call its samples collapsed), but never a diverged one
+    assert rec["diverged_at"] is None and rec["health"]["verdict"] in ("ok", "mode-collapse")
 
 
 @pytest.mark.parametrize("trick", ["gp", "dragan", "r1", "r2"])

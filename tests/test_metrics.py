@@ -250,18 +250,29 @@ def test_real_side_statistics_are_computed_once_and_cached_on_disk(monkeypatch):
     from ganbench.cache import cache_dir
     from ganbench.metrics import fidelity, reference
 
-    reference._load.cache_clear()
-    ref = reference.reference("digits", "ganbench-digits")
-    files = list(cache_dir("reference").glob("digits-*ganbench-digits*.pt"))
-    assert len(files) == 1 and not list(cache_dir("reference").glob(".*tmp"))
-    assert torch.equal(ref["pr_radii"], fidelity.knn_radii(ref["features"], 3))
+    def clear():
+        reference._features.cache_clear()
+        reference._radii.cache_clear()
+
+    clear()
+    ref, rad = reference.reference("digits", "ganbench-digits"), reference.radii("digits", "ganbench-digits")
+    files = sorted(cache_dir("reference").glob("digits-*ganbench-digits*.pt"))
+    assert len(files) == 2 and "-radii-k3-k5-max50000-" in files[0].name and not list(cache_dir("reference").glob(".*tmp"))
+    assert torch.equal(rad["pr_radii"], fidelity.knn_radii(ref["features"], 3))
+    assert torch.equal(rad["dc_radii"], fidelity.knn_radii(ref["features"], 5))
     assert int(ref["class_counts"].sum()) == len(ref["features"]) == 1797
-    stamp = files[0].stat().st_mtime_ns
-    reference._load.cache_clear()
-    monkeypatch.setattr(reference, "_compute", lambda *a: pytest.fail("recomputed a cached reference"))
-    again = reference.reference("digits", "ganbench-digits")
-    assert files[0].stat().st_mtime_ns == stamp and torch.equal(again["dc_radii"], ref["dc_radii"])
-    reference._load.cache_clear()
+    stamps = [f.stat().st_mtime_ns for f in files]
+    clear()
+    from ganbench.store import load_torch
+
+    def only_read(path, compute):
+        assert path.exists(), f"recomputed a cached reference: {path.name}"
+        return load_torch(path)
+
+    monkeypatch.setattr(reference, "_cached", only_read)
+    again = reference.radii("digits", "ganbench-digits")
+    assert [f.stat().st_mtime_ns for f in files] == stamps and torch.equal(again["dc_radii"], rad["dc_radii"])
+    clear()
 
 
 def test_image_sets_without_a_classifier_get_collapse_statistics(monkeypatch):

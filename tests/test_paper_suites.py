@@ -46,7 +46,7 @@ def test_smoke_scale_runs_end_to_end(name, tmp_path, monkeypatch):
 
 
 def test_an_unknown_scale_is_a_one_line_error():
-    with pytest.raises(SpecError, match="has no scale 'tiny'; its scales: smoke"):
+    with pytest.raises(SpecError, match="has no scale 'tiny'; its scales: cpu, smoke"):
         load_suite("losses-mnist", scale="tiny")
 
 

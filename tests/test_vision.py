@@ -306,8 +306,8 @@ def test_gzipped_mnist_in_a_read_only_root_is_decompressed_once_and_checked(tmp_
     monkeypatch.setattr(vision, "MNIST_MD5", md5)
     (x, y), (xt, yt) = vision.mnist_splits()
     assert torch.equal(x, x0) and torch.equal(y, y0) and len(xt) == datafixtures.MNIST_TEST
-    unpacked = files.prepared_dir() / "gunzip" / "MNIST" / "raw"
-    assert unpacked == cache_dir("prepared") / "gunzip" / "MNIST" / "raw"
+    unpacked = files.decompressed("mnist", root / "MNIST" / "raw", vision.MNIST_FILES, md5)  # the same folder
+    assert unpacked.is_relative_to(cache_dir("prepared")) and unpacked.parts[-2:] == ("MNIST", "raw")
     assert sorted(p.name for p in unpacked.iterdir()) == sorted(vision.MNIST_FILES)  # no temporary files left
     assert not (root / files.PREPARED).exists()
     for p in unpacked.iterdir():
@@ -316,3 +316,10 @@ def test_gzipped_mnist_in_a_read_only_root_is_decompressed_once_and_checked(tmp_
     with pytest.raises(DataError, match="not the published 0{32}") as e:
         files.decompressed("mnist", root / "MNIST" / "raw", vision.MNIST_FILES, md5)
     assert "\n" not in str(e.value) and not (unpacked / "train-labels-idx1-ubyte").exists()
+    bad = tmp_path / "bad" / "MNIST" / "raw"
+    bad.mkdir(parents=True)
+    for f in vision.MNIST_FILES:
+        (bad / f"{f}.gz").write_bytes(gzip.compress(b"x" * 1000)[:20] + b"\xff" * 40)  # a broken deflate stream
+    with pytest.raises(DataError, match="cannot decompress .*replace the file with a good copy") as e:
+        files.decompressed("mnist", bad, vision.MNIST_FILES, md5)
+    assert "\n" not in str(e.value)

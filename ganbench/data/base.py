@@ -53,13 +53,16 @@ class Dataset:
 
 def scored_with(data: Dataset, features: str) -> Dataset:
     """`data` with every image metric (FID/KID/IS, precision/recall, the quality probe) in extractor `features`'s
-    space: a run spec's `features` field. The same samples, labels and fingerprint."""
+    space: a run spec's `features` field. The same samples, labels and fingerprint, and the same classifier counts
+    its modes."""
     import dataclasses
 
     if not features:
         return data
     info = {k: v for k, v in data.info.items() if k != "pr_extractor"}
-    return dataclasses.replace(data, info={**info, "extractor": features, "fingerprint": data.fingerprint})
+    classifier = data.info.get("classifier", data.info.get("extractor"))  # modes stay counted by the set's classifier
+    extra = {"classifier": classifier} if "num_modes" in data.info and classifier else {}
+    return dataclasses.replace(data, info={**info, **extra, "extractor": features, "fingerprint": data.fingerprint})
 
 
 def as_float(x: torch.Tensor) -> torch.Tensor:

@@ -29,36 +29,47 @@ def data_root() -> Path:
 
 def prepared_dir() -> Path:
     """Where one-time prepared copies (decompressed IDX files, resized image folders) are written: the data root's
-    ganbench-prepared/ folder when the data root is writable (and has write bits: root may write anywhere), else the ganbench cache's prepared/ folder (a shared,
-    read-only copy of the data still works)."""
+    ganbench-prepared/ folder when the data root is writable (and has write bits: root may write anywhere), else the
+    ganbench cache's prepared/ folder (a shared, read-only copy of the data still works)."""
     from ganbench.cache import cache_dir
 
     root = data_root()
-    if not root.exists() or (os.access(root, os.W_OK) and root.stat().st_mode & 0o222):  # write bits, even for root
+    if not root.exists() or (os.access(root, os.W_OK) and root.stat().st_mode & 0o222):
         return root / PREPARED
     return cache_dir("prepared")
+
+
+def find_prepared(relative: str) -> Path:
+    """A prepared copy's path: the one already in the data root's ganbench-prepared/ (even a read-only one), else
+    where prepared_dir() would write it."""
+    shipped = data_root() / PREPARED / relative
+    return shipped if shipped.exists() else prepared_dir() / relative
 
 
 def decompressed(name: str, raw: Path, files: Sequence[str], md5: dict[str, str] | None = None) -> Path | None:
     """A folder holding `files` uncompressed, made from the `<file>.gz` copies in `raw` (torchvision's mirror
     layout) when `raw` lacks the uncompressed files: each is decompressed once into the prepared folder (temporary
-    name, then renamed), and checked against the md5 of its uncompressed bytes where `md5` knows it. None when
-    `raw` has no complete set of .gz files. A mismatching md5 is a DataError naming the file."""
+    name, then renamed; the folder is keyed by the .gz files' paths and sizes), and checked against the md5 of its
+    uncompressed bytes where `md5` knows it. None when `raw` has no complete set of .gz files. A file that does not
+    decompress, or decompresses to other bytes, is a one-line DataError naming it."""
     import gzip
+    import zlib
 
     if not all((raw / f"{f}.gz").is_file() for f in files):
         return None
-    out = prepared_dir() / "gunzip" / raw.parent.name / raw.name
+    key = hashlib.sha256("".join(f"{(raw / f).resolve()}.gz {(raw / f'{f}.gz').stat().st_size}\n" for f in files).encode())
+    out = find_prepared(f"gunzip-{key.hexdigest()[:12]}/{raw.parent.name}/{raw.name}")
     for f in files:
         target = out / f
         if target.is_file():
             continue
         try:
             out.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{f}.{os.getpid()}.tmp")
+            tmp.touch()
         except OSError as e:
             raise DataError(f"cannot decompress {raw / f}.gz into {out} ({e.strerror}); point --data-root / "
                             f"${DATA_ENV} or $GANBENCH_CACHE at a writable folder") from None
-        tmp = target.with_name(f".{f}.{os.getpid()}.tmp")
         h = hashlib.md5()
         try:
             with gzip.open(raw / f"{f}.gz", "rb") as src, open(tmp, "wb") as dst:
@@ -69,9 +80,10 @@ def decompressed(name: str, raw: Path, files: Sequence[str], md5: dict[str, str]
                 raise DataError(f"data set {name!r}: {raw / f}.gz decompresses to md5 {h.hexdigest()}, not the "
                                 f"published {md5[f]}; replace the file with a good copy")
             os.replace(tmp, target)
-        except (OSError, EOFError) as e:
-            raise DataError(f"data set {name!r}: cannot decompress {raw / f}.gz ({e}); replace the file with a good "
-                            "copy") from None
+        except (OSError, EOFError, zlib.error) as e:
+            reason = " ".join(str(e).split())[:120]
+            raise DataError(f"data set {name!r}: cannot decompress {raw / f}.gz ({reason}); replace the file with a "
+                            "good copy") from None
         finally:
             tmp.unlink(missing_ok=True)
     return out
@@ -161,7 +173,7 @@ def prepared(name: str, paths: Sequence[Path], size: int, crop: int | None, base
     key.update(f"v{PREPARE_VERSION} {size} {crop} {salt}\n".encode())
     for p in paths:
         key.update(f"{p.relative_to(base).as_posix()} {p.stat().st_size}\n".encode())
-    out = prepared_dir() / f"{name}-{size}-{key.hexdigest()[:12]}.npy"
+    out = find_prepared(f"{name}-{size}-{key.hexdigest()[:12]}.npy")
     if not out.exists():  # written under a temporary name, then renamed: never half a file under the final name
         try:
             out.parent.mkdir(parents=True, exist_ok=True)

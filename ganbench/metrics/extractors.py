@@ -4,7 +4,6 @@ VGG16): where they are, what to do offline, and the hash every metric value reco
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_featur
 
 from ganbench.env import INCEPTION_WEIGHTS_ENV, VGG16_WEIGHTS_ENV
 from ganbench.errors import MetricError
-from ganbench.metrics import mnist
+from ganbench.metrics import mnist, pinned
 from ganbench.metrics.classifier import DigitNet, dequantize, load_classifier
 from ganbench.store import load_torch
 
@@ -135,11 +134,7 @@ def _checked(path: str) -> str:
     except Exception as e:
         raise MetricError(f"feature-extractor weights {path} do not load as a plain state dict "
                           f"(torch.load(weights_only=True): {type(e).__name__}); give a .pth state dict") from None
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return pinned.sha256_of(Path(path))
 
 
 def weights_file(name: str) -> Path | None:

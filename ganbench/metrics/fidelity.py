@@ -91,23 +91,32 @@ PR_BLOCK_ELEMENTS = 100_000_000  # distances held at once (400 MB)
 
 def distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Euclidean distances of the rows of a to those of b, tiled over b's rows as torch-fidelity tiles them (so sets
-    of up to PR_TILE samples give its very numbers)."""
-    return torch.cat([torch.cdist(a, t) for t in b.split(PR_TILE)], dim=1)
+    of up to PR_TILE samples give its very numbers), written into one preallocated block."""
+    if len(b) <= PR_TILE:
+        return torch.cdist(a, b)
+    out = torch.empty(len(a), len(b), dtype=torch.promote_types(a.dtype, b.dtype))
+    for i in range(0, len(b), PR_TILE):
+        out[:, i:i + PR_TILE] = torch.cdist(a, b[i:i + PR_TILE])
+    return out
 
 
 def rows_per_block(n_cols: int) -> int:
     """Rows of a block of distances to n_cols samples: PR_TILE up to 2 x PR_TILE columns (torch-fidelity's own tiles,
-    at most 800 MB), else as many as PR_BLOCK_ELEMENTS allow."""
+    a block of at most 800 MB), else as many as PR_BLOCK_ELEMENTS allow (400 MB)."""
     return PR_TILE if n_cols <= 2 * PR_TILE else max(1, PR_BLOCK_ELEMENTS // n_cols)
 
 
-def knn_radii(features: torch.Tensor, k: int) -> torch.Tensor:
+def knn_radii(features: torch.Tensor, k: int | tuple[int, ...]) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """Each sample's distance to its k-th nearest neighbour within the set (itself excluded: the (k+1)-th smallest
-    distance, as torch-fidelity and Kynkaenniemi et al. compute it), in blocks of rows."""
+    distance, as torch-fidelity and Kynkaenniemi et al. compute it), in blocks of rows; for a tuple of k, the radii
+    of each from one pass over the distances."""
+    ks = (k,) if isinstance(k, int) else tuple(k)
     f = features.float().cpu()
-    # topk holds k + 1 values a row where kthvalue would copy the whole block with 64-bit indices; same value
-    return torch.cat([distances(b, f).topk(k + 1, dim=1, largest=False).values[:, k]
-                      for b in f.split(rows_per_block(len(f)))])
+    # topk holds max(k) + 1 values a row where kthvalue would copy the whole block with 64-bit indices; same values
+    nearest = torch.cat([distances(b, f).topk(max(ks) + 1, dim=1, largest=False).values
+                         for b in f.split(rows_per_block(len(f)))])
+    out = tuple(nearest[:, j].contiguous() for j in ks)
+    return out[0] if isinstance(k, int) else out
 
 
 def pr_scores(fake: torch.Tensor, real: torch.Tensor, real_radii: torch.Tensor, fake_radii: torch.Tensor,
@@ -117,7 +126,8 @@ def pr_scores(fake: torch.Tensor, real: torch.Tensor, real_radii: torch.Tensor, 
 
     precision: share of fake samples inside some real sample's ball; recall: share of real samples inside some fake
     sample's ball; density: mean over fakes of the number of real dc_k-balls containing it, over dc_k; coverage:
-    share of real samples whose dc_k-ball contains a fake sample. The same distances (real rows, fake columns) and
+    share of real samples whose dc_k-ball contains a fake sample. A sample on a ball's edge counts as inside (<=,
+    torch-fidelity's comparison; Naeem et al.'s prdc package uses <, which differs only on exact ties). The same distances (real rows, fake columns) and
     comparisons (<=) as torch-fidelity's prc_features_to_metric, in blocks of real rows so that memory stays at
     PR_BLOCK_ELEMENTS (the real radii come from the cache: no real-vs-real distances per run)."""
     f, r = fake.float().cpu(), real.float().cpu()
@@ -131,9 +141,9 @@ def pr_scores(fake: torch.Tensor, real: torch.Tensor, real_radii: torch.Tensor, 
         real_hit[i:i + step] = (d <= fake_radii[None, :]).any(dim=1)
         in_real |= (d <= real_radii[i:i + step, None]).any(dim=0)
         if real_radii_dc is not None:
-            dc = real_radii_dc[i:i + step, None]
-            inside += float((d <= dc).sum())
-            covered[i:i + step] = d.min(dim=1).values <= dc[:, 0]
+            within = d <= real_radii_dc[i:i + step, None]
+            inside += float(within.sum())
+            covered[i:i + step] = within.any(dim=1)
     out = {"precision": float(in_real.float().mean()), "recall": float(real_hit.float().mean())}
     if real_radii_dc is not None:
         out["density"] = inside / (dc_k * len(f))

@@ -97,8 +97,14 @@ def layers_of(name: str) -> tuple[str, str]:
     return cls.get_default_feature_layer_for_metric("fid"), cls.get_default_feature_layer_for_metric("isc")
 
 
-@functools.lru_cache(maxsize=4)
 def extractor(name: str, device: str = "cpu"):
+    """The registered extractor `name` on `device`, built once per weights file (a change of weights in the same
+    process, e.g. --feature-weights NAME=FILE, builds it anew)."""
+    return _extractor(name, device, _extractors().weights_digest(name))
+
+
+@functools.lru_cache(maxsize=4)
+def _extractor(name: str, device: str, digest: str):
     from torch_fidelity.utils import create_feature_extractor
 
     path = _extractors().weights_file(name)
@@ -132,8 +138,8 @@ def extractor_tag(name: str) -> str:
 
 
 def real_features(dataset: str, name: str, device: str = "cpu") -> dict:
-    """The real side of a data set in extractor `name`'s space (features, Frechet statistics, k-NN radii, class
-    counts): computed once per data set, weights and extractor, and cached on disk (ganbench.metrics.reference)."""
+    """The real side of a data set in extractor `name`'s space (features, Frechet statistics, class counts):
+    computed once per data set, weights and extractor, and cached on disk (ganbench.metrics.reference)."""
     from ganbench.metrics.reference import reference
 
     return reference(dataset, name, device)
@@ -161,13 +167,16 @@ def image_fidelity(ctx: EvalContext) -> list[MetricValue]:
     tag = extractor_tag(name)
     proto = {"n_gen": len(ctx.fake), "n_real": len(ctx.data), "reference": "train", "quantized": "uint8",
              "layer": layers_of(name)[0], "resize": RESIZE.get(name, "none")}
+    from ganbench.metrics.reference import radii
+
     pr_real = real if pr_name == name else real_features(ctx.data.name, pr_name, ctx.device)
+    pr_radii = radii(ctx.data.name, pr_name, ctx.device)
     pr_fake = fake_features(ctx, pr_name)["features"]
     pr_tag = extractor_tag(pr_name)
     pr_proto = {**proto, "k": PR_K, "layer": layers_of(pr_name)[0], "resize": RESIZE.get(pr_name, "none"),
                 "n_real": min(len(ctx.data), PR_REAL_MAX)}
-    pr = pr_scores(pr_fake, pr_real["features"][pr_real["pr_subset"]], pr_real["pr_radii"], knn_radii(pr_fake, PR_K),
-                   pr_real["dc_radii"], DC_K)
+    pr = pr_scores(pr_fake, pr_real["features"][pr_radii["pr_subset"]], pr_radii["pr_radii"], knn_radii(pr_fake, PR_K),
+                   pr_radii["dc_radii"], DC_K)
     return [
         MetricValue("fid", frechet_distance(frechet_statistics(fake["features"]), frechet_stats(real)), False, tag, proto),
         MetricValue("kid", kid(fake["features"], real["features"]), False, tag, {**proto, "subset_size": 1000, "subsets": 100}),

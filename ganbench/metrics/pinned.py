@@ -13,11 +13,15 @@ from pathlib import Path
 from ganbench.errors import MetricError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+# ganbench's extractors by the weights they compute with (the stacked ones classify each channel with the same net)
+NETS = {"ganbench-digits": "ganbench-digits", "ganbench-stacked-digits": "ganbench-digits",
+        "ganbench-mnist": "ganbench-mnist", "ganbench-stacked-mnist": "ganbench-mnist"}
 
 
 def env_name(name: str) -> str:
-    """The variable that names another weights file for ganbench's extractor `name` (--feature-weights NAME=FILE)."""
-    return "GANBENCH_WEIGHTS_" + "".join(c if c.isalnum() else "_" for c in name.upper())
+    """The variable that names another weights file for ganbench's extractor `name` (--feature-weights NAME=FILE;
+    a stacked extractor shares its net's)."""
+    return "GANBENCH_WEIGHTS_" + "".join(c if c.isalnum() else "_" for c in NETS.get(name, name).upper())
 
 
 def sha256_of(path: Path) -> str:
@@ -29,14 +33,13 @@ def sha256_of(path: Path) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _checked(path: str, recorded: str | None) -> str:
-    if not Path(path).is_file():
-        raise MetricError(f"feature-extractor weights {path} are missing; reinstall ganbench, or retrain them with "
-                          "`ganbench extractor train`")
+def _checked(path: str, recorded: str | None, stamp: tuple[int, int], shipped: bool) -> str:
     digest = sha256_of(Path(path))
     if recorded is not None and digest != recorded:
+        fix = ("restore it (reinstall ganbench)" if shipped else
+               "retrain it with `ganbench extractor train`, or give the file its record was written for")
         raise MetricError(f"feature-extractor weights {path} have sha256 {digest[:12]}, but their record says "
-                          f"{recorded[:12]}; restore the file (reinstall ganbench) or retrain it")
+                          f"{recorded[:12]}; {fix}")
     return digest
 
 
@@ -51,7 +54,10 @@ def weights(name: str) -> tuple[Path, dict]:
     if given and not path.is_file():
         raise MetricError(f"${env_name(name)}={given} is not a file; give the weights file that "
                           f"`ganbench extractor train {name} --out FILE` wrote")
-    digest = _checked(str(path), record.get("sha256"))
+    if not path.is_file():
+        raise MetricError(f"feature-extractor weights {path} are missing; reinstall ganbench")
+    st = path.stat()  # a file rewritten in place is hashed again
+    digest = _checked(str(path), record.get("sha256"), (st.st_mtime_ns, st.st_size), not given)
     return path, {**record, "sha256": digest, "file": "shipped" if not given else str(path)}
 
 
