@@ -19,7 +19,9 @@ VERDICTS = ("ok", "mode-collapse", "diverged", "stalled")
 EXPLAINED = {
     "ok": "trained to the end with finite losses and no sign of collapse, divergence or a stalled G",
     "mode-collapse": "the samples cover at most half of the data's modes and are concentrated: their diversity "
-                     "(mean pairwise distance in the metric's feature space) is under half the data's",
+                     "(mean pairwise distance in the metric's feature space) is under half the data's (without "
+                     "modes, the diversity alone; without either, the samples reach at most 10% of the real ones "
+                     "by coverage or recall)",
     "diverged": "a loss or sample became non-finite, a loss grew 100-fold, or the largest singular value of a "
                 "weight matrix of G or D grew 100-fold over its value at initialisation",
     "stalled": "D won outright: over the last quarter of training D classified >= 99% of real and fake samples "
