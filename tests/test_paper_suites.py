@@ -64,6 +64,7 @@ def test_real_mnist_cpu_scales_state_what_they_run():
     stacked = load_suite("pacgan-stacked-mnist", scale="cpu").expand()
     assert sorted({s.method for s in stacked}) == ["DCGAN", "PacDCGAN2", "PacDCGAN4"] and len(stacked) == 9
     assert all(s.steps == 6000 and s.eval_samples == 26000 and s.lr_g == 2e-4 for s in stacked)
+    assert {s.features for s in stacked} == {"ganbench-stacked-mnist"}
     budget = load_suite("budget-mnist").expand()
     assert len(budget) == 4 * (3 + 7) and {s.features for s in budget} == {"ganbench-mnist"}
     assert len({(s.lr_g, s.beta1) for s in budget if s.method == "NS GAN"}) == 8
