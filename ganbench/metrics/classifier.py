@@ -6,14 +6,10 @@ their modes, as PacGAN/VEEGAN count Stacked MNIST modes with a pretrained MNIST 
 """
 from __future__ import annotations
 
-import functools
-import json
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from ganbench.store import load_torch
 
 VERSION = 1
 SEED = 0
@@ -114,18 +110,9 @@ def train_and_record() -> tuple[DigitNet, dict]:
     return net, {**recipe(), "heldout_accuracy": acc, "heldout": "20% of scikit-learn's digits (360 images)"}
 
 
-@functools.lru_cache(maxsize=2)
-def _load(path: str, record: str) -> tuple[DigitNet, dict]:
-    net = DigitNet()
-    net.load_state_dict(load_torch(Path(path)))
-    net.eval().requires_grad_(False)
-    return net, json.loads(record)
-
-
 def load_classifier() -> tuple[DigitNet, dict]:
     """The pinned classifier (ganbench.metrics.pinned: the shipped weights, or the file --feature-weights
     ganbench-digits=FILE names) and its record: held-out accuracy, weights hash, recipe."""
-    from ganbench.metrics.pinned import weights
+    from ganbench.metrics.pinned import load_net
 
-    path, record = weights(NAME)
-    return _load(str(path), json.dumps(record, sort_keys=True))
+    return load_net(DigitNet, NAME)

@@ -4,14 +4,10 @@ Stacked MNIST, as PacGAN and VEEGAN count its 1,000 modes with a pretrained MNIS
 extractor for MNIST-like images."""
 from __future__ import annotations
 
-import functools
-import json
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from ganbench.store import load_torch
 
 VERSION = 2  # 2: 10 epochs (99.40% on the MNIST test split; 3 epochs gave 98.98%)
 SEED = 0
@@ -107,17 +103,9 @@ def train_and_record() -> tuple[MnistNet, dict]:
                  "train_images": len(x_tr), "mnist_fingerprint": mnist_fingerprint(), "threads": 1}
 
 
-@functools.lru_cache(maxsize=2)
-def _load(path: str, record: str) -> tuple[MnistNet, dict]:
-    net = MnistNet()
-    net.load_state_dict(load_torch(Path(path)))
-    return net.eval().requires_grad_(False), json.loads(record)
-
-
 def load_classifier() -> tuple[MnistNet, dict]:
     """The pinned classifier (ganbench.metrics.pinned: the shipped weights, or the file --feature-weights
     ganbench-mnist=FILE names) and its record: MNIST test-split accuracy, weights hash, recipe."""
-    from ganbench.metrics.pinned import weights
+    from ganbench.metrics.pinned import load_net
 
-    path, record = weights(NAME)
-    return _load(str(path), json.dumps(record, sort_keys=True))
+    return load_net(MnistNet, NAME)

@@ -61,6 +61,22 @@ def weights(name: str) -> tuple[Path, dict]:
     return path, {**record, "sha256": digest, "file": "shipped" if not given else str(path)}
 
 
+def load_net(net_class: type, name: str):
+    """ganbench's extractor net `name` (weights() picks the file) as an eval-mode, frozen `net_class`, and its
+    record; built once per file and record."""
+    path, record = weights(name)
+    return _load_net(net_class, str(path), json.dumps(record, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_net(net_class: type, path: str, record: str):
+    from ganbench.store import load_torch
+
+    net = net_class()
+    net.load_state_dict(load_torch(Path(path)))
+    return net.eval().requires_grad_(False), json.loads(record)
+
+
 def write(path: Path, state_dict: dict, record: dict) -> dict:
     """Save a trained extractor's state dict at `path` and its record (with the file's sha256) at `path`.json,
     each written atomically; returns the record."""
