@@ -140,3 +140,19 @@ def test_plugin_module_registers_a_loss(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "run" / "metrics.json").exists()
     assert "  health: " in r.stdout and "best.pt: step " in r.stdout and "on half B" in r.stdout
+
+
+def test_report_rerenders_a_committed_report_and_refuses_in_one_line(tmp_path):
+    """`ganbench report` rewrites reproduction.md from a committed leaderboard.csv (byte for byte what is
+    committed: the report is a function of the CSV and the suite); a suite without a paper, or without results,
+    is one line and exit 2."""
+    import shutil
+
+    shutil.copytree(REPO / "results" / "unrolled-ring", tmp_path / "unrolled-ring", ignore=shutil.ignore_patterns("plots"))
+    r = gb("report", "unrolled-ring", "--results", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "unrolled-ring" / "reproduction.md").read_text() == (REPO / "results" / "unrolled-ring" / "reproduction.md").read_text()
+    for args, words in ((("report", "losses"), "reproduces no paper"),
+                        (("report", "unrolled-ring", "--results", str(tmp_path / "none")), "does not exist; run `ganbench bench unrolled-ring`")):
+        r = gb(*args)
+        assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
