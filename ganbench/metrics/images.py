@@ -8,7 +8,6 @@ import os
 import torch
 
 from ganbench.metrics.base import METRICS, EvalContext, MetricValue, kl_divergence
-from ganbench.cache import cache_dir, file_safe
 from ganbench.env import FEATURES_ENV
 from ganbench.errors import MetricError
 from ganbench.metrics.classifier import quantize
