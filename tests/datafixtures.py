@@ -74,9 +74,9 @@ def write_cifar(root: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.RandomState(10)
     names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
+    base = rng.randint(0, 256, size=(10, 3, 1, 1))  # each class's colour, the same in every batch (learnable)
     for i, name in enumerate(names):
         labels = rng.randint(10, size=CIFAR_PER_BATCH)
-        base = rng.randint(0, 256, size=(10, 3, 1, 1))
         data = np.clip(base[labels] + rng.randint(-40, 40, size=(CIFAR_PER_BATCH, 3, 32, 32)), 0, 255).astype(np.uint8)
         entry = {"batch_label": f"batch {i}", "labels": labels.tolist(), "data": data.reshape(CIFAR_PER_BATCH, 3072),
                  "filenames": [f"img_{i}_{j}.png" for j in range(CIFAR_PER_BATCH)]}

@@ -276,17 +276,19 @@ def test_real_side_statistics_are_computed_once_and_cached_on_disk(monkeypatch):
 
 
 def test_image_sets_without_a_classifier_get_collapse_statistics(monkeypatch):
-    """CIFAR-10 (and every image folder) has no mode classifier: its collapse view is the diversity ratio in its
-    FID features and NDB; real images score as uncollapsed, one image repeated as collapsed (diversity 0, most
-    bins different), and health then calls the repeated image a collapse."""
+    """A set without labels a classifier could learn (here ImageNet's 1,000 classes; CelebA and flat image folders
+    have none) gets the diversity ratio in its FID features and NDB as its collapse view; real images score as
+    uncollapsed, one image repeated as collapsed (diversity 0, most bins different), and health then calls the
+    repeated image a collapse."""
     from ganbench import health
     from ganbench.data import get_dataset
     from ganbench.metrics import METRICS, EvalContext
 
     monkeypatch.setenv("GANBENCH_FEATURES", "ganbench-mnist")
-    d = get_dataset("cifar10")
+    d = get_dataset("imagenet-32")
     assert d.metrics == ("image-fidelity", "feature-diversity", "ndb")
-    real, same = d.floats(slice(0, 400)), d.floats(slice(0, 1)).repeat(400, 1, 1, 1)
+    n = len(d)
+    real, same = d.floats(), d.floats(slice(0, 1)).repeat(n, 1, 1, 1)
     scores = {}
     for name, fake in (("real", real), ("same", same)):
         ctx = EvalContext(d, fake, 0)

@@ -10,7 +10,7 @@ import torch
 from ganbench.cache import file_safe
 from ganbench.data.base import DATASETS, Dataset
 from ganbench.data.files import data_root, fetch_or_fail, list_images, prepared, root_hint
-from ganbench.data.vision import PAPER_INFO, UNLABELLED_METRICS
+from ganbench.data.vision import PAPER_INFO, collapse_view
 from ganbench.errors import DataError
 
 CLASS_LISTS = Path(__file__).with_name("classes")
@@ -21,8 +21,11 @@ CELEBA_CROP = 160  # compare_gan (Lucic et al. 2018, Kurach et al. 2019): a cent
 
 
 def _folder_set(name: str, x: torch.Tensor, labels: torch.Tensor | None, info: dict) -> Dataset:
-    return Dataset(name=name, x=x, labels=labels, kind="image", metrics=UNLABELLED_METRICS, main_metric="fid",
-                   defaults=FOLDER_DEFAULTS, info={**PAPER_INFO, **info})
+    """A folder set: modes counted by a classifier trained on its class folders when it has 2..100 of them
+    (vision.collapse_view), else diversity and NDB."""
+    metrics, extra = collapse_view(name, labels, int(info.get("num_classes", 0)))
+    return Dataset(name=name, x=x, labels=labels, kind="image", metrics=metrics, main_metric="fid",
+                   defaults=FOLDER_DEFAULTS, info={**PAPER_INFO, **info, **extra})
 
 
 def _register_celeba(name: str, size: int) -> None:

@@ -31,6 +31,19 @@ PAPER_METRICS = ("image-fidelity",)
 # the FID features and NDB (Richardson & Weiss 2018) in pixel space.
 UNLABELLED_METRICS = PAPER_METRICS + ("feature-diversity", "ndb")
 PAPER_INFO = {"extractor": "inception-v3-compat", "pr_extractor": "vgg16"}
+# Labelled sets without a shipped classifier count their modes with one ganbench trains on their labels, once
+# (ganbench.metrics.labels): its extractor name is this prefix + the training split's name. A 32x32 convnet cannot
+# tell more than MAX_CLASSES classes apart well enough; larger label sets get the unlabelled view.
+TRAINED_CLASSIFIER = "ganbench-classifier:"
+MAX_CLASSES = 100
+
+
+def collapse_view(train_name: str, labels: torch.Tensor | None, num_classes: int) -> tuple[tuple[str, ...], dict]:
+    """(metrics, info) of a paper-scale image set: modes and KL counted by the classifier trained on the labels of
+    `train_name` (its training split) when it has 2..MAX_CLASSES classes, else diversity and NDB."""
+    if labels is None or not 2 <= num_classes <= MAX_CLASSES:
+        return UNLABELLED_METRICS, {}
+    return PAPER_METRICS + ("class-modes",), {"classifier": TRAINED_CLASSIFIER + train_name, "num_modes": num_classes}
 
 
 def _mnist_like(cls_name: str, split_train: bool, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,10 +88,10 @@ def _register_mnist(name: str, cls_name: str, padded: bool, classifier: str | No
         x, y = mnist_splits()[split] if cls_name == "MNIST" else _mnist_like(cls_name, train, name)
         info = {"source": f"torchvision.datasets.{cls_name}, {'train split (60,000)' if train else 'test split (10,000)'}",
                 "test_split": test_name(name)}
-        metrics = UNLABELLED_METRICS
+        metrics, extra = collapse_view(name, y, 10)
         if classifier:
-            info.update(classifier=classifier, num_modes=10)
-            metrics = PAPER_METRICS + ("class-modes",)
+            metrics, extra = PAPER_METRICS + ("class-modes",), {"classifier": classifier, "num_modes": 10}
+        info.update(extra)
         return _image_set(name if train else test_name(name), pad32(x) if padded else x, y, MNIST_DEFAULTS, info,
                           metrics)
 
@@ -94,7 +107,7 @@ def _register_mnist(name: str, cls_name: str, padded: bool, classifier: str | No
 
 _register_mnist("mnist", "MNIST", False, "ganbench-mnist")
 _register_mnist("mnist-32", "MNIST", True, "ganbench-mnist")
-_register_mnist("fashion-mnist", "FashionMNIST", False, None)
+_register_mnist("fashion-mnist", "FashionMNIST", False, None)  # modes: ganbench-classifier:fashion-mnist
 _register_mnist("fashion-mnist-32", "FashionMNIST", True, None)
 
 
@@ -159,10 +172,12 @@ def _cifar10(train: bool) -> Dataset:
     ds = fetch_or_fail("cifar10", lambda dl: tvd.CIFAR10(str(root), train=train, download=dl), where, CIFAR_FILES, how)
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
     split = "train split (50,000)" if train else "test split (10,000)"
-    return _image_set("cifar10" if train else test_name("cifar10"), x, torch.as_tensor(ds.targets).long(),
+    y = torch.as_tensor(ds.targets).long()
+    metrics, extra = collapse_view("cifar10", y, 10)
+    return _image_set("cifar10" if train else test_name("cifar10"), x, y,
                       {"arch": "dcgan", "batch_size": 64, "z_dim": 128, "eval_samples": 50000},
                       {"source": f"torchvision.datasets.CIFAR10, {split}", "num_classes": 10,
-                       "test_split": test_name("cifar10")})
+                       "test_split": test_name("cifar10"), **extra}, metrics)
 
 
 @DATASETS.register("cifar10")

@@ -13,7 +13,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_featur
 
 from ganbench.env import INCEPTION_WEIGHTS_ENV, VGG16_WEIGHTS_ENV
 from ganbench.errors import MetricError
-from ganbench.metrics import mnist, pinned
+from ganbench.metrics import labels, mnist, pinned
 from ganbench.metrics.classifier import DigitNet, dequantize, load_classifier
 from ganbench.store import load_torch
 
@@ -102,6 +102,23 @@ class StackedMnistExtractor(MnistExtractor):
         return self._select(feats.view(n, -1), joint.reshape(n, 1000))
 
 
+class ClassifierExtractor(_DigitsBase):
+    """A labelled set's trained mode counter (ganbench.metrics.labels): its 128-d features and class logits of
+    images of any size (resized to 32 x 32; grey and RGB matched to the set). Subclassed per data set by
+    `registered`."""
+
+    dataset = ""
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        FeatureExtractorBase.__init__(self, name, features_list)
+        self.net, _ = labels.load_classifier(self.dataset)
+        self.channels = labels.shape_of(self.net.state_dict())[0]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feats, logits = self.net(labels.to_input(x, self.channels))
+        return self._select(feats, logits)
+
+
 EXTRACTORS = {"ganbench-digits": DigitsExtractor, "ganbench-stacked-digits": StackedDigitsExtractor,
               "ganbench-mnist": MnistExtractor, "ganbench-stacked-mnist": StackedMnistExtractor}
 OWN_META = {name: cls.load for name, cls in EXTRACTORS.items()}  # the trained classifier behind each
@@ -120,8 +137,25 @@ DOWNLOADED = {
 }
 
 
+def registered(name: str) -> type | None:
+    """The registered extractor class `name`; a labelled set's trained classifier (ganbench-classifier:<set>) is
+    registered on first use, in whichever process needs it."""
+    dataset = labels.dataset_of(name)
+    if dataset is not None and name not in FEATURE_EXTRACTORS_REGISTRY:
+        register_feature_extractor(name, type("ClassifierExtractor", (ClassifierExtractor,), {"dataset": dataset}))
+    return FEATURE_EXTRACTORS_REGISTRY.get(name)
+
+
+def is_own(name: str) -> bool:
+    """Whether `name` is one of ganbench's own (trained) extractors."""
+    return name in OWN_META or labels.dataset_of(name) is not None
+
+
 def meta(name: str) -> dict:
     """What a ganbench-trained extractor records about itself (held-out accuracy, weights hash); {} otherwise."""
+    dataset = labels.dataset_of(name)
+    if dataset is not None:
+        return labels.load_classifier(dataset)[1]
     return OWN_META[name]()[1] if name in OWN_META else {}
 
 
@@ -171,7 +205,7 @@ def weights_file(name: str) -> Path | None:
 
 def weights_digest(name: str) -> str:
     """sha256 of the weights an extractor computes with: the feature space a metric value belongs to."""
-    if name in OWN_META:
+    if is_own(name):
         return meta(name)["sha256"]
     path = weights_file(name)
     return _checked(str(path)) if path is not None else "unversioned"

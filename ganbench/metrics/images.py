@@ -54,7 +54,7 @@ def feature_extractors(data) -> tuple[str, str]:
     pr = data.info.get("pr_extractor", name)
     override = os.environ.get(FEATURES_ENV)
     if override and "pr_extractor" in data.info:
-        if override not in _registry():
+        if _extractors().registered(override) is None:
             raise MetricError(f"unknown feature extractor {override!r} in ${FEATURES_ENV}; registered: "
                               f"{', '.join(sorted(_registry()))}")
         return override, override
@@ -72,9 +72,12 @@ def check_weights(specs) -> None:
     for spec in specs:
         data = scored_with(get_dataset(spec.dataset), spec.features)
         if data.kind == "image" and data.info.get("extractor"):
-            for name in feature_extractors(data):
+            for name in (*feature_extractors(data), *([classifier_of(data)] if "num_modes" in data.info else [])):
                 needed.setdefault(name, data)
     for name, data in needed.items():
+        if _extractors().is_own(name):  # a labelled set's mode counter: trained here, once, before any worker needs it
+            _extractors().weights_digest(name)
+            continue
         try:
             _extractors().weights_file(name)
         except MetricError as e:
@@ -92,7 +95,7 @@ def classifier_of(data) -> str:
 def layers_of(name: str) -> tuple[str, str]:
     """(FID/KID layer, IS layer) of a registered extractor, by its own defaults (Inception: pool3 2048-d and the
     unbiased logits)."""
-    cls = _registry()[name]
+    cls = _extractors().registered(name)
     return cls.get_default_feature_layer_for_metric("fid"), cls.get_default_feature_layer_for_metric("isc")
 
 
@@ -122,7 +125,7 @@ def extract(name: str, images: torch.Tensor, device: str = "cpu") -> dict[str, t
     ex = extractor(name, device)
     two = layers_of(name)[0] != layers_of(name)[1]
     feats, logits = [], []
-    batch = BATCH if name in _extractors().OWN_META else BATCH_LARGE
+    batch = BATCH if _extractors().is_own(name) else BATCH_LARGE
     with torch.no_grad():
         for chunk in images.split(batch):
             out = ex(to_rgb_uint8(chunk.to(device)))

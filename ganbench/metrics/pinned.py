@@ -33,22 +33,21 @@ def sha256_of(path: Path) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _checked(path: str, recorded: str | None, stamp: tuple[int, int], shipped: bool) -> str:
+def _checked(path: str, recorded: str | None, stamp: tuple[int, int], fix: str) -> str:
     digest = sha256_of(Path(path))
     if recorded is not None and digest != recorded:
-        fix = ("restore it (reinstall ganbench)" if shipped else
-               "retrain it with `ganbench extractor train`, or give the file its record was written for")
         raise MetricError(f"feature-extractor weights {path} have sha256 {digest[:12]}, but their record says "
                           f"{recorded[:12]}; {fix}")
     return digest
 
 
-def weights(name: str) -> tuple[Path, dict]:
+def weights(name: str, default: Path | None = None) -> tuple[Path, dict]:
     """The weights file of ganbench's extractor `name` and its record (sha256 checked against the file): the file
-    named by $GANBENCH_WEIGHTS_<NAME> when set (its record is FILE.json beside it, when there is one), else the one
-    shipped with ganbench. A file without a record is used under its own hash."""
+    named by $GANBENCH_WEIGHTS_<NAME> when set (its record is FILE.json beside it, when there is one), else
+    `default` (a classifier ganbench trained and cached here), else the one shipped with ganbench. A file without a
+    record is used under its own hash."""
     given = os.environ.get(env_name(name))
-    path = Path(given).expanduser() if given else WEIGHTS_DIR / f"{name}.pt"
+    path = Path(given).expanduser() if given else default or WEIGHTS_DIR / f"{name}.pt"
     record_path = path.with_name(path.name + ".json")
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     if given and not path.is_file():
@@ -57,8 +56,11 @@ def weights(name: str) -> tuple[Path, dict]:
     if not path.is_file():
         raise MetricError(f"feature-extractor weights {path} are missing; reinstall ganbench")
     st = path.stat()  # a file rewritten in place is hashed again
-    digest = _checked(str(path), record.get("sha256"), (st.st_mtime_ns, st.st_size), not given)
-    return path, {**record, "sha256": digest, "file": "shipped" if not given else str(path)}
+    where = str(path) if given else "cached" if default else "shipped"
+    fix = {"shipped": "restore it (reinstall ganbench)", "cached": "delete it and its .json: ganbench trains it again"
+           }.get(where, "retrain it with `ganbench extractor train`, or give the file its record was written for")
+    digest = _checked(str(path), record.get("sha256"), (st.st_mtime_ns, st.st_size), fix)
+    return path, {**record, "sha256": digest, "file": where}
 
 
 def load_net(net_class: type, name: str):
