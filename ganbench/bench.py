@@ -10,7 +10,7 @@ from ganbench import store
 from ganbench.errors import SpecError
 from ganbench.launch import EXECUTORS, LAUNCH_KEYS, Launch, describe
 from ganbench.spec import load_suite
-from ganbench.train import ExecOptions
+from ganbench.train import ExecOptions, check_device
 
 
 def make_launch(suite_launch: dict[str, Any], given: dict[str, Any], where: str) -> Launch:
@@ -71,6 +71,11 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
     if todo:
         from ganbench.metrics.images import check_weights
 
+        if executor == "local":  # Slurm jobs run on the cluster's devices, not this machine's
+            check_device(device)
+            for d in settings.devices:
+                check_device(d, "--devices")
+        store.writable_dir(root, "--results")
         check_weights([spec for spec, _ in todo])  # offline without the weights: one line before any training
     opts = ExecOptions(device=device, progress=progress, **(fast or {}))
     if ckpt_every is not None:

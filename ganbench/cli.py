@@ -38,14 +38,15 @@ def _feature_weights(ctx, param, values):
     import re
 
     from ganbench.env import INCEPTION_WEIGHTS_ENV, VGG16_WEIGHTS_ENV
+    from ganbench.metrics.labels import PREFIX as LABELS_PREFIX
     from ganbench.metrics.pinned import NETS, env_name
 
     variables = {**{n: env_name(n) for n in NETS}, "inception-v3-compat": INCEPTION_WEIGHTS_ENV,
                  "vgg16": VGG16_WEIGHTS_ENV}
     for value in values:
         name, sep, path = value.partition("=")
-        if sep and name in variables:
-            os.environ[variables[name]] = path
+        if sep and (name in variables or name.startswith(LABELS_PREFIX)):
+            os.environ[variables.get(name) or env_name(name)] = path
         elif sep and re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
             close = difflib.get_close_matches(name, list(variables), n=2)
             hint = f"did you mean {' or '.join(close)}?" if close else f"names: {', '.join(variables)}"
@@ -68,7 +69,8 @@ def data_options(f):
                      help="Score paper-scale image sets in this torch-fidelity extractor's space instead of Inception/VGG16."),
         click.option("--feature-weights", multiple=True, expose_value=False, callback=_feature_weights,
                      help="A local Inception-v3 weights file (torch-fidelity's), for machines without internet; or "
-                          "NAME=FILE: weights for ganbench's extractor NAME (from `ganbench extractor train`). Repeatable."),
+                          "NAME=FILE: weights for ganbench's extractor NAME (from `ganbench extractor train`; "
+                          "ganbench-classifier:<set> for a set's trained mode counter). Repeatable."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -151,9 +153,15 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
         click.echo(json.dumps(spec.to_json(), indent=2))
         click.echo(f"run_id: {spec.run_id}\nrun directory: {path}")
         return
+    from ganbench import store
     from ganbench.metrics.images import check_weights
+    from ganbench.train import check_device
 
-    check_weights([spec])  # offline without the weights: one line before any training
+    check_device(device)  # every mistake below is one line before any training
+    store.writable_dir(path, "--out")
+    if store.is_finished(path):
+        store.same_spec(path, spec)
+    check_weights([spec])  # offline without the weights
     set_threads()
     record = execute(spec, path, ExecOptions(device=device, amp=amp, channels_last=channels_last, compile=compile_))
     click.echo(f"{spec.run_id} -> {path}")
@@ -435,17 +443,38 @@ def _sample_plots(run: Path, checkpoint: str) -> None:
 
 @cli.group()
 def extractor() -> None:
-    """ganbench's own feature extractors (digit classifiers): their weights ship with ganbench."""
+    """ganbench's own feature extractors: the digit classifiers (their weights ship with ganbench) and the mode
+    counters of labelled sets (ganbench-classifier:<set>, trained once on the set's labels and cached)."""
+
+
+def _extractor_name(ctx, param, value: str) -> str:
+    from ganbench.data import get_dataset
+    from ganbench.extractor_train import TRAINERS
+    from ganbench.metrics import labels
+    from ganbench.registry import load_builtins
+
+    load_builtins()
+    dataset = labels.dataset_of(value)
+    if dataset is None and value not in TRAINERS:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(TRAINERS)} or {labels.PREFIX}<data set>",
+                                 param=param)
+    if dataset is not None:
+        data = get_dataset(dataset)
+        if not labels.eligible(data.labels, data.info.get("num_classes")):
+            raise click.BadParameter(f"data set {dataset!r} has no class labels (or more than {labels.MAX_CLASSES} "
+                                     "classes) to train a mode counter on", param=param)
+    return value
 
 
 @extractor.command("train")
-@click.argument("name", type=click.Choice(["ganbench-digits", "ganbench-mnist"]))  # extractor_train.TRAINERS
+@click.argument("name", callback=_extractor_name, metavar="NAME")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the weights (FILE, and its record FILE.json).")
 @data_options
 def extractor_train(name: str, out: Path) -> None:
     """Retrain an extractor from scratch (one thread, fixed seed) and write its weights: score with them through
-    --feature-weights NAME=FILE; their hash tags every value scored in their space."""
+    --feature-weights NAME=FILE; their hash tags every value scored in their space. NAME: ganbench-digits,
+    ganbench-mnist, or ganbench-classifier:<data set> (e.g. ganbench-classifier:cifar10)."""
     from ganbench import extractor_train as et
 
     record = et.train(name, out)
@@ -475,6 +504,10 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as e:  # one line, not click's usage block: what is wrong, and where the help is
+        where = f"; see `{e.ctx.command_path} --help`" if e.ctx is not None else ""
+        click.echo(f"error: {' '.join(e.format_message().split()).rstrip('.')}{where}", err=True)
+        sys.exit(e.exit_code)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)

@@ -19,3 +19,7 @@ class ResultsError(GanbenchError):
 
 class MetricError(GanbenchError):
     """A metric that cannot be computed as asked: feature-extractor weights missing offline, unreadable weights."""
+
+
+class ConfigError(GanbenchError):
+    """An execution setting this machine cannot honour: a device it lacks, an executor it cannot reach."""

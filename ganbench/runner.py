@@ -20,6 +20,7 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
     """Run `spec` in `path` unless finished; returns metrics.json's content (None if stopped early)."""
     path = Path(path)
     if store.is_finished(path):
+        store.same_spec(path, spec)  # a finished run of another spec is never returned as this one's
         return store.read_json(path / store.METRICS)
     with store.claim(path):
         if (path / store.METRICS).exists():  # present but unreadable: keep it, redo the run

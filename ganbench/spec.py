@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from ganbench import yamlfile
 from ganbench.errors import SpecError
 from ganbench.registry import load_builtins
 
@@ -133,6 +135,48 @@ SCALARS = {"seed": int, "steps": int, "batch_size": int, "z_dim": int, "eval_sam
            "quality_every": int, "quality_samples": int,
            "lr_g": float, "lr_d": float, "beta1": float, "beta2": float,
            "dataset": str, "loss": str, "method": str, "arch": str, "optimizer": str, "features": str}
+# The least value of each integer field (quality_every 0: no quality probe; two samples make the least covariance).
+INT_MIN = {"seed": 0, "steps": 1, "batch_size": 1, "z_dim": 1, "eval_samples": 2, "log_every": 1, "quality_every": 0,
+           "quality_samples": 2}
+# Each float field's range: (low, high, whether low itself is allowed); high is never allowed.
+FLOAT_RANGE = {"lr_g": (0.0, math.inf, False), "lr_d": (0.0, math.inf, False), "beta1": (0.0, 1.0, True),
+               "beta2": (0.0, 1.0, True)}
+METHOD_MAX = 120  # characters of a method label
+
+
+def check_scalar(key: str, value: Any, where: str) -> Any:
+    """A scalar run-spec field's value, strictly typed: integers (an integral float such as 1e4 is read as one,
+    never 10.7, never yes/no), finite floats in their range (YAML 1.1 reads 2e-4 as text: numeric text is read as
+    a number), non-empty text for names. A SpecError line names the field, the value and what is allowed."""
+    typ = SCALARS[key]
+    if typ is str:
+        if not isinstance(value, str) or (not value.strip() and key != "features"):
+            raise SpecError(f"{where}: {key}={value!r} must be a name (text)")
+        if key == "method" and (len(value) > METHOD_MAX or not value.isprintable() or value.startswith(".")):
+            raise SpecError(f"{where}: method label {value!r} must be printable text of at most {METHOD_MAX} "
+                            "characters, not starting with '.'")
+        return value
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value) if typ is int and re.fullmatch(r"[+-]?\d+", value.strip()) else float(value)
+        except ValueError:
+            number = value
+    if typ is int:
+        if isinstance(number, float) and math.isfinite(number) and number.is_integer():
+            number = int(number)
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise SpecError(f"{where}: {key}={value!r} is not an integer; allowed: integers >= {INT_MIN[key]}")
+        if number < INT_MIN[key]:
+            raise SpecError(f"{where}: {key}={value!r} is out of range; allowed: integers >= {INT_MIN[key]}")
+        return number
+    low, high, closed = FLOAT_RANGE[key]
+    allowed = f"{'[' if closed else '('}{low:g}, {high:g})" if math.isfinite(high) else f"> {low:g}"
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+        raise SpecError(f"{where}: {key}={value!r} is not a finite number; allowed: {allowed}")
+    if not (low <= number if closed else low < number) or not number < high:
+        raise SpecError(f"{where}: {key}={value!r} is out of range; allowed: {allowed}")
+    return float(number)
 
 
 def parse_tricks(value: Any) -> dict[str, dict[str, Any]]:
@@ -184,10 +228,13 @@ def merge(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def check_keys(fields: Mapping[str, Any], where: str) -> None:
+def check_keys(fields: Mapping[str, Any], where: str, suite: bool = False) -> None:
+    """Every key is a run-spec field a user may set (in a suite, not `seed`: its seeds are the suite's `seeds:`)."""
     for k in fields:
         if k == "hp_sample":
             raise SpecError(f"{where}: hp_sample is set by a suite's search section, not by hand")
+        if suite and k == "seed":
+            raise SpecError(f"{where}: a suite's seeds are its `seeds:` (a count or a list), not a `seed` field")
         if k not in FIELDS:
             keys = [f for f in FIELDS if f != "hp_sample"]
             close = difflib.get_close_matches(k, keys, n=2)
@@ -210,7 +257,8 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     for required in ("dataset", "loss"):
         if required not in raw:
             raise SpecError(f"{where} has no {required!r}; give one (e.g. --{required} ...)")
-    name = raw["loss"]
+    raw["dataset"] = check_scalar("dataset", raw["dataset"], where)
+    name = raw["loss"] = check_scalar("loss", raw["loss"], where)
     preset_tricks: set[str] = set()
     if name in PRESETS:  # the preset sits just above the layer that named it; later layers still win
         preset = PRESETS.get(name)
@@ -225,13 +273,10 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     raw.setdefault("method", name)
     data = get_dataset(raw["dataset"])
     full = {**DEFAULTS, **data.defaults, **raw}
-    for k, typ in SCALARS.items():
+    for k in SCALARS:
         if k == "quality_every" and k not in full:  # after steps is an integer
             full[k] = max(1, full["steps"] // QUALITY_PROBES)
-        try:
-            full[k] = typ(full[k]) if not isinstance(full[k], bool) else full[k]
-        except (TypeError, ValueError):
-            raise SpecError(f"{where}: {k}={full[k]!r} is not a valid {typ.__name__}") from None
+        full[k] = check_scalar(k, full[k], where)
     from ganbench.tricks.base import TRICKS, TrickStack, make_trick
     from ganbench.optim import OPTIMIZERS
     from ganbench.models import ARCHS
@@ -248,18 +293,8 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     if not label_given:  # the loss or preset name, then each added trick in application order
         full["method"] = "+".join([name] + [trick_label(t) for t in full["tricks"] if t.name not in preset_tricks])
     spec = RunSpec(**full)
-    for k in ("steps", "batch_size", "z_dim", "eval_samples", "log_every"):
-        if getattr(spec, k) < 1:
-            raise SpecError(f"{where}: {k} must be at least 1, got {getattr(spec, k)}")
     if spec.batch_size > len(data):
         raise SpecError(f"{where}: batch_size {spec.batch_size} exceeds the {len(data)} samples of {spec.dataset}")
-    if spec.seed < 0:
-        raise SpecError(f"{where}: seed must be non-negative")
-    for k in ("beta1", "beta2"):
-        if not 0.0 <= getattr(spec, k) < 1.0:
-            raise SpecError(f"{where}: {k} must lie in [0, 1), got {getattr(spec, k)}")
-    if spec.quality_every < 0 or spec.quality_samples < 2:
-        raise SpecError(f"{where}: quality_every must be >= 0 (0: no quality probe) and quality_samples >= 2")
     stack = TrickStack(instances)
     stack.check(spec, LOSSES.get(spec.loss))
     stack.bind_data(data)
@@ -301,6 +336,8 @@ def check_features(name: str, data, where: str) -> None:
     from ganbench.metrics.pinned import NETS
 
     if name in NETS or name in ("inception-v3-compat", "vgg16"):  # known without importing torch-fidelity (1.6 s)
+        return
+    if name == data.info.get("classifier"):  # the set's own (e.g. trained) classifier
         return
     from ganbench.metrics.images import extractor_names
 
@@ -353,7 +390,9 @@ def _build_error(arch: str, shape: tuple[int, ...], z_dim: int, options: dict[st
 def read_value(text: str) -> Any:
     """A command-line value read as YAML, with numbers such as 4e-4 (a string to YAML 1.1) read as numbers."""
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=yamlfile.StrictLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.constructor.ConstructorError as e:  # a key given twice
+        raise SpecError(f"value {text!r}: {e.problem}") from None
     except yaml.YAMLError:
         return text
     if isinstance(value, str):
@@ -446,6 +485,7 @@ class Suite:
             for (cell, layers, where), base in zip(cells, bases):
                 for spec in self._sample(i, layers, where, base):
                     specs.setdefault(spec.run_id, spec)
+        check_labels(specs.values(), f"suite {self.path or self.name}")
         return list(specs.values())
 
     def check_baseline(self, specs: list[RunSpec], baseline: str | None = None) -> str | None:
@@ -485,6 +525,19 @@ class Suite:
         return [dataclasses.replace(spec, seed=s, hp_sample=i) for s in seeds]
 
 
+def check_labels(specs: Iterable[RunSpec], where: str) -> None:
+    """Runs that differ in anything but their seed and search sample must differ in their method label (or data
+    set): a leaderboard row pools the runs of one label, and two settings pooled in one row would be one wrong
+    number."""
+    seen: dict[tuple, RunSpec] = {}
+    for spec in specs:
+        other = seen.setdefault((spec.dataset, spec.method, spec.seed, spec.hp_sample), spec)
+        if other.run_id != spec.run_id:
+            differ = [f for f in FIELDS if getattr(other, f) != getattr(spec, f)]
+            raise SpecError(f"{where}: two cells share the method label {spec.method!r} on {spec.dataset} but differ "
+                            f"in {', '.join(differ)}; give each its own `method:` label")
+
+
 def _matches(when: Mapping[str, Any], cell: Mapping[str, Any]) -> bool:
     """Whether a cell has every listed field at one of the listed values. For `tricks` the values are trick names
     (the cell matches when it uses any of them) or `none` (a cell without tricks)."""
@@ -508,6 +561,8 @@ def suites_dirs() -> list[Path]:
 def find_suite(name: str) -> Path:
     p = Path(name)
     if p.suffix in (".yaml", ".yml"):
+        if p.is_dir():
+            raise SpecError(f"suite {name!r} is a directory; give a .yaml file")
         if not p.is_file():
             raise SpecError(f"suite file {name!r} does not exist")
         return p
@@ -537,47 +592,40 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
     one of its `scales` (e.g. smoke: a few steps and samples), whose fields are set on every cell and whose results
     live apart (suite name + '-' + scale)."""
     path = find_suite(str(name_or_path))
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(f"suite {path} is not valid YAML{at}: {getattr(e, 'problem', e)}") from None
+    doc = yamlfile.load(path, "suite")
     if not isinstance(doc, dict):
         raise SpecError(f"suite {path} must be a YAML mapping with keys {', '.join(sorted(SUITE_KEYS))}")
-    unknown = sorted(set(doc) - SUITE_KEYS)
-    if unknown:
-        raise SpecError(f"suite {path}: unknown key {', '.join(unknown)}; valid keys: {', '.join(sorted(SUITE_KEYS))}")
-    seeds = doc.get("seeds", [0])
-    seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
-    if not isinstance(seeds, list) or not all(isinstance(s, int) and s >= 0 for s in seeds) or not seeds:
-        raise SpecError(f"suite {path}: seeds must be a count or a list of non-negative integers")
+    check_known(doc, SUITE_KEYS, f"suite {path}")
+    seeds = parse_seeds(doc.get("seeds", [0]), f"suite {path}")
     grid = doc.get("grid") or {}
     blocks = grid if isinstance(grid, list) else [grid]
     for block in blocks:
         if not isinstance(block, dict) or not all(isinstance(v, list) and v for v in block.values()):
             raise SpecError(f"suite {path}: grid must map each axis to a non-empty list of values "
                             "(or be a list of such mappings, whose cells are united)")
-        check_keys(block, f"suite {path} grid")
+        check_keys(block, f"suite {path} grid", suite=True)
     base = doc.get("base") or {}
     if not isinstance(base, dict):
         raise SpecError(f"suite {path}: base must be a mapping of run-spec fields")
-    check_keys(base, f"suite {path} base")
+    check_keys(base, f"suite {path} base", suite=True)
     overrides = check_overrides(doc.get("overrides"), f"suite {path}")
     exclude = doc.get("exclude") or []
     if not isinstance(exclude, list) or not all(isinstance(e, dict) and e for e in exclude):
         raise SpecError(f"suite {path}: exclude must be a list of {{field: value(s)}} conditions")
     for e in exclude:
-        check_keys(e, f"suite {path} exclude")
+        check_keys(e, f"suite {path} exclude", suite=True)
     add_tricks = tuple(add_tricks)
     if add_tricks and not any("tricks" in block for block in blocks):
         raise SpecError(f"suite {path} has no tricks axis in its grid; --add-trick needs one (see suites/tricks.yaml)")
     scales = doc.get("scales") or {}
-    if not isinstance(scales, dict) or not all(isinstance(v, dict) and set(v) <= SCALE_KEYS for v in scales.values()):
+    if not isinstance(scales, dict) or not all(isinstance(v, dict) for v in scales.values()):
         raise SpecError(f"suite {path}: scales must map each name to {{set: {{field: value}}, seeds: ..., description: "
                         f"...}}; a scale's keys: {', '.join(sorted(SCALE_KEYS))}")
+    for scale_name, scale_doc in scales.items():
+        check_name(scale_name, f"suite {path}: scale name")
+        check_known(scale_doc, SCALE_KEYS, f"suite {path} scale {scale_name!r}")
     search_doc = doc.get("search")
-    name = str(doc.get("name", path.stem))
+    name = check_name(doc.get("name", path.stem), f"suite {path}: name")
     scale_set: dict[str, Any] = {}
     scale_overrides: list[dict[str, Any]] = []
     if scale is not None:
@@ -585,17 +633,16 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
             known = ", ".join(sorted(scales)) or "none"
             raise SpecError(f"suite {path} has no scale {scale!r}; its scales: {known}")
         scale_set = dict(scales[scale].get("set") or {})
-        check_keys(scale_set, f"suite {path} scale {scale!r}")
+        check_keys(scale_set, f"suite {path} scale {scale!r}", suite=True)
         scale_overrides = check_overrides(scales[scale].get("overrides"), f"suite {path} scale {scale!r}")
-        seeds = scales[scale].get("seeds", seeds)
-        seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
+        seeds = parse_seeds(scales[scale].get("seeds", seeds), f"suite {path} scale {scale!r}")
         search_doc = scaled_search(search_doc, scales[scale].get("search"), f"suite {path} scale {scale!r}")
         name = f"{name}-{scale}"
         more = scales[scale].get("exclude") or []  # a pipeline check may leave out cells that repeat others' code
         if not isinstance(more, list) or not all(isinstance(e, dict) and e for e in more):
             raise SpecError(f"suite {path} scale {scale!r}: exclude must be a list of {{field: value(s)}} conditions")
         for e in more:
-            check_keys(e, f"suite {path} scale {scale!r} exclude")
+            check_keys(e, f"suite {path} scale {scale!r} exclude", suite=True)
         exclude = list(exclude) + more
     launch = doc.get("launch") or {}
     if not isinstance(launch, dict):
@@ -627,16 +674,54 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
     return suite
 
 
+# Suite and scale names become directory names under --results: a short, plain character set.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_name(value: Any, where: str) -> str:
+    """A suite or scale name, checked: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (it
+    becomes a directory name: never '..', never a path)."""
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        raise SpecError(f"{where} {value!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
+                        "digit (it names a results directory)")
+    return value
+
+
+def check_known(doc: Mapping[str, Any], keys: set[str], where: str) -> None:
+    """Every key of `doc` is one of `keys`; an unknown one is a SpecError with the closest known key."""
+    for k in doc:
+        if k not in keys:
+            close = difflib.get_close_matches(str(k), sorted(keys), n=2)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"valid keys: {', '.join(sorted(keys))}"
+            raise SpecError(f"{where}: unknown key {k!r}; {hint}")
+
+
+def parse_seeds(value: Any, where: str) -> list[int]:
+    """`seeds:` as a count (N: seeds 0..N-1) or a non-empty list of distinct non-negative integers."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise SpecError(f"{where}: seeds={value!r} is out of range; allowed: a count >= 1 or a list of seeds")
+        return list(range(value))
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in value)):
+        raise SpecError(f"{where}: seeds={value!r} must be a count >= 1 or a non-empty list of non-negative integers")
+    if len(set(value)) != len(value):
+        raise SpecError(f"{where}: seeds={value!r} lists a seed twice")
+    return value
+
+
 def check_overrides(overrides: Any, where: str) -> list[dict[str, Any]]:
     """A list of {when: {field: value}, set: {field: value}} overrides, checked."""
     overrides = overrides or []
     if not isinstance(overrides, list):
         raise SpecError(f"{where}: overrides must be a list of {{when: {{field: value}}, set: {{field: value}}}}")
     for o in overrides:
+        if isinstance(o, dict):
+            check_known(o, {"when", "set"}, f"{where} override")
         if not (isinstance(o, dict) and set(o) == {"when", "set"} and isinstance(o["when"], dict) and isinstance(o["set"], dict)):
             raise SpecError(f"{where}: each override must be {{when: {{field: value}}, set: {{field: value}}}}")
-        check_keys(o["when"], f"{where} override 'when'")
-        check_keys(o["set"], f"{where} override 'set'")
+        check_keys(o["when"], f"{where} override 'when'", suite=True)
+        check_keys(o["set"], f"{where} override 'set'", suite=True)
     return overrides
 
 

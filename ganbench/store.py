@@ -101,6 +101,41 @@ def is_finished(path: Path) -> bool:
         return False
 
 
+def same_spec(path: Path, spec: RunSpec) -> None:
+    """A ResultsError unless the run directory `path` holds `spec` (its spec.json has the same identity)."""
+    try:
+        stored = RunSpec.from_json(read_json(path / SPEC))
+    except (OSError, ValueError, KeyError, TypeError):
+        stored = None
+    if stored is None or stored.canonical() != spec.canonical():
+        other = f"run {stored.run_id}" if stored is not None else "a run without a readable spec.json"
+        raise ResultsError(f"{path} holds {other}, not {spec.run_id}; give another --out (ganbench never "
+                           "overwrites a run)")
+
+
+def writable_dir(path: Path, what: str) -> Path:
+    """`path` as a directory ganbench can create and write in (checked before any training): a ResultsError line
+    when it is a file, lies under a file, or is on a read-only or unwritable file system."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ResultsError(f"{what} {path} is a file; give a directory")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ResultsError(f"{what} {path} lies under the file {existing}; give a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ResultsError(f"{what} {path}: {existing} is not writable; give a directory you can write in")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".ganbench-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ResultsError(f"{what} {path} cannot be written ({e.strerror}); give a writable directory") from None
+    return path
+
+
 def prepare(path: Path, spec: RunSpec) -> RunSpec:
     """Create the run directory and write spec.json; refuse a directory that holds a different spec. Returns the
     spec the run goes on with: a started run keeps the observation settings (quality probes) it began with."""

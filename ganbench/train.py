@@ -37,6 +37,28 @@ class ExecOptions:
     stop_after: int | None = None  # stop (as if killed) after this many steps; for tests of resume
 
 
+def check_device(name: str, where: str = "--device") -> torch.device:
+    """A device this machine has, or one ConfigError line: an unknown name, CUDA/MPS where torch sees none, or a
+    CUDA index past the last GPU."""
+    from ganbench.errors import ConfigError
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"{where} {name!r} is not a device; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"{where} {name!r}: torch sees no CUDA GPU on this machine; use --device cpu")
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"{where} {name!r}: this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"{where} {name!r}: MPS is not available on this machine; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"{where} {name!r}: ganbench runs on cpu, cuda or mps")
+    return device
+
+
 def step_seed(seed: int, step: int) -> int:
     """The RNG seed of one training step: training is a pure function of (seed, step)."""
     x = (seed * 0x9E3779B97F4A7C15 + step * 0xBF58476D1CE4E5B9 + 1) % (1 << 64)

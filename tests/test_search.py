@@ -222,8 +222,8 @@ def test_sampled_values_are_validated_like_written_ones(tmp_path):
   space:
     beta1: {choice: [1.5]}
 """
-    with pytest.raises(SpecError, match=r"hyper-parameter sample 1 \{'beta1': 1.5\}: beta1 must lie "
-                                        r"in \[0, 1\), got 1.5"):
+    with pytest.raises(SpecError, match=r"hyper-parameter sample 1 \{'beta1': 1.5\}: beta1=1.5 is out of range; "
+                                        r"allowed: \[0, 1\)"):
         suite(tmp_path, search=text).expand()
 
 

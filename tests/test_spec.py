@@ -39,8 +39,8 @@ def test_run_id_is_a_stable_hash_of_the_canonical_spec():
     ({"dataset": "ring8", "loss": "hinj"}, "did you mean hinge"),
     ({"dataset": "ring8", "loss": "ns", "tricks": ["spectral"]}, "unknown trick"),
     ({"dataset": "ring8", "loss": "ns", "lr": 1}, "unknown run-spec key 'lr'"),
-    ({"dataset": "ring8", "loss": "ns", "steps": "many"}, "not a valid int"),
-    ({"dataset": "ring8", "loss": "ns", "steps": 0}, "at least 1"),
+    ({"dataset": "ring8", "loss": "ns", "steps": "many"}, "not an integer"),
+    ({"dataset": "ring8", "loss": "ns", "steps": 0}, "allowed: integers >= 1"),
     ({"dataset": "digits", "loss": "ns", "batch_size": 5000}, "exceeds"),
     ({"dataset": "ring8", "loss": "ns", "arch": "dcgan"}, "dcgan needs a resolution"),
     ({"loss": "ns"}, "no 'dataset'"),
@@ -110,10 +110,10 @@ overrides:
     ("grid: [{dataset: [ring8]}, 3]", "list of such mappings"),
     ("grid: {dataset: [ring8]}\nexclude: {dataset: ring8}", "exclude must be a list"),
     ("- a list", "must be a YAML mapping"),
-    ("grid: {dataset: [ring8]}\nbogus: 1", "unknown key bogus"),
+    ("grid: {dataset: [ring8]}\nbogus: 1", "unknown key 'bogus'"),
     ("grid: {datset: [ring8]}", "did you mean dataset"),
     ("grid: {dataset: []}", "non-empty list"),
-    ("seeds: many", "seeds must be"),
+    ("seeds: many", "seeds='many' must be"),
     ("grid: {dataset: [ring8], loss: [ns]}\noverrides: [{when: {dataset: ring8}}]", "each override"),
 ])
 def test_malformed_suites(tmp_path, text, match):
