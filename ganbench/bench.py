@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -11,6 +13,36 @@ from ganbench.errors import SpecError
 from ganbench.launch import EXECUTORS, LAUNCH_KEYS, Launch, describe
 from ganbench.spec import load_suite
 from ganbench.train import ExecOptions, check_device
+
+
+# submitit's Slurm parameters a suite may set under launch: extra (as slurm_<name> or <name>), each to one plain value.
+# Not: setup/teardown/srun_args/additional_parameters (shell lines or free sbatch options) — nothing a suite says
+# may reach the job script as a command.
+SLURM_EXTRA = {"account", "array_parallelism", "comment", "constraint", "cpus_per_gpu", "cpus_per_task", "dependency",
+               "exclude", "exclusive", "gpus_per_node", "gpus_per_task", "gres", "job_name", "mail_type", "mail_user",
+               "mem", "mem_per_cpu", "mem_per_gpu", "nodelist", "nodes", "ntasks_per_node", "partition", "qos",
+               "signal_delay_s", "stderr_to_stdout", "time", "use_srun", "wckey"}
+SUBMITIT_EXTRA = {"mem_gb", "timeout_min", "nodes", "tasks_per_node", "cpus_per_task", "gpus_per_node", "name",
+                  "stderr_to_stdout"}
+PLAIN = re.compile(r"[A-Za-z0-9_.,:=@%+/ -]*")
+
+
+def check_extra(extra: Any, where: str) -> dict[str, Any]:
+    """launch: extra, checked: known submitit parameter names, each a number, a boolean or plain text (letters,
+    digits, spaces and . , : = @ % + / _ -; never a newline, quote or shell character)."""
+    if not isinstance(extra, dict):
+        raise SpecError(f"{where}: launch extra must map submitit parameter names to values")
+    known = sorted(SUBMITIT_EXTRA | {f"slurm_{k}" for k in SLURM_EXTRA})
+    for key, value in extra.items():
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=2)
+            hint = f"did you mean {' or '.join(close)}?" if close else "see submitit's SlurmExecutor parameters"
+            raise SpecError(f"{where}: launch extra {key!r} is not a submitit parameter ganbench passes on; {hint}")
+        plain = isinstance(value, (int, float)) or (isinstance(value, str) and PLAIN.fullmatch(value))
+        if not plain:
+            raise SpecError(f"{where}: launch extra {key}={value!r} must be a number, a boolean or plain text "
+                            "(letters, digits, spaces, . , : = @ % + / _ -)")
+    return dict(extra)
 
 
 def make_launch(suite_launch: dict[str, Any], given: dict[str, Any], where: str) -> Launch:
@@ -26,8 +58,7 @@ def make_launch(suite_launch: dict[str, Any], given: dict[str, Any], where: str)
     for k in ("workers", "time_min", "gpus_per_task", "cpus_per_task", "runs_per_task", "array_parallelism"):
         if k in fields and (not isinstance(fields[k], int) or fields[k] < (0 if k == "gpus_per_task" else 1)):
             raise SpecError(f"{where}: launch {k} must be a positive integer, not {fields[k]!r}")
-    if not isinstance(fields.get("extra", {}), dict):
-        raise SpecError(f"{where}: launch extra must map submitit parameter names to values")
+    fields["extra"] = check_extra(fields.get("extra", {}), where)
     if "folder" in fields and fields["folder"] is not None:
         fields["folder"] = Path(fields["folder"])
     return Launch(**fields)
@@ -77,7 +108,9 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
                 check_device(d, "--devices")
         store.writable_dir(root, "--results")
         check_weights([spec for spec, _ in todo])  # offline without the weights: one line before any training
-    opts = ExecOptions(device=device, progress=progress, **(fast or {}))
+    from ganbench.registry import user_plugins
+
+    opts = ExecOptions(device=device, progress=progress, plugins=user_plugins(), **(fast or {}))
     if ckpt_every is not None:
         opts = dataclasses.replace(opts, ckpt_every=ckpt_every)
     outcomes = EXECUTORS.get(executor)(todo, settings, opts) if todo else []

@@ -11,7 +11,7 @@ from ganbench.errors import GanbenchError
 
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
                        help="Root directory of results; a suite writes to RESULTS/SUITE/.")
-PLUGIN = click.option("--plugin", "plugins", multiple=True, help="Import this module first (it registers its own entries).")
+PLUGIN = click.option("--plugin", "plugins", multiple=True, help="Import a plugin first: a module name or a path to a .py file; it registers its own entries (worker processes load it too).")
 SCALE = click.option("--scale", default=None,
                      help="Run the suite at one of its scales (e.g. smoke: a few steps and samples); results go to SUITE-SCALE/.")
 ADD_TRICK = click.option("--add-trick", "add_tricks", multiple=True,
@@ -374,7 +374,10 @@ def evaluate(suite, results, workers, datasets, draws, plugins, add_tricks) -> N
     _plugins(plugins)
     s = load_suite(suite, add_tricks)
     specs = s.expand()
-    jobs = [(spec, store.run_dir(results, s.name, spec), ExecOptions(progress=False), draws) for spec in specs]
+    from ganbench.registry import user_plugins
+
+    opts = ExecOptions(progress=False, plugins=user_plugins())
+    jobs = [(spec, store.run_dir(results, s.name, spec), opts, draws) for spec in specs]
     jobs = [j for j in jobs if store.is_finished(j[1]) and (not datasets or j[0].dataset in datasets)]
     outcomes = pool_map(reevaluate_one, jobs, workers, desc="draws" if draws > 1 else "evaluate")
     counts: dict[str, int] = {}

@@ -81,10 +81,14 @@ def run_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
     run another live worker holds is left to it."""
     from ganbench.runner import execute
 
+    from ganbench.registry import load_plugin
+
     spec, path, opts = job
     if _WORKER_DEVICE is not None:
         opts = dataclasses.replace(opts, device=_WORKER_DEVICE)
     try:
+        for plugin in opts.plugins:  # a spawned worker or a Slurm job starts without the user's plugins
+            load_plugin(plugin)
         execute(spec, path, opts)
         (path / FAILED).unlink(missing_ok=True)
         return Outcome(spec.run_id, True)
@@ -317,10 +321,13 @@ def describe(jobs: Sequence[tuple[RunSpec, Path]], executor: str, launch: Launch
 def reevaluate_one(job: tuple[RunSpec, Path, ExecOptions, int]) -> Outcome:
     """Re-evaluate one finished run (runner.reevaluate), or score it on `draws` sample draws when draws > 1
     (runner.evaluate_draws); a failure is reported, never raised."""
+    from ganbench.registry import load_plugin
     from ganbench.runner import evaluate_draws, reevaluate
 
     spec, path, opts, draws = job
     try:
+        for plugin in opts.plugins:
+            load_plugin(plugin)
         if draws > 1:
             return Outcome(spec.run_id, True, evaluate_draws(spec, path, draws, opts))
         return Outcome(spec.run_id, True, reevaluate(spec, path, opts))

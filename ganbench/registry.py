@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import importlib.util
+import os
 import re
+import sys
+import traceback
+from pathlib import Path
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, Iterator, TypeVar
@@ -118,6 +124,7 @@ _BUILTINS = (
     "ganbench.metrics.protocols",
 )
 _loaded: set[str] = set()
+_user_plugins: list[str] = []
 
 
 def load_builtins() -> None:
@@ -129,15 +136,71 @@ def load_builtins() -> None:
     if "<entry-points>" not in _loaded:
         _loaded.add("<entry-points>")
         for ep in entry_points(group=PLUGIN_GROUP):
-            load_plugin(ep.value.split(":")[0])
+            load_plugin(ep.value.split(":")[0], named=False)
 
 
-def load_plugin(module: str) -> None:
-    """Import a plugin module the user named; it registers its own entries."""
-    if module in _loaded:
+def plugin_ref(plugin: str) -> str:
+    """How a plugin is named to every process that loads it: a module name as given, a .py file by its absolute
+    path (worker processes and Slurm jobs may start elsewhere)."""
+    return str(Path(plugin).expanduser().resolve()) if _is_file_plugin(plugin) else plugin
+
+
+def _is_file_plugin(plugin: str) -> bool:
+    return plugin.endswith(".py") or "/" in plugin or os.sep in plugin
+
+
+def load_plugin(plugin: str, named: bool = True) -> None:
+    """Import a plugin the user named — a module (importable: installed or on PYTHONPATH) or a path to a .py file —
+    once per process; it registers its own entries. A plugin that cannot be found, fails to import, has a syntax
+    error or registers a name that exists: one GanbenchError line naming its file and line. `named`: the user named
+    it (every worker process loads it too, see user_plugins)."""
+    ref = plugin_ref(plugin)
+    if ref in _loaded:
         return
-    try:
-        importlib.import_module(module)
-    except ImportError as e:
-        raise GanbenchError(f"cannot import plugin module {module!r}: {e}; is it on PYTHONPATH or installed?") from None
-    _loaded.add(module)
+    if _is_file_plugin(plugin):
+        path = Path(ref)
+        if not path.is_file():
+            raise GanbenchError(f"plugin file {plugin} does not exist; give a .py file or an importable module name")
+        name = "ganbench_plugin_" + re.sub(r"\W", "_", path.stem) + "_" + hashlib.sha256(ref.encode()).hexdigest()[:8]
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as e:
+            sys.modules.pop(name, None)
+            raise GanbenchError(_plugin_failure(plugin, str(path), e)) from None
+    else:
+        try:
+            found = importlib.util.find_spec(plugin)
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            raise GanbenchError(f"cannot import plugin module {plugin!r}: no such module; is it on PYTHONPATH or "
+                                "installed? (or give the path to its .py file)")
+        try:
+            importlib.import_module(plugin)
+        except BaseException as e:
+            raise GanbenchError(_plugin_failure(plugin, found.origin or plugin, e)) from None
+    _loaded.add(ref)
+    if named:  # installed (entry-point) plugins load with the built-ins in every process anyway
+        _user_plugins.append(ref)
+
+
+def _plugin_failure(plugin: str, origin: str, error: BaseException) -> str:
+    """One line: which plugin failed, where in its file, and why."""
+    if isinstance(error, SyntaxError):
+        return f"plugin {plugin}: syntax error at {error.filename}:{error.lineno}: {error.msg}"
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [f for f in frames if os.path.abspath(f.filename) == os.path.abspath(origin)] or frames[-1:]
+    where = f" at {own[-1].filename}:{own[-1].lineno}" if own else ""
+    why = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, ValueError) and "already registered" in why:
+        return f"plugin {plugin}{where}: {why}; give its entry another name"
+    return f"plugin {plugin} failed to import{where}: {type(error).__name__}: {why}"
+
+
+def user_plugins() -> tuple[str, ...]:
+    """The plugins this process loaded because the user named them (each as plugin_ref gives it), in order: every
+    worker process loads them too."""
+    return tuple(_user_plugins)

@@ -134,6 +134,12 @@ BAD_SUITES = [
     ("baseline not a method", suite_with(baseline="nope"), "baseline"),
     ("baseline a list", suite_with(baseline=["ns"]), "baseline"),
     ("launch not a mapping", suite_with(launch=[1]), "launch"),
+    ("launch unknown key", suite_with(launch={"partitoin": "gpu"}), "partitoin"),
+    ("launch extra unknown", suite_with(launch={"extra": {"slurm_setupp": "x"}}), "slurm_setupp"),
+    ("launch extra shell lines", suite_with(launch={"extra": {"slurm_setup": ["rm -rf ~"]}}), "slurm_setup"),
+    ("launch extra newline", suite_with(launch={"extra": {"slurm_comment": "ok\n#SBATCH --wrap=evil"}}), "plain text"),
+    ("launch extra quote", suite_with(launch={"extra": {"slurm_job_name": "a'; rm -rf ~"}}), "plain text"),
+    ("launch workers zero", suite_with(launch={"workers": 0}), "workers"),
     ("top level a list", [1, 2], "mapping"),
     ("empty file", "", "empty"),
     ("invalid YAML", "name: [tiny\nseeds: 1\n", "not valid yaml"),
@@ -156,6 +162,20 @@ def test_a_bad_suite_is_one_line_naming_what_is_wrong(capsys, tmp_path, what, do
         args += ["--scale", next(iter(doc["scales"]))]
     refused(*call(capsys, *args), words)
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("*.json"))
+
+
+@pytest.mark.parametrize("where", ["name", "scale"])
+def test_a_suite_cannot_write_outside_results(capsys, tmp_path, where):
+    """Names that try to climb out of --results are refused before anything is written anywhere."""
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    doc = suite_with(name="../../escaped") if where == "name" else suite_with(scales={"../../escaped": {"seeds": 1}})
+    path = inside / "suite.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    before = sorted(p for p in tmp_path.rglob("*"))
+    args = ["bench", str(path), "--results", str(inside / "results")]
+    refused(*call(capsys, *args, *(["--scale", "../../escaped"] if where == "scale" else [])), "name")
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written, inside or out
 
 
 def test_a_suite_that_is_a_directory_is_one_line(capsys, tmp_path):

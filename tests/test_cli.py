@@ -156,3 +156,35 @@ def test_report_rerenders_a_committed_report_and_refuses_in_one_line(tmp_path):
                         (("report", "unrolled-ring", "--results", str(tmp_path / "none")), "does not exist; run `ganbench bench unrolled-ring`")):
         r = gb(*args)
         assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_a_plugin_file_gives_its_row_with_two_workers(tmp_path):
+    """`--plugin path/to/file.py` needs no PYTHONPATH, and every spawned worker loads it: the README's gp0 trick,
+    added to a suite's tricks axis with --workers 2, trains in the workers and gets its leaderboard row."""
+    module = next(b for b in readme_blocks("Add a trick") if b.startswith("# my_tricks.py"))
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "my_tricks.py").write_text(module)
+    (tmp_path / "tiny.yaml").write_text("name: tiny\nseeds: 1\nbase: {dataset: ring8, loss: ns, steps: 20, "
+                                        "eval_samples: 200, quality_every: 0}\ngrid: {tricks: [[]]}\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run([sys.executable, "-m", "ganbench.cli", "bench", "tiny.yaml", "--plugin", "plugins/my_tricks.py",
+                        "--add-trick", "gp0", "--workers", "2", "--results", "out"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "FAILED" not in r.stdout and "2 to run" in r.stdout
+    md = (tmp_path / "out" / "tiny" / "leaderboard.md").read_text()
+    assert any(line.startswith("| ns+gp0 ") for line in md.splitlines()), md
+
+
+@pytest.mark.parametrize("source,said", [
+    ("def broken(:\n", "syntax error at"),
+    ("import math\nraise RuntimeError('boom')\n", "RuntimeError: boom"),
+    ("from ganbench.losses import LOSSES, Loss, bce_d, bce_d_targets\nLOSSES.register('ns', Loss(d_loss=bce_d, "
+     "g_loss=bce_d, d_loss_targets=bce_d_targets))\n", "already registered"),
+])
+def test_a_broken_plugin_is_one_line_naming_its_file_and_line(tmp_path, source, said):
+    (tmp_path / "bad_plugin.py").write_text(source)
+    r = gb("list", "losses", "--plugin", str(tmp_path / "bad_plugin.py"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert said in r.stderr and "bad_plugin.py" in r.stderr
+    assert ":2" in r.stderr or ":1" in r.stderr  # the line in the plugin file
