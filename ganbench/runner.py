@@ -23,6 +23,8 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         store.same_spec(path, spec)  # a finished run of another spec is never returned as this one's
         return store.read_json(path / store.METRICS)
     with store.claim(path):
+        if store.is_finished(path):  # finished by another process between the check above and the claim
+            return store.read_json(path / store.METRICS)
         if (path / store.METRICS).exists():  # present but unreadable: keep it, redo the run
             store.set_aside(path / store.METRICS, "is unreadable")
         spec = store.prepare(path, spec)

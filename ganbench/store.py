@@ -309,14 +309,18 @@ def checkpoint_step(path: Path) -> int | None:
 
 
 def load_verified(f: Path) -> Any:
-    """A checkpoint's content after checking its SHA-256 (when it has one; ValueError on a mismatch), loaded with
-    weights_only=True."""
+    """A checkpoint's content after checking its SHA-256, loaded with weights_only=True. A ResultsError when the
+    checksum does not match (truncated or corrupted) or its checksum file is missing (unverified: ganbench writes
+    one beside every checkpoint, so a missing one means the file cannot be trusted)."""
     data = f.read_bytes()
     side = _digest_file(f)
-    if side.exists():
+    try:
         want = side.read_text().split()[0]
-        if hashlib.sha256(data).hexdigest() != want:
-            raise ValueError(f"{f.name} does not match its checksum (truncated or corrupted)")
+    except (OSError, IndexError):
+        raise ResultsError(f"{f} has no readable checksum file {side.name}: it cannot be verified; re-run the "
+                           "run (ganbench never uses an unverified checkpoint)") from None
+    if hashlib.sha256(data).hexdigest() != want:
+        raise ResultsError(f"{f} does not match its checksum (truncated or corrupted); re-run the run")
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 

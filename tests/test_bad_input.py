@@ -237,3 +237,11 @@ def test_mutated_valid_suites_are_refused_in_one_line(capsys, tmp_path, mutation
     path.write_text(yaml.safe_dump(doc))
     code, err = call(capsys, "bench", str(path), "--dry-run", *(["--scale", "small"] if where == "scale" else []))
     refused(code, err)
+
+
+def test_out_onto_a_finished_run_of_another_spec_is_refused(capsys, tmp_path):
+    out = str(tmp_path / "run")
+    assert call(capsys, "run", "-d", "ring8", "-l", "ns", "--steps", "2", "--set", "eval_samples=64", "--out", out)[0] == 0
+    refused(*call(capsys, "run", "-d", "ring8", "-l", "hinge", "--steps", "2", "--set", "eval_samples=64", "--out", out),
+            "holds run ring8-ns-s0")
+    assert call(capsys, "run", "-d", "ring8", "-l", "ns", "--steps", "2", "--set", "eval_samples=64", "--out", out)[0] == 0

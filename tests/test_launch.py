@@ -252,9 +252,12 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     assert store.load_verified(f)["step"] == 3
     import pickle
 
-    f.write_bytes(pickle.dumps({"step": 5, "x": print}))  # an arbitrary pickle is refused, never executed
-    (tmp_path / (store.CHECKPOINT + store.DIGEST)).unlink()
-    with pytest.raises(Exception):
+    import hashlib
+
+    data = pickle.dumps({"step": 5, "x": print})  # an arbitrary pickle, with a matching checksum, is refused, never run
+    f.write_bytes(data)
+    (tmp_path / (store.CHECKPOINT + store.DIGEST)).write_text(hashlib.sha256(data).hexdigest() + "  checkpoint.pt\n")
+    with pytest.raises(pickle.UnpicklingError):
         store.load_verified(f)
 
 

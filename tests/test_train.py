@@ -81,6 +81,40 @@ def test_corrupt_checkpoint_is_kept_aside_and_run_redone(tmp_path, tiny_mlp):
     assert any(p.name.startswith("checkpoint.pt.bad-") for p in path.iterdir())
 
 
+def test_a_checkpoint_without_its_checksum_is_never_used(tmp_path, tiny_mlp):
+    """checkpoint.pt whose .sha256 is gone cannot be verified: it is set aside like a corrupt one (the run resumes
+    from the previous checkpoint or restarts, with the same numbers), and best.pt is refused in one line."""
+    spec = small_spec(tiny_mlp)
+    clean = execute(spec, tmp_path / "clean", ExecOptions(progress=False))
+    path = tmp_path / "r"
+    execute(spec, path, ExecOptions(progress=False, stop_after=30))
+    (path / (store.CHECKPOINT + store.DIGEST)).unlink()
+    with pytest.warns(UserWarning, match="no readable checksum"):
+        rec = execute(spec, path, ExecOptions(progress=False))
+    assert rec["metrics"] == clean["metrics"]
+    best = tmp_path / "clean" / store.BEST
+    if best.exists():
+        (best.with_name(best.name + store.DIGEST)).unlink()
+        with pytest.raises(ResultsError, match="cannot be verified"):
+            store.load_verified(best)
+
+
+def test_a_cell_finished_by_another_process_meanwhile_is_not_run_again(tmp_path, tiny_mlp, monkeypatch):
+    """The check before the claim can be stale: after taking the claim, execute looks again."""
+    spec = small_spec(tiny_mlp)
+    path = tmp_path / "r"
+    first = execute(spec, path, ExecOptions(progress=False))
+    real, calls = store.is_finished, []
+
+    def stale_once(p):
+        calls.append(p)
+        return False if len(calls) == 1 else real(p)
+
+    monkeypatch.setattr(store, "is_finished", stale_once)
+    monkeypatch.setattr("ganbench.runner.build", lambda *a, **k: pytest.fail("evaluated twice"))
+    assert execute(spec, path, ExecOptions(progress=False)) == first
+
+
 def test_claim_refuses_a_live_owner(tmp_path):
     import os
     import subprocess

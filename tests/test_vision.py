@@ -168,6 +168,14 @@ def test_prepared_copies_are_built_once_and_keyed_by_their_files(tmp_path, monke
     c = get_dataset(f"imagefolder:{folder}@8")
     assert len(c) == 4 and c.fingerprint != a.fingerprint
     assert len(list((tmp_path / "root" / "ganbench-prepared").iterdir())) == 2
+    # an image replaced by another of the same name and size is new content: a new prepared copy, never the old one
+    import os
+
+    later = (folder / "3.png").stat().st_mtime_ns + 10**9  # rewritten in place: same name and size, a new time
+    os.utime(folder / "3.png", ns=(later, later))
+    _load.cache_clear()
+    d = get_dataset(f"imagefolder:{folder}@8")
+    assert d.fingerprint != c.fingerprint
 
 
 MISSING = {

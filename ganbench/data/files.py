@@ -171,8 +171,9 @@ def prepared(name: str, paths: Sequence[Path], size: int, crop: int | None, base
 
     key = hashlib.sha256()
     key.update(f"v{PREPARE_VERSION} {size} {crop} {salt}\n".encode())
-    for p in paths:
-        key.update(f"{p.relative_to(base).as_posix()} {p.stat().st_size}\n".encode())
+    for p in paths:  # by content's stand-ins: name, size and modification time (an edited image is a new copy)
+        st = p.stat()
+        key.update(f"{p.relative_to(base).as_posix()} {st.st_size} {st.st_mtime_ns}\n".encode())
     out = find_prepared(f"{name}-{size}-{key.hexdigest()[:12]}.npy")
     if not out.exists():  # written under a temporary name, then renamed: never half a file under the final name
         try:
