@@ -13,7 +13,7 @@ from ganbench.models import build_models
 from ganbench.optim import OptimSettings, make_optimizers
 from ganbench.registry import load_builtins
 from ganbench.spec import RunSpec
-from ganbench.tricks.base import TrickStack, make_trick
+from ganbench.tricks.base import TrickStack, compose
 
 
 @dataclass
@@ -67,7 +67,8 @@ def build(spec: RunSpec, device: str | torch.device = "cpu") -> Setup:
     load_builtins()
     device = torch.device(device)
     data = scored_with(get_dataset(spec.dataset), spec.features)
-    tricks = TrickStack(make_trick(t.name, dict(t.params)) for t in spec.tricks)
+    tricks = compose(spec.tricks)
+    tricks.check(spec, LOSSES.get(spec.loss))  # on the very instances that train
     tricks.bind_data(data)
     torch.manual_seed(spec.seed)
     G, D = build_models(spec.arch, data.sample_shape, spec.z_dim + tricks.code_dim(),

@@ -106,9 +106,9 @@ def cost(spec: RunSpec) -> float:
     import math
 
     from ganbench.data import get_dataset
-    from ganbench.tricks.base import TrickStack, make_trick
+    from ganbench.tricks.base import compose
 
-    stack = TrickStack(make_trick(t.name, dict(t.params)) for t in spec.tricks)
+    stack = compose(spec.tricks)
     batch = stack.batch_size(spec.batch_size) / spec.batch_size
     extra = sum(t.extra_cost() for t in stack.tricks)
     per_step = stack.d_steps(1) * (1 + extra) + stack.g_steps(1)

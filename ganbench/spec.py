@@ -138,8 +138,9 @@ SCALARS = {"seed": int, "steps": int, "batch_size": int, "z_dim": int, "eval_sam
 # The least value of each integer field (quality_every 0: no quality probe; two samples make the least covariance).
 INT_MIN = {"seed": 0, "steps": 1, "batch_size": 1, "z_dim": 1, "eval_samples": 2, "log_every": 1, "quality_every": 0,
            "quality_samples": 2}
-# Each float field's range: (low, high, whether low itself is allowed); high is never allowed.
-FLOAT_RANGE = {"lr_g": (0.0, math.inf, False), "lr_d": (0.0, math.inf, False), "beta1": (0.0, 1.0, True),
+# Each float field's range: (low, high, whether low itself is allowed); high is never allowed. A learning rate of 0
+# freezes that player (a legitimate ablation).
+FLOAT_RANGE = {"lr_g": (0.0, math.inf, True), "lr_d": (0.0, math.inf, True), "beta1": (0.0, 1.0, True),
                "beta2": (0.0, 1.0, True)}
 METHOD_MAX = 120  # characters of a method label
 
@@ -171,7 +172,8 @@ def check_scalar(key: str, value: Any, where: str) -> Any:
             raise SpecError(f"{where}: {key}={value!r} is out of range; allowed: integers >= {INT_MIN[key]}")
         return number
     low, high, closed = FLOAT_RANGE[key]
-    allowed = f"{'[' if closed else '('}{low:g}, {high:g})" if math.isfinite(high) else f"> {low:g}"
+    allowed = (f"{'[' if closed else '('}{low:g}, {high:g})" if math.isfinite(high)
+               else f"{'>=' if closed else '>'} {low:g}")
     if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
         raise SpecError(f"{where}: {key}={value!r} is not a finite number; allowed: {allowed}")
     if not (low <= number if closed else low < number) or not number < high:
@@ -277,7 +279,7 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         if k == "quality_every" and k not in full:  # after steps is an integer
             full[k] = max(1, full["steps"] // QUALITY_PROBES)
         full[k] = check_scalar(k, full[k], where)
-    from ganbench.tricks.base import TRICKS, TrickStack, make_trick
+    from ganbench.tricks.base import compose
     from ganbench.optim import OPTIMIZERS
     from ganbench.models import ARCHS
 
@@ -287,15 +289,13 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
     full["protocols"] = check_protocols(full["protocols"], data, where)
     check_features(full["features"], data, where)
     check_buildable(full["arch"], data.sample_shape, full["z_dim"], full["arch_options"], where)
-    instances = [make_trick(n, p) for n, p in parse_tricks(full["tricks"]).items()]
-    full["tricks"] = tuple(sorted((TrickSpec(t.name, tuple(sorted(t.params().items()))) for t in instances),
-                                  key=lambda s: (TRICKS.get(s.name).order, s.name)))
+    stack = compose(parse_tricks(full["tricks"]).items())
+    full["tricks"] = tuple(TrickSpec(t.name, tuple(sorted(t.params().items()))) for t in stack.tricks)
     if not label_given:  # the loss or preset name, then each added trick in application order
         full["method"] = "+".join([name] + [trick_label(t) for t in full["tricks"] if t.name not in preset_tricks])
     spec = RunSpec(**full)
     if spec.batch_size > len(data):
         raise SpecError(f"{where}: batch_size {spec.batch_size} exceeds the {len(data)} samples of {spec.dataset}")
-    stack = TrickStack(instances)
     stack.check(spec, LOSSES.get(spec.loss))
     stack.bind_data(data)
     options = stack.arch_options(spec.arch, dict(spec.arch_options))
@@ -424,9 +424,66 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- suites
 
-SUITE_KEYS = {"name", "description", "seeds", "base", "grid", "overrides", "exclude", "scales", "reproduces", "launch",
-              "search", "baseline"}
-SCALE_KEYS = {"seeds", "set", "overrides", "description", "differences", "exclude", "search"}
+# A suite file's keys, and a scale's, with what each holds: the schema `load_suite` checks against, and the source
+# of README's suite reference (render_reference; a test keeps the two equal).
+SUITE_KEYS = {
+    "name": "the suite's name (default: the file's stem); names its results directory: 1-64 letters, digits, '.', '_', '-'",
+    "description": "free text; its first line is what `ganbench list suites` prints",
+    "seeds": "a count N (seeds 0..N-1) or a list of distinct non-negative integers; every cell runs each seed",
+    "base": "run-spec fields every cell starts from",
+    "grid": "axes to cross ({field: [values]}), or a list of such blocks whose cells are united",
+    "overrides": "a list of {when: {field: value(s)}, set: {field: value}}: fields set on the cells that match",
+    "exclude": "a list of {field: value(s)} conditions: matching cells are left out",
+    "scales": "named variants ({name: scale}), chosen with --scale; results go to <suite>-<scale>/",
+    "reproduces": "the paper this suite sets its numbers against: citation, published numbers, claims, margin",
+    "launch": "how to execute it: workers, devices, partition, time_min, gpus_per_task, cpus_per_task, "
+              "runs_per_task, array_parallelism, extra (known submitit parameters, plain values)",
+    "search": "a random hyper-parameter search: samples, space, tie, include_base, seeds, seed",
+    "baseline": "the method label every other method on a data set is tested against",
+}
+SCALE_KEYS = {
+    "description": "what the scale is for (reproduction reports quote it)",
+    "seeds": "this scale's seeds (a count or a list), instead of the suite's",
+    "set": "run-spec fields set on every cell last",
+    "overrides": "per-cell {when, set} applied after `set`",
+    "exclude": "more cells to leave out at this scale",
+    "differences": "how this scale departs from the paper's protocol (listed in the reproduction report)",
+    "search": "search keys replacing the suite's (e.g. {samples: 2})",
+}
+FIELD_HELP = {
+    "dataset": "data set name (`ganbench list datasets`)", "loss": "loss or preset name (`ganbench list losses`)",
+    "method": "the leaderboard row's label (default: the loss and its tricks)",
+    "arch": "architecture (default: the data set's)", "arch_options": "the architecture's options, e.g. {width: 16}",
+    "tricks": "tricks with parameters: [sn, {gp: {lam: 10}}] (`ganbench list tricks`)",
+    "seed": "set by the suite's seeds, not in a suite", "steps": "G updates", "batch_size": "real samples per D step",
+    "z_dim": "latent size", "optimizer": "adam (default), rmsprop or sgd", "lr_g": "G's learning rate", "lr_d": "D's learning rate",
+    "beta1": "Adam's beta1", "beta2": "Adam's beta2", "eval_samples": "generated samples scored at the end",
+    "log_every": "steps between history rows", "quality_every": "steps between quality probes (0: none)",
+    "quality_samples": "samples per quality probe", "protocols": "extra evaluation protocols (`ganbench list protocols`)",
+    "features": "the feature extractor of every image metric (default: the data set's)",
+    "hp_sample": "set by a suite's search, not by hand",
+}
+
+
+def render_reference() -> str:
+    """README's suite reference, from the schema: suite keys, scale keys, run-spec fields with their types and
+    allowed ranges."""
+    lines = ["| suite key | holds |", "|---|---|", *[f"| `{k}` | {v} |" for k, v in SUITE_KEYS.items()], "",
+             "| scale key | holds |", "|---|---|", *[f"| `{k}` | {v} |" for k, v in SCALE_KEYS.items()], "",
+             "| run-spec field | type and range | what |", "|---|---|---|"]
+    for name in FIELDS:
+        if name in INT_MIN:
+            kind = f"integer >= {INT_MIN[name]}"
+        elif name in FLOAT_RANGE:
+            low, high, closed = FLOAT_RANGE[name]
+            kind = (f"number in {'[' if closed else '('}{low:g}, {high:g})" if math.isfinite(high)
+                    else f"number {'>=' if closed else '>'} {low:g}")
+        elif SCALARS.get(name) is str:
+            kind = "text"
+        else:
+            kind = {"tricks": "list", "arch_options": "mapping", "protocols": "list of names"}.get(name, "integer")
+        lines.append(f"| `{name}` | {kind} | {FIELD_HELP.get(name, '')} |")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)

@@ -168,3 +168,15 @@ def test_features_field_scores_in_another_extractor_and_enters_the_run_id_only_w
         build_spec({"dataset": "mnist", "loss": "ns", "features": "ganbench-mnsit"})
     with pytest.raises(SpecError, match="applies to image data sets"):
         build_spec({"dataset": "ring8", "loss": "ns", "features": "ganbench-mnist"})
+
+
+def test_readme_suite_reference_is_the_schema():
+    """README's suite reference is generated from the schema `load_suite` checks (spec.render_reference): docs and
+    code cannot drift apart."""
+    from pathlib import Path
+
+    from ganbench.spec import render_reference
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = text.split("<!-- suite-reference:begin -->\n")[1].split("<!-- suite-reference:end -->")[0]
+    assert block == render_reference()

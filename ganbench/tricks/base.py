@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Iterable
 
@@ -197,21 +199,52 @@ def register_trick(name: str):
 
 
 def make_trick(name: str, params: dict[str, Any]) -> Trick:
-    """Instantiate trick `name` with `params`; unknown or ill-typed parameters are a SpecError."""
+    """Instantiate trick `name` with `params`, strictly typed like the run spec's fields (an integer parameter
+    takes an integer or an integral float, a float one a finite number, a boolean one true/false; numeric text
+    is read as a number); unknown or ill-typed parameters are a SpecError line naming the trick and parameter."""
     cls = TRICKS.get(name)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init} if dataclasses.is_dataclass(cls) else {}
-    unknown = sorted(set(params) - set(fields))
-    if unknown:
-        valid = ", ".join(sorted(fields)) or "none"
-        raise SpecError(f"trick {name!r} has no parameter {', '.join(unknown)}; its parameters: {valid}")
-    coerced = {}
-    for k, v in params.items():
-        default = getattr(cls, k, None)
-        try:
-            coerced[k] = type(default)(v) if isinstance(default, (int, float)) and not isinstance(default, bool) else v
-        except (TypeError, ValueError):
-            raise SpecError(f"trick {name!r}: parameter {k}={v!r} is not a {type(default).__name__}") from None
-    return cls(**coerced)
+    for k in params:
+        if k not in fields:
+            close = difflib.get_close_matches(str(k), sorted(fields), n=1)
+            hint = f"did you mean {close[0]}?" if close else f"its parameters: {', '.join(sorted(fields)) or 'none'}"
+            raise SpecError(f"trick {name!r} has no parameter {k!r}; {hint}")
+    return cls(**{k: _param(name, k, v, getattr(cls, k, None)) for k, v in params.items()})
+
+
+def _param(trick: str, key: str, value: Any, default: Any) -> Any:
+    """One trick parameter, checked against the type of its default."""
+    bad = SpecError(f"trick {trick!r}: parameter {key}={value!r} is not a{'n' if isinstance(default, int) else ''} "
+                    f"{type(default).__name__}")
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if isinstance(default, (int, float)):
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                raise bad from None
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+            raise bad
+        if isinstance(default, int):
+            if not float(number).is_integer():
+                raise bad
+            return int(number)
+        return float(number)
+    return value
+
+
+def compose(tricks: Iterable[Any]) -> "TrickStack":
+    """The one place a run's tricks are made, for building its spec, training it and costing it: TrickSpecs or
+    (name, params) pairs -> checked instances (make_trick) in application order (TRICKS order, then name)."""
+    made = []
+    for t in tricks:
+        name, params = (t.name, dict(t.params)) if hasattr(t, "name") else (t[0], dict(t[1]))
+        made.append(make_trick(name, params))
+    return TrickStack(made)
 
 
 class TrickStack:

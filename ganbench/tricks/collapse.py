@@ -140,13 +140,13 @@ class Unrolled(Trick):
         require(self.k >= 1, "unrolled: k must be at least 1")
         if not self.second_order:
             return
-        from ganbench.tricks.base import Trick as Base, make_trick
+        from ganbench.tricks.base import TRICKS, Trick as Base
 
         require(spec.optimizer == "adam", f"unrolled(second_order) differentiates through Adam updates of D; "
                                           f"the run's optimizer is {spec.optimizer!r}")
         hooks = ("d_penalty", "d_targets", "g_objective", "fake_labels", "configure_optim", "g_context")
         for t in spec.tricks:
-            other = type(make_trick(t.name, dict(t.params)))
+            other = TRICKS.get(t.name)
             changed = [h for h in hooks if getattr(other, h) is not getattr(Base, h)]
             require(t.name == self.name or not changed or changed == ["configure_optim"] and t.name == "ttur",
                     f"unrolled(second_order) unrolls the loss's own D objective with Adam; it cannot be combined "
