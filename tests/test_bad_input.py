@@ -245,3 +245,17 @@ def test_out_onto_a_finished_run_of_another_spec_is_refused(capsys, tmp_path):
     refused(*call(capsys, "run", "-d", "ring8", "-l", "hinge", "--steps", "2", "--set", "eval_samples=64", "--out", out),
             "holds run ring8-ns-s0")
     assert call(capsys, "run", "-d", "ring8", "-l", "ns", "--steps", "2", "--set", "eval_samples=64", "--out", out)[0] == 0
+
+
+def test_run_ids_are_short_plain_directory_names(tmp_path):
+    """Whatever the data set's path or the method's label, a run_id is one plain file name."""
+    import re
+
+    from ganbench.spec import build_spec
+
+    spec = build_spec({"dataset": "ring8", "loss": "ns", "method": "a/../" + "x" * 110 + " / é"})
+    assert re.fullmatch(r"[a-zA-Z0-9_.+-]{1,171}", spec.run_id) and "/" not in spec.run_id
+    import dataclasses
+
+    deep = dataclasses.replace(spec, dataset="imagefolder:" + "/a-long-folder-name" * 30 + "@64")
+    assert re.fullmatch(r"[a-zA-Z0-9_.+-]{1,171}", deep.run_id) and deep.run_id != spec.run_id

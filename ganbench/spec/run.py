@@ -11,6 +11,9 @@ from typing import Any, Mapping
 
 
 
+RUN_ID_LABEL = 160  # characters of a run_id's readable prefix (a long image-folder path must not exceed a file name)
+
+
 @dataclass(frozen=True)
 class TrickSpec:
     """A trick name with its parameters (sorted), as stored in a run spec."""
@@ -80,7 +83,7 @@ class RunSpec:
         """Readable prefix + hash of the canonical spec: equal specs share a run directory."""
         sample = f"-h{self.hp_sample}" if self.hp_sample else ""
         label = re.sub(r"[^a-zA-Z0-9_.+-]", "_", f"{self.dataset}-{self.method}-s{self.seed}{sample}")
-        return f"{label}-{self.digest[:10]}"
+        return f"{label[:RUN_ID_LABEL]}-{self.digest[:10]}"  # a directory name: [a-zA-Z0-9_.+-], at most 171 characters
 
     @staticmethod
     def from_json(d: Mapping[str, Any]) -> "RunSpec":
