@@ -93,46 +93,16 @@ class Registry(Generic[T]):
         return len(self._entries)
 
 
-_BUILTINS = (
-    "ganbench.data.toy2d",
-    "ganbench.data.digits",
-    "ganbench.data.vision",
-    "ganbench.data.folders",
-    "ganbench.models.mlp",
-    "ganbench.models.dcgan",
-    "ganbench.models.resnet",
-    "ganbench.models.sndcgan",
-    "ganbench.models.infogan",
-    "ganbench.losses",
-    "ganbench.tricks.penalties",
-    "ganbench.tricks.normalization",
-    "ganbench.tricks.schedule",
-    "ganbench.tricks.labels",
-    "ganbench.tricks.inputs",
-    "ganbench.tricks.init",
-    "ganbench.tricks.latent",
-    "ganbench.tricks.conditioning",
-    "ganbench.tricks.averaging",
-    "ganbench.tricks.collapse",
-    "ganbench.tricks.augment",
-    "ganbench.tricks.arch",
-    "ganbench.presets",
-    "ganbench.metrics.points",
-    "ganbench.metrics.images",
-    "ganbench.metrics.memorization",
-    "ganbench.metrics.ndb",
-    "ganbench.metrics.protocols",
-)
 _loaded: set[str] = set()
 _user_plugins: list[str] = []
 
 
 def load_builtins() -> None:
-    """Import every built-in module once, so that each registers its entries, then the installed plugins."""
-    for mod in _BUILTINS:
-        if mod not in _loaded:
-            importlib.import_module(mod)
-            _loaded.add(mod)
+    """Register every built-in entry (ganbench.builtins imports their modules; imported here, not at the top,
+    because those modules import this one), then the installed plugins, once per process."""
+    if "ganbench.builtins" not in _loaded:
+        importlib.import_module("ganbench.builtins")
+        _loaded.add("ganbench.builtins")
     if "<entry-points>" not in _loaded:
         _loaded.add("<entry-points>")
         for ep in entry_points(group=PLUGIN_GROUP):
