@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing as mp
+import os
 import signal
+import threading
+import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -133,9 +136,27 @@ def local(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOption
                     on_death=_interrupted)
 
 
-def _worker_main(conn, threads: int, device: str | None, fn: Callable) -> None:
-    """A pool worker: receive (index, job), send back (index, fn(job)); None ends it."""
+PARENT_POLL_S = 1.0  # how often a worker checks that the process that started it is still alive
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker as soon as its parent is gone (killed with SIGTERM or SIGKILL: daemon processes are only
+    stopped by a parent that exits normally). The run it was training keeps its last checkpoint, and its claim,
+    naming a dead process, is taken over by the next `ganbench bench`: nothing trains on, unwatched."""
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _worker_main(conn, threads: int, device: str | None, fn: Callable, parent: int | None = None) -> None:
+    """A pool worker: receive (index, job), send back (index, fn(job)); None ends it. It ends with its parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops the workers
+    if parent is not None:
+        _exit_with_parent(parent)
     _init_worker(threads, device)
     while True:
         msg = conn.recv()
@@ -171,7 +192,7 @@ def pool_map(fn: Callable, payload: Sequence, workers: int, show: bool = True, d
     def start(k: int):
         parent, child = ctx.Pipe()
         device = devices[k % len(devices)]
-        proc = ctx.Process(target=_worker_main, args=(child, 1, device, fn), daemon=True)
+        proc = ctx.Process(target=_worker_main, args=(child, 1, device, fn, os.getpid()), daemon=True)
         proc.start()
         child.close()
         return {"k": k, "proc": proc, "conn": parent, "job": None}

@@ -113,6 +113,47 @@ def test_pool_replaces_a_killed_worker_and_finishes_the_rest():
     assert sorted(out) == ["a", "b", "c", "d", f"died:die:{-signal.SIGKILL}"]
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_workers_end_with_a_killed_bench(tmp_path, sig):
+    """A `ganbench bench` killed from outside (SIGTERM or SIGKILL) takes its worker processes with it within
+    seconds: none trains on unwatched, burning the CPU and its cells' claims."""
+    (tmp_path / "long.yaml").write_text("name: long\nseeds: 2\nbase: {dataset: ring8, loss: ns, steps: 200000, "
+                                        "eval_samples: 64}\ngrid: {loss: [ns]}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "ganbench.cli", "bench", str(tmp_path / "long.yaml"), "--workers",
+                             "2", "--results", str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while len(_children(proc.pid)) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+        deadline = time.time() + 15
+        while any(os.path.exists(f"/proc/{w}") and "zombie" not in open(f"/proc/{w}/status").read().lower()
+                  for w in workers) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not [w for w in workers if os.path.exists(f"/proc/{w}")
+                    and "zombie" not in open(f"/proc/{w}/status").read().lower()]
+    finally:
+        proc.kill()
+        for w in _children(proc.pid):
+            os.kill(w, signal.SIGKILL)
+
+
 def test_pool_without_on_death_raises():
     with pytest.raises(GanbenchError, match="worker process died"):
         launch.pool_map(_die_on, ["die", "a"], 2, show=False)
