@@ -33,6 +33,10 @@ def _cases() -> list[tuple[str, str]]:
 
 
 CASES = _cases()
+# One training step of every loss on every architecture, at every shape except InfoGAN's at 128x128: its dense
+# layers there hold 268M parameters (no width option: Lucic et al.'s sizes), 40 s a loss on this CPU, and the step
+# is the same code as at 64x64; test_shapes_and_gradients still builds and differentiates it at 128.
+STEP_CASES = [(a, d) for a, d in CASES if not (a == "infogan" and get_dataset(d).sample_shape[-1] > 64)]
 
 
 @pytest.mark.parametrize("arch,dataset", CASES)
@@ -50,7 +54,7 @@ def test_shapes_and_gradients(arch, dataset):
         assert fake.min() >= -1 and fake.max() <= 1  # tanh output matches the data scale
 
 
-@pytest.mark.parametrize("arch,dataset", CASES)
+@pytest.mark.parametrize("arch,dataset", STEP_CASES)
 @pytest.mark.parametrize("loss", LOSSES.names())
 def test_one_step_of_every_loss_moves_both_players(arch, dataset, loss):
     """compare_gan's GAN test: every architecture x loss, one step at a tiny batch size."""
