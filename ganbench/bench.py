@@ -11,6 +11,7 @@ from ganbench import status as status_mod
 from ganbench import store
 from ganbench.errors import SpecError
 from ganbench.launch import EXECUTORS, LAUNCH_KEYS, Launch, describe
+from ganbench.registry import user_plugins
 from ganbench.spec import load_suite
 from ganbench.train import ExecOptions, check_device
 
@@ -108,8 +109,6 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
                 check_device(d, "--devices")
         store.writable_dir(root, "--results")
         check_weights([spec for spec, _ in todo])  # offline without the weights: one line before any training
-    from ganbench.registry import user_plugins
-
     opts = ExecOptions(device=device, progress=progress, plugins=user_plugins(), **(fast or {}))
     if ckpt_every is not None:
         opts = dataclasses.replace(opts, ckpt_every=ckpt_every)

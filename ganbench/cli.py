@@ -461,11 +461,9 @@ def _extractor_name(ctx, param, value: str) -> str:
     if dataset is None and value not in TRAINERS:
         raise click.BadParameter(f"{value!r} is not one of {', '.join(TRAINERS)} or {labels.PREFIX}<data set>",
                                  param=param)
-    if dataset is not None:
-        data = get_dataset(dataset)
-        if not labels.eligible(data.labels, data.info.get("num_classes")):
-            raise click.BadParameter(f"data set {dataset!r} has no class labels (or more than {labels.MAX_CLASSES} "
-                                     "classes) to train a mode counter on", param=param)
+    if dataset is not None and get_dataset(dataset).info.get("classifier") != value:  # the set names its counter
+        raise click.BadParameter(f"data set {dataset!r} has no class labels (or more than {labels.MAX_CLASSES} "
+                                 "classes) to train a mode counter on", param=param)
     return value
 
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ganbench import store
 from ganbench.errors import GanbenchError
-from ganbench.registry import Registry
+from ganbench.registry import Registry, load_plugin
 from ganbench.spec import RunSpec
 from ganbench.train import ExecOptions
 
@@ -83,8 +83,6 @@ def run_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
     """Execute one job, turning any exception into a recorded failure (error.txt in the run directory); a job whose
     run another live worker holds is left to it."""
     from ganbench.runner import execute
-
-    from ganbench.registry import load_plugin
 
     spec, path, opts = job
     if _WORKER_DEVICE is not None:
@@ -342,7 +340,6 @@ def describe(jobs: Sequence[tuple[RunSpec, Path]], executor: str, launch: Launch
 def reevaluate_one(job: tuple[RunSpec, Path, ExecOptions, int]) -> Outcome:
     """Re-evaluate one finished run (runner.reevaluate), or score it on `draws` sample draws when draws > 1
     (runner.evaluate_draws); a failure is reported, never raised."""
-    from ganbench.registry import load_plugin
     from ganbench.runner import evaluate_draws, reevaluate
 
     spec, path, opts, draws = job

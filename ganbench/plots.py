@@ -164,24 +164,27 @@ def trajectory_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path)
     mixture's means; shows a generator hopping between modes or spreading over them (Metz et al. 2017, Fig. 1)."""
     d = df[df.dataset == dataset].sort_values(["method", "seed"])
     runs = [(r.method, r.seed, suite_path / "runs" / r.run_id / store.PROBE_POINTS) for r in d.itertuples()]
-    loaded = {}
-    for _, _, f in runs:  # a damaged file costs this figure its row, never the leaderboard
-        try:
-            loaded[f] = store.load_torch(f) if f.exists() else None
-        except Exception as e:  # noqa: BLE001 - any damage
-            warnings.warn(f"{f} is unreadable ({type(e).__name__}); its run is left out of the trajectory plot",
-                          stacklevel=2)
-            loaded[f] = None
-    runs = [r for r in runs if loaded[r[2]] is not None]
-    if not runs:
-        return None
+    runs = [r for r in runs if r[2].exists()]
     methods = list(dict.fromkeys(m for m, _, _ in runs))
     per_method = TRAJECTORY_SEEDS if len(methods) <= 2 else 1
-    runs = [r for m in methods for r in [x for x in runs if x[0] == m][:per_method]]
+    shown, kept = [], []
+    for method in methods:  # each method's first readable runs: a damaged file costs its row, never the leaderboard
+        for run in [r for r in runs if r[0] == method]:
+            if sum(m == method for m, _, _ in shown) == per_method:
+                break
+            try:
+                kept.append(store.load_torch(run[2]))
+            except Exception as e:  # noqa: BLE001 - any damage
+                warnings.warn(f"{run[2]} is unreadable ({type(e).__name__}); its run is left out of the trajectory "
+                              "plot", stacklevel=2)
+                continue
+            shown.append(run)
+    runs = shown
+    if not runs:
+        return None
     from ganbench.data import get_dataset
 
     centres = get_dataset(dataset).info.get("centres")
-    kept = [loaded[f] for _, _, f in runs]
     n_probes = max(len(k["step"]) for k in kept)
     cols = min(TRAJECTORY_COLUMNS, n_probes)
     fig, axes = plt.subplots(len(runs), cols, figsize=(1.9 * cols, 1.9 * len(runs)), squeeze=False)

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ganbench.data.vision import MAX_CLASSES, TRAINED_CLASSIFIER as PREFIX
+from ganbench.data.vision import MAX_CLASSES, TRAINED_CLASSIFIER as PREFIX  # noqa: F401 (MAX_CLASSES: re-exported)
 
 VERSION = 1  # raised when the recipe changes: part of the cached file's name
 SEED = 0
@@ -39,12 +39,6 @@ def name_of(dataset: str) -> str:
 def dataset_of(name: str) -> str | None:
     """The data set of a trained-classifier extractor name (None for any other name)."""
     return name[len(PREFIX):] if name.startswith(PREFIX) else None
-
-
-def eligible(labels: torch.Tensor | None, num_classes: int | None) -> bool:
-    """Whether a labelled set gets a trained mode counter: labels, and 2..MAX_CLASSES classes (a 32x32 convnet
-    cannot tell 200 or 1,000 classes apart well enough to count their modes)."""
-    return labels is not None and num_classes is not None and 2 <= num_classes <= MAX_CLASSES
 
 
 class ClassNet(nn.Module):
@@ -101,9 +95,14 @@ def steps_for(n_train: int) -> int:
     return min(MAX_STEPS, EPOCHS * -(-n_train // BATCH))
 
 
+def channels_of(x: torch.Tensor) -> int:
+    """The net's input channels for uint8 images x: 3 for RGB, else 1."""
+    return 3 if x.shape[1] == 3 else 1
+
+
 def train_classifier(x: torch.Tensor, y: torch.Tensor, classes: int) -> ClassNet:
     """Train ClassNet deterministically (Adam, one-cycle schedule, shifts and, for RGB, flips) on uint8 images."""
-    channels = 3 if x.shape[1] == 3 else 1
+    channels = channels_of(x)
     g = torch.Generator().manual_seed(SEED)
     torch.manual_seed(SEED)
     net = ClassNet(channels, classes)
@@ -159,14 +158,14 @@ def train_and_record(dataset: str) -> tuple[ClassNet, dict]:
     start = time.perf_counter()
     try:
         net = train_classifier(x_tr, y_tr, classes)
-        acc = accuracy(net, x_te, y_te, shape_of(net.state_dict())[0])
+        acc = accuracy(net, x_te, y_te, channels_of(data.x))
     finally:
         torch.set_num_threads(threads)
     return net, {"name": name_of(dataset), "dataset": dataset, "fingerprint": data.fingerprint, "classes": classes,
                  "heldout_accuracy": acc, "heldout": heldout, "version": VERSION, "seed": SEED,
                  "steps": steps_for(len(x_tr)), "batch": BATCH, "input": f"resized to {SIZE}x{SIZE}",
                  "optimizer": "Adam, one-cycle schedule to 3e-3",
-                 "augmentation": "random shifts of up to 2 pixels" + (", horizontal flips" if data.x.shape[1] == 3 else ""),
+                 "augmentation": "random shifts of up to 2 pixels" + (", horizontal flips" if channels_of(data.x) == 3 else ""),
                  "train_images": len(x_tr), "threads": 1, "train_s": round(time.perf_counter() - start, 1),
                  "torch": torch.__version__}
 

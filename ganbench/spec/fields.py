@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import re
 from typing import Any, Iterable, Mapping
 
 import yaml
@@ -13,6 +12,7 @@ import yaml
 from ganbench import yamlfile
 from ganbench.errors import SpecError
 from ganbench.spec.run import RunSpec, TrickSpec
+from ganbench.values import read_number
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunSpec)}
@@ -49,16 +49,9 @@ def check_scalar(key: str, value: Any, where: str) -> Any:
             raise SpecError(f"{where}: method label {value!r} must be printable text of at most {METHOD_MAX} "
                             "characters, not starting with '.'")
         return value
-    number = value
-    if isinstance(value, str):
-        try:
-            number = int(value) if typ is int and re.fullmatch(r"[+-]?\d+", value.strip()) else float(value)
-        except ValueError:
-            number = value
+    number = read_number(value, integer=typ is int)
     if typ is int:
-        if isinstance(number, float) and math.isfinite(number) and number.is_integer():
-            number = int(number)
-        if isinstance(number, bool) or not isinstance(number, int):
+        if number is None:
             raise SpecError(f"{where}: {key}={value!r} is not an integer; allowed: integers >= {INT_MIN[key]}")
         if number < INT_MIN[key]:
             raise SpecError(f"{where}: {key}={value!r} is out of range; allowed: integers >= {INT_MIN[key]}")
@@ -66,11 +59,11 @@ def check_scalar(key: str, value: Any, where: str) -> Any:
     low, high, closed = FLOAT_RANGE[key]
     allowed = (f"{'[' if closed else '('}{low:g}, {high:g})" if math.isfinite(high)
                else f"{'>=' if closed else '>'} {low:g}")
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+    if number is None:
         raise SpecError(f"{where}: {key}={value!r} is not a finite number; allowed: {allowed}")
     if not (low <= number if closed else low < number) or not number < high:
         raise SpecError(f"{where}: {key}={value!r} is out of range; allowed: {allowed}")
-    return float(number)
+    return number
 
 
 def parse_tricks(value: Any) -> dict[str, dict[str, Any]]:

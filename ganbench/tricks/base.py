@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Iterable
 
@@ -32,6 +31,7 @@ from torch import Tensor, nn
 from ganbench.errors import SpecError
 from ganbench.optim import OptimSettings
 from ganbench.registry import Registry
+from ganbench.values import read_number
 
 if TYPE_CHECKING:
     from ganbench.losses import Loss
@@ -221,19 +221,10 @@ def _param(trick: str, key: str, value: Any, default: Any) -> Any:
             raise bad
         return value
     if isinstance(default, (int, float)):
-        number = value
-        if isinstance(value, str):
-            try:
-                number = float(value)
-            except ValueError:
-                raise bad from None
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+        number = read_number(value, integer=isinstance(default, int))
+        if number is None:
             raise bad
-        if isinstance(default, int):
-            if not float(number).is_integer():
-                raise bad
-            return int(number)
-        return float(number)
+        return number
     return value
 
 
