@@ -7,13 +7,16 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from ganbench import status as status_mod
-from ganbench import store
+from ganbench import status as status_mod, store
 from ganbench.errors import SpecError
 from ganbench.launch import EXECUTORS, LAUNCH_KEYS, Launch, describe
 from ganbench.registry import user_plugins
 from ganbench.spec import load_suite
-from ganbench.train import ExecOptions, check_device
+from ganbench.execution import ExecOptions, check_device
+from ganbench.metrics.features import check_weights
+from ganbench.budget import write_suite_budget
+from ganbench.leaderboard import Options, write_leaderboard
+from ganbench.plots import write_plots
 
 
 # submitit's Slurm parameters a suite may set under launch: extra (as slurm_<name> or <name>), each to one plain value.
@@ -101,8 +104,6 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
             echo(line)
         return 0
     if todo:
-        from ganbench.metrics.images import check_weights
-
         if executor == "local":  # Slurm jobs run on the cluster's devices, not this machine's
             check_device(device)
             for d in settings.devices:
@@ -131,9 +132,6 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
 def write_results(root: Path, ids: list[str], suite) -> list[Path]:
     """Everything derived from a suite's finished runs: plots, the budget curve of a search (both shown on the HTML
     page), the leaderboard in its formats and the reproduction report."""
-    from ganbench.budget import write_suite_budget
-    from ganbench.leaderboard import Options, write_leaderboard
-    from ganbench.plots import write_plots
 
     paths = write_plots(root, ids)
     if suite.search is not None:

@@ -2,7 +2,7 @@
 equal?", Sec. 5: comparisons of GANs depend on the computational budget, because a method that is worse at its
 default settings may be better after a search of k settings).
 
-For each data set and method, the suite's random search (ganbench.search) gave K hyper-parameter samples; a sample's
+For each data set and method, the suite's random search (ganbench.spec.search) gave K hyper-parameter samples; a sample's
 value is the mean of the metric over its training seeds (its runs with a value; a sample whose every run diverged has
 none and is left out, and counted as failed). Lucic et al. estimate the best score reached with budget k by drawing
 k of the K samples with replacement and taking the best, many times over. Here that expectation is computed exactly
@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ganbench import stats, store
-from ganbench.search import stable_hash
+from ganbench.spec.search import stable_hash
+from ganbench.leaderboard import load_results
 
 HP = "hp_sample"  # the run column naming a run's hyper-parameter sample (absent or empty: sample 0)
 SHOWN_BUDGETS = (1, 2, 5, 10, 20, 50, 100)  # the budgets budget.md tabulates (up to the largest K)
@@ -234,7 +235,6 @@ def write_budget(suite_path: Path, df: pd.DataFrame, higher: dict[str, bool], ma
 def write_suite_budget(suite_path: Path, run_ids: list[str]) -> list[Path]:
     """write_budget for a suite's current cells, every hyper-parameter sample included (what `ganbench bench` and
     `ganbench leaderboard` write beside the leaderboard); nothing without a search."""
-    from ganbench.leaderboard import load_results
 
     res = load_results(suite_path, run_ids, searched=True)
     return write_budget(suite_path, res.df, res.higher, res.main)

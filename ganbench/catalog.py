@@ -1,17 +1,21 @@
 """Listings of every registry for `ganbench list`."""
 from __future__ import annotations
+from ganbench.data import DATASETS
+from ganbench.losses import LOSSES
+from ganbench.metrics import METRICS
+from ganbench.models import ARCHS
+from ganbench.presets import PRESETS
+from ganbench.registry import load_builtins
+from ganbench.spec import list_suites
+from ganbench.tricks import TRICKS
+from ganbench.launch import EXECUTORS
+from ganbench.metrics.protocols import PROTOCOLS
+from ganbench.spec.search import DISTRIBUTIONS
+from ganbench.stats import TESTS
 
 
 def listing(kind: str) -> dict[str, str]:
     """name -> one-line description for a registry kind."""
-    from ganbench.data import DATASETS
-    from ganbench.losses import LOSSES
-    from ganbench.metrics import METRICS
-    from ganbench.models import ARCHS
-    from ganbench.presets import PRESETS
-    from ganbench.registry import load_builtins
-    from ganbench.spec import list_suites
-    from ganbench.tricks import TRICKS
 
     load_builtins()
     if kind == "suites":
@@ -20,10 +24,6 @@ def listing(kind: str) -> dict[str, str]:
         out = {e.name: e.description for e in LOSSES.entries()}
         out.update({e.name: f"(preset) {e.description}" for e in PRESETS.entries()})
         return out
-    from ganbench.launch import EXECUTORS
-    from ganbench.metrics.protocols import PROTOCOLS
-    from ganbench.search import DISTRIBUTIONS
-    from ganbench.stats import TESTS
 
     reg = {"presets": PRESETS, "tricks": TRICKS, "archs": ARCHS, "datasets": DATASETS, "metrics": METRICS,
            "protocols": PROTOCOLS, "executors": EXECUTORS, "tests": TESTS,

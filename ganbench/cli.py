@@ -7,7 +7,27 @@ from pathlib import Path
 
 import click
 
-from ganbench.errors import GanbenchError
+from ganbench.errors import GanbenchError, ResultsError
+from ganbench.env import DATA_ENV, DOWNLOAD_ENV, FEATURES_ENV, INCEPTION_WEIGHTS_ENV, VGG16_WEIGHTS_ENV
+from ganbench.metrics.labels import PREFIX as LABELS_PREFIX
+from ganbench.metrics.pinned import NETS, env_name
+from ganbench.registry import load_builtins, load_plugin, user_plugins
+from ganbench import bench as bench_mod, catalog, diagnostics, extractor_train as et, health, status, store
+from ganbench.execute import execute
+from ganbench.execution import set_threads
+from ganbench.spec import build_spec, load_suite, parse_set
+from ganbench.execution import ExecOptions, check_device
+from ganbench.metrics.features import check_weights
+from ganbench.speed import measure
+from ganbench.leaderboard import DEFAULT_FORMATS, Options, write_leaderboard
+from ganbench.stats import TESTS
+from ganbench.budget import write_suite_budget
+from ganbench.reproduction import rerender
+from ganbench.plots import health_plot, modes_plot, neighbours_plot, write_plots
+from ganbench.launch import pool_map, reevaluate_one
+from ganbench.data import get_dataset
+from ganbench.extractor_train import TRAINERS
+from ganbench.metrics import labels
 
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
                        help="Root directory of results; a suite writes to RESULTS/SUITE/.")
@@ -37,10 +57,6 @@ def _feature_weights(ctx, param, values):
     import difflib
     import re
 
-    from ganbench.env import INCEPTION_WEIGHTS_ENV, VGG16_WEIGHTS_ENV
-    from ganbench.metrics.labels import PREFIX as LABELS_PREFIX
-    from ganbench.metrics.pinned import NETS, env_name
-
     variables = {**{n: env_name(n) for n in NETS}, "inception-v3-compat": INCEPTION_WEIGHTS_ENV,
                  "vgg16": VGG16_WEIGHTS_ENV}
     for value in values:
@@ -58,7 +74,6 @@ def _feature_weights(ctx, param, values):
 
 def data_options(f):
     """--data-root, --no-download, --feature-extractor and --feature-weights: where data and weights come from."""
-    from ganbench.env import DATA_ENV, DOWNLOAD_ENV, FEATURES_ENV, INCEPTION_WEIGHTS_ENV
 
     options = [
         click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), expose_value=False,
@@ -90,8 +105,6 @@ def fast_options(f):
 
 
 def _plugins(plugins: tuple[str, ...]) -> None:
-    from ganbench.registry import load_builtins, load_plugin
-
     load_builtins()
     for p in plugins:
         load_plugin(p)
@@ -109,7 +122,6 @@ def cli() -> None:
 @PLUGIN
 def list_cmd(kind: str, plugins: tuple[str, ...]) -> None:
     """List registered names with a one-line description."""
-    from ganbench import catalog
 
     _plugins(plugins)
     listing = catalog.listing(kind)
@@ -137,10 +149,6 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
     """Train and evaluate one run (the same code path as a suite cell)."""
     import json
 
-    from ganbench.runner import execute, set_threads
-    from ganbench.spec import build_spec, parse_set
-    from ganbench.train import ExecOptions
-
     _plugins(plugins)
     fields = {"dataset": dataset, "loss": loss, "seed": seed, "tricks": list(tricks)}
     if arch:
@@ -153,9 +161,6 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
         click.echo(json.dumps(spec.to_json(), indent=2))
         click.echo(f"run_id: {spec.run_id}\nrun directory: {path}")
         return
-    from ganbench import store
-    from ganbench.metrics.images import check_weights
-    from ganbench.train import check_device
 
     check_device(device)  # every mistake below is one line before any training
     store.writable_dir(path, "--out")
@@ -190,9 +195,6 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
 def speed(dataset, arch, sets, steps, repeats, threads, device, plugins, amp, channels_last, compile_) -> None:
     """Training images/s of ganbench's loop against a hand-written PyTorch loop with the same models (the plain
     non-saturating GAN), and evaluation images/s."""
-    from ganbench.runner import set_threads
-    from ganbench.spec import build_spec, parse_set
-    from ganbench.speed import measure
 
     _plugins(plugins)
     fields = {"dataset": dataset, "loss": "ns"}
@@ -252,7 +254,6 @@ def bench(suite, results, device, dry_run, executor, workers, devices, retry_fai
           gpus_per_task, cpus_per_task, runs_per_task, slurm_cluster, plugins, add_tricks, scale, amp, channels_last,
           compile_) -> None:
     """Run a suite's missing cells, then write its leaderboard and plots."""
-    from ganbench import bench as bench_mod
 
     _plugins(plugins)
     launch = {"devices": devices, "partition": partition, "time_min": time_min, "gpus_per_task": gpus_per_task,
@@ -275,8 +276,6 @@ def bench(suite, results, device, dry_run, executor, workers, devices, retry_fai
 def status_cmd(suite, results, workers, verbose, plugins, add_tricks, scale) -> None:
     """Each cell's state (done, running, failed, interrupted, pending), the failures' reasons, and an ETA from the
     measured run times."""
-    from ganbench import status, store
-    from ganbench.spec import load_suite
 
     _plugins(plugins)
     s = load_suite(suite, add_tricks, scale)
@@ -301,13 +300,10 @@ def status_cmd(suite, results, workers, verbose, plugins, add_tricks, scale) -> 
 def leaderboard(suite, results, plugins, add_tricks, scale, formats, test, baseline) -> None:
     """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv, .md and .html, and a
     search's budget curve (budget.csv, budget.md, plots/budget_<dataset>.png)."""
-    from ganbench.leaderboard import DEFAULT_FORMATS, Options, write_leaderboard
-    from ganbench.stats import TESTS
 
     TESTS.get(test)
     name, ids, reproduces, baseline = _suite_cells(suite, plugins, add_tricks, scale, baseline)
     options = Options(test=test, baseline=baseline)
-    from ganbench.budget import write_suite_budget
 
     paths = write_suite_budget(results / name, ids)  # nothing without a search
     for p in paths + write_leaderboard(results / name, ids, reproduces, options, formats or DEFAULT_FORMATS):
@@ -321,9 +317,6 @@ def leaderboard(suite, results, plugins, add_tricks, scale, formats, test, basel
 def report(suite, results, scale) -> None:
     """Re-render a reproduction suite's report (reproduction.md) from its committed leaderboard.csv, without its
     runs: the verdicts need each cell's mean, spread and seeds, which the CSV holds."""
-    from ganbench.errors import ResultsError
-    from ganbench.reproduction import rerender
-    from ganbench.spec import load_suite
 
     s = load_suite(suite, (), scale)
     if s.reproduces is None:
@@ -342,7 +335,6 @@ def report(suite, results, scale) -> None:
 @SCALE
 def plot(suite, results, plugins, add_tricks, scale) -> None:
     """Write a suite's figures (its current cells only) to RESULTS/SUITE/plots/."""
-    from ganbench.plots import write_plots
 
     name, ids, _, _ = _suite_cells(suite, plugins, add_tricks, scale)
     for p in write_plots(results / name, ids):
@@ -363,18 +355,12 @@ def evaluate(suite, results, workers, datasets, draws, plugins, add_tricks) -> N
     """Add metrics introduced since a suite's runs were trained, from their final checkpoints (no retraining);
     numbers already recorded must be reproduced exactly, or that run is left as it was. With --draws K, score each
     final checkpoint on K sample draws instead (the spread over sampling seeds). Then the leaderboard."""
-    from ganbench import store
-    from ganbench.launch import pool_map, reevaluate_one
-    from ganbench.leaderboard import Options, write_leaderboard
-    from ganbench.spec import load_suite
-    from ganbench.train import ExecOptions
 
     if draws < 1:
         raise click.BadParameter("must be at least 1", param_hint="--draws")
     _plugins(plugins)
     s = load_suite(suite, add_tricks)
     specs = s.expand()
-    from ganbench.registry import user_plugins
 
     opts = ExecOptions(progress=False, plugins=user_plugins())
     jobs = [(spec, store.run_dir(results, s.name, spec), opts, draws) for spec in specs]
@@ -405,7 +391,6 @@ def evaluate(suite, results, workers, datasets, draws, plugins, add_tricks) -> N
 @data_options
 def health_cmd(runs, plot, samples, checkpoint) -> None:
     """Print each finished run's health verdict with its evidence (and plot its signals and samples)."""
-    from ganbench import health, store
 
     for run in runs:
         if not store.is_finished(run):
@@ -414,8 +399,6 @@ def health_cmd(runs, plot, samples, checkpoint) -> None:
         at = f" at step {v['step']}" if v["step"] is not None else ""
         click.echo(f"{run.name}: {v['verdict']}{at}" + (f": {v['evidence']}" if v["evidence"] else ""))
         if plot:
-            from ganbench.plots import health_plot
-
             health_plot(run)
         if samples:
             _sample_plots(run, store.BEST if checkpoint == "best" else store.CHECKPOINT)
@@ -423,8 +406,6 @@ def health_cmd(runs, plot, samples, checkpoint) -> None:
 
 def _sample_plots(run: Path, checkpoint: str) -> None:
     """modes.png and neighbours.png of one run from its kept `checkpoint` (skipped, with a note, without one)."""
-    from ganbench import diagnostics, store
-    from ganbench.plots import modes_plot, neighbours_plot
 
     if not (run / checkpoint).exists():
         click.echo(f"  {run.name} has no {checkpoint} (not kept with committed results): no sample plots", err=True)
@@ -451,11 +432,6 @@ def extractor() -> None:
 
 
 def _extractor_name(ctx, param, value: str) -> str:
-    from ganbench.data import get_dataset
-    from ganbench.extractor_train import TRAINERS
-    from ganbench.metrics import labels
-    from ganbench.registry import load_builtins
-
     load_builtins()
     dataset = labels.dataset_of(value)
     if dataset is None and value not in TRAINERS:
@@ -476,7 +452,6 @@ def extractor_train(name: str, out: Path) -> None:
     """Retrain an extractor from scratch (one thread, fixed seed) and write its weights: score with them through
     --feature-weights NAME=FILE; their hash tags every value scored in their space. NAME: ganbench-digits,
     ganbench-mnist, or ganbench-classifier:<data set> (e.g. ganbench-classifier:cifar10)."""
-    from ganbench import extractor_train as et
 
     record = et.train(name, out)
     click.echo(f"{out}: {name}@{record['sha256'][:8]}, held-out accuracy {record['heldout_accuracy']:.4f} "
@@ -487,7 +462,6 @@ def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ..
                  baseline: str | None = None) -> tuple[str, list[str], object, str | None]:
     """A suite's name, the run_ids of its current cells (after plugins and --add-trick), the paper it reproduces
     and the baseline method (`baseline`, else the suite's; checked against its methods)."""
-    from ganbench.spec import load_suite
 
     _plugins(plugins)
     s = load_suite(suite, add_tricks, scale)

@@ -12,13 +12,17 @@ from ganbench import store
 from ganbench.build import Setup, build
 from ganbench.errors import ResultsError
 from ganbench.spec import RunSpec
+from ganbench.evaluate import generate
+from ganbench.train import restore
+from ganbench.metrics.points import mode_statistics
+from ganbench.metrics.features import classifier_of, extract
+from ganbench.metrics.images import class_histograms, real_features
+from ganbench.metrics.memorization import _feature_threshold, _pixel_threshold
 
 
 def run_samples(path: Path, checkpoint: str = store.CHECKPOINT) -> tuple[Setup, torch.Tensor, int]:
     """The run's Setup restored from `checkpoint` (checkpoint.pt: the last; best.pt: the probe's choice), the
     evaluation's samples from it (same latents, same count) and the checkpoint's step."""
-    from ganbench.evaluate import generate
-    from ganbench.train import restore
 
     path = Path(path)
     spec = RunSpec.from_json(store.read_json(path / store.SPEC))
@@ -49,14 +53,10 @@ def mode_histogram(s: Setup, fake: torch.Tensor) -> ModeHistogram | None:
     for a data set without modes."""
     info = s.data.info
     if "centres" in info:
-        from ganbench.metrics.points import mode_statistics
-
         gen = torch.tensor(mode_statistics(fake, info["centres"], info["std"])["counts"])
         real = torch.tensor(mode_statistics(s.data.floats(), info["centres"], info["std"])["counts"])
         return ModeHistogram(gen, real, "mixture component (samples within 3 std)")
     if "num_modes" in info and "extractor" in info:
-        from ganbench.metrics.images import class_histograms, classifier_of, extract
-
         name = classifier_of(s.data)
         gen, real = class_histograms(s.data, extract(name, fake)["logits"])
         return ModeHistogram(gen, real, f"class of {name}")
@@ -86,15 +86,12 @@ def nearest(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 def neighbours(s: Setup, fake: torch.Tensor, n: int = 16) -> Neighbours:
     """Nearest training images of the first n generated images (image data sets)."""
-    from ganbench.metrics.memorization import _feature_threshold, _pixel_threshold
 
     fake = fake[:n]
     p_idx, p_dist = nearest(fake, s.data.floats())
     name = s.data.info.get("extractor")
     f_idx = f_dist = f_thr = None
     if name:
-        from ganbench.metrics.images import extract, real_features
-
         f_idx, f_dist = nearest(extract(name, fake)["features"], real_features(s.data.name, name)["features"])
         f_thr = _feature_threshold(s.data.name, name)
     return Neighbours(fake, p_idx, p_dist, _pixel_threshold(s.data.name), f_idx, f_dist, f_thr)

@@ -10,6 +10,8 @@ from ganbench import __version__, memory, store
 from ganbench.build import Setup
 from ganbench.metrics import METRICS, EvalContext, MetricValue
 from ganbench.metrics.protocols import PROTOCOLS
+from ganbench.tricks.latent import Truncation
+from ganbench.tricks.base import Trick
 
 EVAL_SEED_OFFSET = 7_919  # evaluation latents differ from every training step's
 DRAW_STRIDE = 1_000_003  # sample draw d of a run's evaluation uses latent seed seed + EVAL_SEED_OFFSET + d * DRAW_STRIDE
@@ -51,7 +53,6 @@ def evaluate(s: Setup, draw: int = 0) -> tuple[list[MetricValue], torch.Tensor]:
 
 def truncation_curve(s: Setup) -> list[dict] | None:
     """With the truncation trick: every metric at each psi of its curve (fidelity vs variety), else None."""
-    from ganbench.tricks.latent import Truncation
 
     trunc = next((t for t in s.tricks.tricks if isinstance(t, Truncation)), None)
     if trunc is None:
@@ -118,7 +119,6 @@ def cpu_model() -> str:
 
 def sampling_record(s: Setup) -> dict:
     """How the evaluated samples were drawn: G's mode, which generator, the latent prior, the seed."""
-    from ganbench.tricks.base import Trick
 
     latent = [t for t in s.tricks.tricks if type(t).latent is not Trick.latent]
     averaged = [t.name for t in s.tricks.tricks if type(t).eval_generator is not Trick.eval_generator]

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ganbench.tricks.base import WEIGHT_LAYERS
+from ganbench import store
 
 VERDICTS = ("ok", "mode-collapse", "diverged", "stalled")
 EXPLAINED = {
@@ -163,7 +164,6 @@ DETECTORS_VERSION = 2  # 2: coverage/recall judge collapse on data sets without 
 def run_verdict(path: Path, record: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The verdict of the run in directory `path`, from its metrics.json (or `record`), history and spectra,
     stamped with the detectors' version."""
-    from ganbench import store
 
     rec = store.read_json(path / store.METRICS) if record is None else record
     return {**verdict(rec, store.read_history(path), store.read_history(path, store.SPECTRA),

@@ -18,9 +18,12 @@ from tqdm import tqdm
 
 from ganbench import store
 from ganbench.errors import GanbenchError
-from ganbench.registry import Registry, load_plugin
+from ganbench.registry import Registry, load_builtins, load_plugin
 from ganbench.spec import RunSpec
-from ganbench.train import ExecOptions
+from ganbench.execution import ExecOptions
+from ganbench.execute import evaluate_draws, execute, reevaluate
+from ganbench.execution import set_threads
+from ganbench.status import cost
 
 FAILED = "error.txt"
 
@@ -66,9 +69,6 @@ _WORKER_DEVICE: str | None = None  # the device this worker process is pinned to
 
 
 def _init_worker(threads: int, device: str | None = None) -> None:
-    from ganbench.registry import load_builtins
-    from ganbench.runner import set_threads
-
     global _WORKER_DEVICE
     _WORKER_DEVICE = device
     if device and device.startswith("cuda"):
@@ -82,7 +82,6 @@ def _init_worker(threads: int, device: str | None = None) -> None:
 def run_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
     """Execute one job, turning any exception into a recorded failure (error.txt in the run directory); a job whose
     run another live worker holds is left to it."""
-    from ganbench.runner import execute
 
     spec, path, opts = job
     if _WORKER_DEVICE is not None:
@@ -99,22 +98,6 @@ def run_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
         path.mkdir(parents=True, exist_ok=True)
         store.write_text(path / FAILED, traceback.format_exc())
         return Outcome(spec.run_id, False, f"{type(e).__name__}: {e}")
-
-
-def cost(spec: RunSpec) -> float:
-    """A rough relative cost from the spec and its tricks' hooks, to start the longest runs first: steps x batch
-    growth x (D updates, each with its penalties, + look-ahead + G updates) x data size."""
-    import math
-
-    from ganbench.data import get_dataset
-    from ganbench.tricks.base import compose
-
-    stack = compose(spec.tricks)
-    batch = stack.batch_size(spec.batch_size) / spec.batch_size
-    extra = sum(t.extra_cost() for t in stack.tricks)
-    per_step = stack.d_steps(1) * (1 + extra) + stack.g_steps(1)
-    size = math.prod(get_dataset(spec.dataset).sample_shape)
-    return spec.steps * batch * per_step * (1 + size / 64)
 
 
 def _interrupted(job: tuple[RunSpec, Path, ExecOptions], exitcode: int | None) -> Outcome:
@@ -338,9 +321,8 @@ def describe(jobs: Sequence[tuple[RunSpec, Path]], executor: str, launch: Launch
 
 
 def reevaluate_one(job: tuple[RunSpec, Path, ExecOptions, int]) -> Outcome:
-    """Re-evaluate one finished run (runner.reevaluate), or score it on `draws` sample draws when draws > 1
-    (runner.evaluate_draws); a failure is reported, never raised."""
-    from ganbench.runner import evaluate_draws, reevaluate
+    """Re-evaluate one finished run (execute.reevaluate), or score it on `draws` sample draws when draws > 1
+    (execute.evaluate_draws); a failure is reported, never raised."""
 
     spec, path, opts, draws = job
     try:

@@ -17,6 +17,8 @@ import pandas as pd
 from ganbench import health, render, stats, store
 from ganbench.errors import ResultsError
 from ganbench.render import Block, slug
+from ganbench.spec import identity
+from ganbench.reproduction import write_report
 
 ID_COLUMNS = ["run_id", "dataset", "method", "loss", "seed", "hp_sample", "config", "n_tricks", "diverged", "health", "health_step",
               "best_step", "flattery", "train_s", "images_seen", "peak_mib", "device_model"]
@@ -30,7 +32,6 @@ def config_key(spec: dict) -> str:
 
 @functools.lru_cache(maxsize=65536)
 def _config_key(spec_json: str) -> str:  # the seeds of a cell share one computation
-    from ganbench.spec import identity
 
     rest = {k: v for k, v in identity(json.loads(spec_json)).items() if k not in ("tricks", "method", "seed")}
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:12]
@@ -557,8 +558,6 @@ def write_leaderboard(suite_path: Path, run_ids: Collection[str] | None = None, 
             out.append(suite_path / filename)
             store.write_text(out[-1], renderer(shown, suite_path.name))
     if reproduces is not None:
-        from ganbench.reproduction import write_report
-
         runs = load_results(suite_path, run_ids).df if reproduces.claims else None
         out.append(write_report(reproduces, suite_path, agg, runs))
     return out

@@ -15,6 +15,8 @@ import seaborn as sns  # noqa: E402
 
 from ganbench import store  # noqa: E402
 from ganbench.leaderboard import load_results  # noqa: E402
+from ganbench.data import get_dataset
+from ganbench import health
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -182,7 +184,6 @@ def trajectory_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path)
     runs = shown
     if not runs:
         return None
-    from ganbench.data import get_dataset
 
     centres = get_dataset(dataset).info.get("centres")
     n_probes = max(len(k["step"]) for k in kept)
@@ -234,7 +235,6 @@ def write_plots(suite_path: Path, run_ids: Collection[str] | None = None) -> lis
 def health_plot(run_dir: Path) -> Path:
     """health.png of one run: losses, D's accuracy, gradient norms, and the largest singular value of every
     weight matrix of G and D over training, with the health verdict and the step it names marked."""
-    from ganbench import health
 
     run_dir = Path(run_dir)
     rec = store.read_json(run_dir / store.METRICS)

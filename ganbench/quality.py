@@ -17,12 +17,20 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
 from ganbench.build import Setup
 from ganbench.data.base import Dataset
+from ganbench.metrics.features import classifier_of, extract, extractor_tag, feature_extractors
+from ganbench.metrics.images import class_histograms, real_features
+from ganbench.metrics.points import mode_statistics
+from ganbench.metrics.features import weights_digest
+from ganbench.data import get_dataset
+from ganbench.metrics.fidelity import frechet_distance, frechet_statistics
+from ganbench.evaluate import generate
+from ganbench import store
 
 SPLIT_SEED = 4_241  # the halves of the training data
 PROBE_SEED_OFFSET = 104_729  # probe latents differ from the evaluation's and every training step's
@@ -40,8 +48,6 @@ def feature_space(data: Dataset) -> tuple[str, str]:
     """(metric name, feature tag) of a data set's probe: FID in its classifier's features for image sets with a
     registered extractor, the Frechet distance of the raw values (coordinates, pixels) otherwise."""
     if data.info.get("extractor"):
-        from ganbench.metrics.images import extractor_tag, feature_extractors
-
         return "fid", extractor_tag(feature_extractors(data)[0])
     return "fd", "coords" if data.kind == "points" else "pixels"
 
@@ -50,8 +56,6 @@ def features_and_modes(data: Dataset, x: torch.Tensor, device: str = "cpu") -> t
     """Samples in the probe's feature space, and how many of the data set's modes they cover by the rule of its
     mode metric (None without modes): samples within 3 std of a mixture component, or classifier classes."""
     if data.info.get("extractor"):
-        from ganbench.metrics.images import class_histograms, classifier_of, extract, feature_extractors
-
         name = feature_extractors(data)[0]
         out = extract(name, x, device)
         if "num_modes" not in data.info:
@@ -59,8 +63,6 @@ def features_and_modes(data: Dataset, x: torch.Tensor, device: str = "cpu") -> t
         logits = out["logits"] if classifier_of(data) == name else extract(classifier_of(data), x, device)["logits"]
         return out["features"], int((class_histograms(data, logits, device)[0] > 0).sum())
     if "centres" in data.info:
-        from ganbench.metrics.points import mode_statistics
-
         return x.flatten(1), int(mode_statistics(x, data.info["centres"], data.info["std"])["modes"])
     return x.flatten(1), None
 
@@ -70,21 +72,14 @@ def reference(dataset: str, device: str = "cpu", extractor: str | None = None) -
     feature space (None: the raw values); computed once per data set, extractor and its weights."""
     digest = ""
     if extractor:
-        from ganbench.metrics.extractors import weights_digest
-
         digest = weights_digest(extractor)
     return _reference(dataset, device, extractor, digest)
 
 
 @functools.lru_cache(maxsize=8)
 def _reference(dataset: str, device: str, extractor: str | None, digest: str) -> tuple[dict, dict]:
-    from ganbench.data import get_dataset
-    from ganbench.metrics.fidelity import frechet_statistics
-
     data = get_dataset(dataset)
     if extractor:
-        from ganbench.metrics.images import real_features
-
         feats = real_features(dataset, extractor, device)["features"]
     else:
         feats = data.floats().flatten(1)
@@ -96,8 +91,6 @@ def probe(s: Setup) -> tuple[dict[str, float], torch.Tensor | None]:
     """The current generator's probe: {"select": distance to half A, "report": distance to half B, "modes":
     modes covered (NaN for a data set without modes)}, every value NaN when the samples are not finite; and for
     2-D data the first KEPT_POINTS generated points (on the CPU), else None."""
-    from ganbench.evaluate import generate
-    from ganbench.metrics.fidelity import frechet_distance, frechet_statistics
 
     spec = s.spec
     fake = generate(s, spec.quality_samples, spec.seed + PROBE_SEED_OFFSET)
@@ -108,8 +101,6 @@ def probe(s: Setup) -> tuple[dict[str, float], torch.Tensor | None]:
     stats = frechet_statistics(feats)
     extractor = None
     if s.data.info.get("extractor"):
-        from ganbench.metrics.images import feature_extractors
-
         extractor = feature_extractors(s.data)[0]
     ref_a, ref_b = reference(s.data.name, str(s.device), extractor)
     return {"select": frechet_distance(stats, ref_a), "report": frechet_distance(stats, ref_b),
@@ -145,7 +136,6 @@ def selection(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
 
 def record(path: Path, spec: Mapping[str, Any], data: Dataset) -> dict[str, Any] | None:
     """metrics.json's `checkpoints` entry of the run in `path`, from its quality.csv; None without probes."""
-    from ganbench import store
 
     sel = selection(store.read_history(path, store.QUALITY))
     if sel is None:

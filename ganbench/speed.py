@@ -19,13 +19,15 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ganbench import fastpath
+from ganbench import execution, health, quality
 from ganbench.build import build
 from ganbench.data.base import BatchSampler, resident
 from ganbench.errors import SpecError
 from ganbench.models import build_models
 from ganbench.spec import RunSpec
 from ganbench.train import gan_step, seed_step, step_seed
+from ganbench.data import get_dataset
+from ganbench.evaluate import generate
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,6 @@ def check_comparable(spec: RunSpec) -> None:
 
 def reference_loop(spec: RunSpec, device: str = "cpu") -> Loop:
     """The hand-written training loop for `spec`."""
-    from ganbench.data import get_dataset
 
     data = get_dataset(spec.dataset)
     torch.manual_seed(spec.seed)
@@ -109,10 +110,9 @@ def ganbench_loop(spec: RunSpec, device: str = "cpu", amp: bool = False, channel
                   compile: bool = False) -> Loop:
     """ganbench's training loop for `spec` without the run directory (seeded per step, logged every log_every
     steps with the health signals, as `ganbench run` trains)."""
-    from ganbench import health
 
     s = build(spec, device)
-    fastpath.prepare(s, amp, channels_last, compile)
+    execution.prepare(s, amp, channels_last, compile)
     sampler = BatchSampler(resident(s.data.x, s.device), s.batch_size, spec.seed)
     s.G.train()
     s.D.train()
@@ -123,7 +123,7 @@ def ganbench_loop(spec: RunSpec, device: str = "cpu", amp: bool = False, channel
         for _ in range(n):
             seed_step(step_seed(spec.seed, step), s.device)
             s.log_step = step % spec.log_every == 0
-            with fastpath.step_context(s):
+            with execution.step_context(s):
                 out = gan_step(s, sampler, step / spec.steps)
             if s.log_step:  # what train() does at a logged step: the values to the host, and the spectra
                 [float(v) for v in out.values()]
@@ -146,8 +146,6 @@ def time_loop(loop: Loop, steps: int, warmup: int, device: str = "cpu") -> float
 
 def eval_throughput(spec: RunSpec, device: str = "cpu", n: int = 2000) -> float:
     """Images per second of evaluation's sampling and feature pass (the probe's work) on n samples."""
-    from ganbench import quality
-    from ganbench.evaluate import generate
 
     s = build(spec, device)
     quality.features_and_modes(s.data, generate(s, min(n, 100), spec.seed))  # warm-up (extractor load)

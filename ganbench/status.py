@@ -1,6 +1,7 @@
 """Where each cell of a suite stands (done, running, failed, interrupted, pending) and how long the rest will take."""
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,6 +9,8 @@ from typing import Sequence
 
 from ganbench import store
 from ganbench.spec import RunSpec
+from ganbench.data import get_dataset
+from ganbench.tricks.base import compose
 
 STATES = ("done", "running", "failed", "interrupted", "pending")
 EXPLAINED = {
@@ -61,9 +64,19 @@ def cells(jobs: Sequence[tuple[RunSpec, Path]]) -> list[Cell]:
     return [cell(s, p) for s, p in jobs]
 
 
+def cost(spec: RunSpec) -> float:
+    """A rough relative cost from the spec and its tricks' hooks, to start the longest runs first: steps x batch
+    growth x (D updates, each with its penalties, + look-ahead + G updates) x data size."""
+    stack = compose(spec.tricks)
+    batch = stack.batch_size(spec.batch_size) / spec.batch_size
+    extra = sum(t.extra_cost() for t in stack.tricks)
+    per_step = stack.d_steps(1) * (1 + extra) + stack.g_steps(1)
+    size = math.prod(get_dataset(spec.dataset).sample_shape)
+    return spec.steps * batch * per_step * (1 + size / 64)
+
+
 def seconds_per_cost(done: Sequence[Cell]) -> float | None:
     """The median of measured training wall time over the launcher's relative cost, over finished runs."""
-    from ganbench.launch import cost
 
     rates = []
     for c in done:
@@ -80,7 +93,6 @@ def eta_seconds(states: Sequence[Cell], workers: int = 1) -> float | None:
     """Remaining wall time with `workers` parallel workers: each unfinished cell's cost (less what its
     checkpoints hold) at the measured seconds per unit of cost, spread over the workers; None before any run has
     finished."""
-    from ganbench.launch import cost
 
     rate = seconds_per_cost([c for c in states if c.state == "done"])
     if rate is None:

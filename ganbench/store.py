@@ -1,4 +1,4 @@
-"""Run directories on disk: atomic writes, claims, state, and loading finished runs into a DataFrame.
+"""Run directories on disk: their layout, claims, specs, and checkpoints with checksums.
 
 Layout: <results>/<suite>/runs/<run_id>/{spec.json, history.csv, spectra.csv, quality.csv, metrics.json, samples.png,
 checkpoint.pt, best.pt}.
@@ -9,18 +9,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import os
 import socket
-import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import torch
 
 from ganbench.errors import ResultsError
+from ganbench.files import atomic_write, load_torch, read_json, save_torch, write_json, write_text  # noqa: F401 - run files use them through store
 from ganbench.spec import RunSpec
 
 SPEC, HISTORY, METRICS, SAMPLES, CHECKPOINT, CLAIM = (
@@ -32,44 +31,6 @@ DRAWS = "draws.json"  # the final checkpoint's metrics over several sample draws
 SPECTRA = "spectra.csv"  # top singular values of every weight matrix at each logged step (-1: at initialisation)
 
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Write through a temporary file in the same directory, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results get the permissions of an ordinary file
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode()))
-
-
-def write_json(path: Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
-
-
-def save_torch(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda f: torch.save(obj, f))
-
-
-def load_torch(path: Path) -> Any:
-    """Load a checkpoint safely (tensors and plain containers only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def wall_seconds(cost: dict) -> float | None:
     """A recorded run's whole wall time (`wall_s`; runs recorded before it existed called it train_wall_s)."""
     return cost.get("wall_s", cost.get("train_wall_s"))
@@ -78,10 +39,6 @@ def wall_seconds(cost: dict) -> float | None:
 def train_seconds(cost: dict) -> float | None:
     """A recorded run's training time without evaluation (runs recorded before train_s: their whole wall time)."""
     return cost.get("train_s", cost.get("train_wall_s"))
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
 
 
 def suite_dir(results: Path, suite: str) -> Path:

@@ -13,7 +13,8 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from ganbench import fastpath, health, quality, store
+from ganbench import execution, health, quality, store
+from ganbench.execution import ExecOptions
 from ganbench.build import Setup
 from ganbench.data.base import BatchSampler, as_float, resident
 from ganbench.losses import d_accuracy
@@ -22,42 +23,6 @@ from ganbench.tricks.base import DBatch
 HISTORY_FIELDS = ["step", "loss_d", "loss_g", "penalty_d", "d_acc_real", "d_acc_fake", "grad_norm_d", "grad_norm_g",
                   "sigma0_d", "sigma0_g", "wall_time"]
 SPECTRA_FIELDS = ["step", "net", "layer", "s0", "s1", "s2"]
-
-
-@dataclass(frozen=True)
-class ExecOptions:
-    """How to execute a run; none of it changes the numbers, so none of it is in the spec or run_id."""
-
-    device: str = "cpu"
-    amp: bool = False  # bf16 autocast in the training step where every trick is bf16-safe (see ganbench.fastpath)
-    channels_last: bool = False  # channels-last memory for image networks and batches
-    compile: bool = False  # torch.compile G and D
-    ckpt_every: int = 1000
-    progress: bool | None = None  # None: a bar only when stderr is a terminal
-    stop_after: int | None = None  # stop (as if killed) after this many steps; for tests of resume
-    plugins: tuple[str, ...] = ()  # the user's plugins (modules or .py paths), loaded in whichever process runs the job
-
-
-def check_device(name: str, where: str = "--device") -> torch.device:
-    """A device this machine has, or one ConfigError line: an unknown name, CUDA/MPS where torch sees none, or a
-    CUDA index past the last GPU."""
-    from ganbench.errors import ConfigError
-
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ConfigError(f"{where} {name!r} is not a device; use cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise ConfigError(f"{where} {name!r}: torch sees no CUDA GPU on this machine; use --device cpu")
-        if device.index is not None and device.index >= count:
-            raise ConfigError(f"{where} {name!r}: this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"{where} {name!r}: MPS is not available on this machine; use --device cpu")
-    elif device.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"{where} {name!r}: ganbench runs on cpu, cuda or mps")
-    return device
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -293,7 +258,7 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
         s.timings["resumed_s"] = s.timings["probe_s"] + (logs.history[-1]["wall_time"] if logs.history else 0.0)
     sampler = BatchSampler(resident(s.data.x, s.device), s.batch_size, spec.seed, drawn,
                            labels=s.data.labels.to(s.device) if s.needs_labels else None)
-    fastpath.prepare(s, opts.amp, opts.channels_last, opts.compile)
+    execution.prepare(s, opts.amp, opts.channels_last, opts.compile)
     s.G.train()
     s.D.train()
     show = sys.stderr.isatty() if opts.progress is None else opts.progress
@@ -314,7 +279,7 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
     for step in range(start, stop):
         seed_step(step_seed(spec.seed, step), s.device)
         s.log_step = step % spec.log_every == 0 or step == spec.steps - 1
-        with fastpath.step_context(s):
+        with execution.step_context(s):
             out = step_fn(s, sampler, step / spec.steps)
         if s.log_step:
             row = {k: float(v) for k, v in out.items()}

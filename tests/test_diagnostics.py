@@ -5,9 +5,9 @@ import torch
 from ganbench import diagnostics, store
 from ganbench.build import build
 from ganbench.errors import ResultsError
-from ganbench.runner import execute
+from ganbench.execute import execute
 from ganbench.spec import build_spec
-from ganbench.train import ExecOptions
+from ganbench.execution import ExecOptions
 
 
 @pytest.fixture(scope="module")

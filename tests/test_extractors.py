@@ -15,7 +15,7 @@ from ganbench.errors import MetricError
 from ganbench.metrics import extractors
 from ganbench.metrics.fidelity import (frechet_distance, frechet_statistics, inception_score, kid,
                                        precision_recall)
-from ganbench.metrics.images import extract, extractor, feature_extractors
+from ganbench.metrics.features import extract, extractor, feature_extractors
 
 REPO = Path(__file__).resolve().parent.parent
 

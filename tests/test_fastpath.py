@@ -6,11 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from ganbench import fastpath
+from ganbench import execution as fastpath
 from ganbench.build import build
-from ganbench.runner import execute
+from ganbench.execute import execute
 from ganbench.spec import build_spec
-from ganbench.train import ExecOptions, next_real
+from ganbench.execution import ExecOptions
+from ganbench.train import next_real
 from ganbench.data.base import BatchSampler
 
 SMALL = {"dataset": "cifar10", "loss": "ns", "arch": "dcgan", "steps": 4, "eval_samples": 32, "quality_every": 0,

@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from ganbench import health, store
-from ganbench.runner import execute
+from ganbench.execute import execute
 from ganbench.spec import build_spec
-from ganbench.train import ExecOptions
+from ganbench.execution import ExecOptions
 
 MLP = {"g_hidden": 128, "g_layers": 3, "d_hidden": 128, "d_layers": 2, "d_act": "lrelu", "init": "torch"}
 
@@ -142,7 +142,7 @@ def test_spectra_are_the_top_singular_values_and_leave_spectral_norm_untouched()
 
 def test_reevaluation_adds_new_metrics_and_reproduces_the_old_ones(tmp_path):
     from ganbench.errors import ResultsError
-    from ganbench.runner import reevaluate
+    from ganbench.execute import reevaluate
 
     spec = build_spec({"dataset": "ring8", "loss": "ns", "steps": 60, "batch_size": 64, "seed": 1,
                        "arch_options": {"g_hidden": 16, "g_layers": 1, "d_hidden": 16, "d_layers": 2, "d_act": "lrelu"}})

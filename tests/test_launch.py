@@ -15,9 +15,9 @@ import torch
 from ganbench import launch, status, store
 from ganbench.bench import bench, make_launch
 from ganbench.errors import GanbenchError, SpecError
-from ganbench.runner import execute
+from ganbench.execute import execute
 from ganbench.spec import build_spec, load_suite
-from ganbench.train import ExecOptions
+from ganbench.execution import ExecOptions
 
 GANBENCH = [sys.executable, "-m", "ganbench.cli"]
 

@@ -98,7 +98,7 @@ def test_diverged_runs_are_counted_not_averaged(tmp_path):
 
 
 def test_a_diverging_run_records_it(tmp_path):
-    from ganbench.runner import execute
+    from ganbench.execute import execute
 
     spec = build_spec({"dataset": "ring8", "loss": "ns", "steps": 200, "log_every": 10, "lr_g": 1e6, "lr_d": 1e6,
                        "optimizer": "sgd", "eval_samples": 200,
@@ -145,8 +145,8 @@ def test_sampling_draws_separate_sampling_from_training_variance(tmp_path):
     import numpy as np
 
     from ganbench.errors import ResultsError
-    from ganbench.runner import evaluate_draws, execute
-    from ganbench.train import ExecOptions
+    from ganbench.execute import evaluate_draws, execute
+    from ganbench.execution import ExecOptions
 
     arch = {"g_hidden": 16, "g_layers": 1, "d_hidden": 16, "d_layers": 2, "d_act": "lrelu"}
     specs = [build_spec({"dataset": "ring8", "loss": "ns", "steps": 40, "batch_size": 64, "seed": s,

@@ -7,10 +7,11 @@ from torch import nn
 
 from ganbench import quality, store
 from ganbench.build import build
-from ganbench.runner import execute
+from ganbench.execute import execute
 from ganbench.spec import build_spec
 from ganbench.store import prepare
-from ganbench.train import ExecOptions, gan_step, load_checkpoint, restore, train
+from ganbench.execution import ExecOptions
+from ganbench.train import gan_step, load_checkpoint, restore, train
 
 OPTS = ExecOptions(progress=False)
 

@@ -5,7 +5,8 @@ import pytest
 from ganbench import store
 from ganbench.bench import bench
 from ganbench.errors import SpecError
-from ganbench.reproduction import MarginRule, Published, parse, verdict
+from ganbench.reproduction import MarginRule, Published, verdict
+from ganbench.spec.claims import parse
 from ganbench.spec import load_suite
 
 PAPER = Published("ring8", "ns", "modes", 6.0, "Table 1, row GAN", std=0.3, n=9)  # se 0.1

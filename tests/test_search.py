@@ -10,7 +10,7 @@ import pytest
 
 from ganbench import store
 from ganbench.errors import SpecError
-from ganbench.search import DISTRIBUTIONS, Choice, IntUniform, LogUniform, Param, Uniform, parse_distribution
+from ganbench.spec.search import DISTRIBUTIONS, Choice, IntUniform, LogUniform, Param, Uniform, parse_distribution
 from ganbench.spec import RunSpec, build_spec, identity, load_suite
 
 N = 4000  # draws per distribution test

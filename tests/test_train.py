@@ -6,9 +6,9 @@ import torch
 
 from ganbench import store
 from ganbench.errors import ResultsError
-from ganbench.runner import execute
+from ganbench.execute import execute
 from ganbench.spec import build_spec
-from ganbench.train import ExecOptions
+from ganbench.execution import ExecOptions
 
 
 def small_spec(tiny_mlp, **kw):
@@ -111,7 +111,7 @@ def test_a_cell_finished_by_another_process_meanwhile_is_not_run_again(tmp_path,
         return False if len(calls) == 1 else real(p)
 
     monkeypatch.setattr(store, "is_finished", stale_once)
-    monkeypatch.setattr("ganbench.runner.build", lambda *a, **k: pytest.fail("evaluated twice"))
+    monkeypatch.setattr("ganbench.execute.build", lambda *a, **k: pytest.fail("evaluated twice"))
     assert execute(spec, path, ExecOptions(progress=False)) == first
 
 

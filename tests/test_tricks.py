@@ -261,7 +261,7 @@ def mech_truncation():
 def test_truncation_run_records_the_fidelity_variety_curve(tmp_path):
     import pandas as pd
 
-    from ganbench.runner import execute
+    from ganbench.execute import execute
 
     from ganbench.plots import write_plots
 

@@ -11,6 +11,7 @@ import torch
 
 from ganbench.errors import GanbenchError
 from ganbench.registry import Registry
+from ganbench.data.files import data_root
 
 DATASETS: Registry[Callable[[], "Dataset"]] = Registry("dataset")
 
@@ -84,7 +85,6 @@ def resident(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 def get_dataset(name: str) -> Dataset:
     """The data set `name` ('family:argument' for a parametrised family such as imagefolder:<path>), built once per
     process and data root."""
-    from ganbench.data.files import data_root
 
     return _load(name, str(data_root()))
 

@@ -13,6 +13,7 @@ import torch
 
 from ganbench.env import DATA_ENV, DOWNLOAD_ENV
 from ganbench.errors import DataError
+from ganbench.cache import cache_dir
 
 PREPARED = "ganbench-prepared"  # sub-folder of the data root holding the prepared copies
 PREPARE_VERSION = 1  # raised when the resizing recipe changes: the prepared copies are rebuilt
@@ -21,7 +22,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".ti
 
 def data_root() -> Path:
     """$GANBENCH_DATA, else the ganbench cache's data/ folder."""
-    from ganbench.cache import cache_dir
 
     root = os.environ.get(DATA_ENV)
     return Path(root).expanduser() if root else cache_dir("data")
@@ -31,7 +31,6 @@ def prepared_dir() -> Path:
     """Where one-time prepared copies (decompressed IDX files, resized image folders) are written: the data root's
     ganbench-prepared/ folder when the data root is writable (and has write bits: root may write anywhere), else the
     ganbench cache's prepared/ folder (a shared, read-only copy of the data still works)."""
-    from ganbench.cache import cache_dir
 
     root = data_root()
     if not root.exists() or (os.access(root, os.W_OK) and root.stat().st_mode & 0o222):

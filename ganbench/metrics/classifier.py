@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from ganbench.data.digits import load_digits_tensor
+from ganbench.metrics.pinned import load_net
 
 
 VERSION = 1
@@ -49,8 +51,6 @@ def dequantize(x: torch.Tensor) -> torch.Tensor:
 def split_digits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Stratified 80/20 train/held-out split of the 1,797 digits (fixed seed), as uint8 N x 1 x 8 x 8."""
     from sklearn.model_selection import train_test_split
-
-    from ganbench.data.digits import load_digits_tensor
 
     x, y = load_digits_tensor()
     idx_train, idx_test = train_test_split(torch.arange(len(x)).numpy(), test_size=0.2, random_state=SEED, stratify=y.numpy())
@@ -113,6 +113,5 @@ def train_and_record() -> tuple[DigitNet, dict]:
 def load_classifier() -> tuple[DigitNet, dict]:
     """The pinned classifier (ganbench.metrics.pinned: the shipped weights, or the file --feature-weights
     ganbench-digits=FILE names) and its record: held-out accuracy, weights hash, recipe."""
-    from ganbench.metrics.pinned import load_net
 
     return load_net(DigitNet, NAME)

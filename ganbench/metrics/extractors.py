@@ -10,12 +10,14 @@ from pathlib import Path
 import torch
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+from torch_fidelity.utils import create_feature_extractor  # noqa: F401 - ganbench.metrics.features builds through here
 
 from ganbench.env import INCEPTION_WEIGHTS_ENV, VGG16_WEIGHTS_ENV
 from ganbench.errors import MetricError
 from ganbench.metrics import labels, mnist, pinned
 from ganbench.metrics.classifier import DigitNet, dequantize, load_classifier
-from ganbench.store import load_torch
+from ganbench.files import load_torch
+from ganbench.data.files import DOWNLOAD_ENV, downloads_allowed
 
 
 class _DigitsBase(FeatureExtractorBase):
@@ -175,7 +177,6 @@ def weights_file(name: str) -> Path | None:
     """The local weights file of a downloaded extractor (None for ganbench's own): the path in its variable, else
     torch.hub's cached copy, downloaded there first when downloads are allowed. Offline without a copy: a
     MetricError that says what to download and where to put it."""
-    from ganbench.data.files import DOWNLOAD_ENV, downloads_allowed
 
     if name not in DOWNLOADED:
         return None

@@ -20,6 +20,11 @@ import torch
 from torch import nn
 
 from ganbench.data.vision import MAX_CLASSES, TRAINED_CLASSIFIER as PREFIX  # noqa: F401 (MAX_CLASSES: re-exported)
+from ganbench.data import get_dataset
+from ganbench.errors import DataError, MetricError
+from ganbench.cache import cache_dir, file_safe
+from ganbench.metrics import pinned
+from ganbench.files import load_torch
 
 VERSION = 1  # raised when the recipe changes: part of the cached file's name
 SEED = 0
@@ -128,8 +133,6 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, classes: int) -> ClassNet
 def heldout_split(data) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, str]:
     """(train images, labels, held-out images, labels, what the held-out set is): the set's own test split when it
     has a labelled one on this machine, else a fixed-seed 10% of its training images."""
-    from ganbench.data import get_dataset
-    from ganbench.errors import DataError
 
     test_name = data.info.get("test_split")
     if test_name:
@@ -148,7 +151,6 @@ def heldout_split(data) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch
 
 def train_and_record(dataset: str) -> tuple[ClassNet, dict]:
     """Train the classifier of `dataset` from scratch with one CPU thread; the net and its record."""
-    from ganbench.data import get_dataset
 
     data = get_dataset(dataset)
     classes = int(data.info.get("num_classes") or int(data.labels.max()) + 1)
@@ -171,16 +173,12 @@ def train_and_record(dataset: str) -> tuple[ClassNet, dict]:
 
 
 def cached_path(dataset: str) -> Path:
-    from ganbench.cache import cache_dir, file_safe
-    from ganbench.data import get_dataset
-
     fingerprint = get_dataset(dataset).fingerprint
     return cache_dir("classifiers") / f"{file_safe(dataset)[:60]}-{fingerprint}-v{VERSION}.pt"
 
 
 def ensure(dataset: str) -> Path:
     """The cached weights of `dataset`'s classifier, trained first (once per data fingerprint) when absent."""
-    from ganbench.metrics import pinned
 
     path = cached_path(dataset)
     if not path.is_file():
@@ -196,7 +194,6 @@ def ensure(dataset: str) -> Path:
 def load_classifier(dataset: str) -> tuple[ClassNet, dict]:
     """`dataset`'s classifier (the file --feature-weights ganbench-classifier:<set>=FILE names, else the cached one,
     trained first if needed) as a frozen eval-mode net, and its record (held-out accuracy, sha256, recipe)."""
-    from ganbench.metrics import pinned
 
     name = name_of(dataset)
     default = None if os.environ.get(pinned.env_name(name)) else ensure(dataset)
@@ -206,9 +203,6 @@ def load_classifier(dataset: str) -> tuple[ClassNet, dict]:
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str, record: str) -> tuple[ClassNet, dict]:
-    from ganbench.errors import MetricError
-    from ganbench.store import load_torch
-
     state = load_torch(Path(path))
     try:
         net = ClassNet(*shape_of(state))

@@ -11,6 +11,9 @@ import functools
 import torch
 
 from ganbench.metrics.base import METRICS, EvalContext, MetricValue
+from ganbench.data import get_dataset
+from ganbench.metrics.features import extractor_tag, fake_features
+from ganbench.metrics.images import real_features
 
 QUANTILE = 0.05
 CHUNK = 1024
@@ -41,15 +44,11 @@ def train_threshold(train: torch.Tensor, q: float = QUANTILE) -> float:
 
 @functools.lru_cache(maxsize=4)
 def _pixel_threshold(dataset: str) -> float:
-    from ganbench.data import get_dataset
-
     return train_threshold(get_dataset(dataset).floats())
 
 
 @functools.lru_cache(maxsize=4)
 def _feature_threshold(dataset: str, extractor: str) -> float:
-    from ganbench.metrics.images import real_features
-
     return train_threshold(real_features(dataset, extractor)["features"])
 
 
@@ -57,7 +56,6 @@ def _feature_threshold(dataset: str, extractor: str) -> float:
 def memorization(ctx: EvalContext) -> list[MetricValue]:
     """Share of generated images nearer to a training image than 95% of training images are to their nearest
     neighbour, in pixels and in the classifier's feature space (about 0.05 for new samples, 1 for copies)."""
-    from ganbench.metrics.images import extractor_tag, fake_features, real_features
 
     name = ctx.data.info["extractor"]
     proto = {"n_gen": len(ctx.fake), "n_train": len(ctx.data), "quantile": QUANTILE, "reference": "train"}

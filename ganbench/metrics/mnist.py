@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from ganbench.data.vision import mnist_fingerprint, mnist_splits
+from ganbench.metrics.pinned import load_net
 
 
 VERSION = 2  # 2: 10 epochs (99.40% on the MNIST test split; 3 epochs gave 98.98%)
@@ -93,7 +95,6 @@ def epochs_for(n_train: int) -> int:
 def train_and_record() -> tuple[MnistNet, dict]:
     """Train the classifier from scratch on the MNIST under the data root (one CPU thread, as the shipped weights
     were) and its record: test-split accuracy, the recipe, which copy of MNIST."""
-    from ganbench.data.vision import mnist_fingerprint, mnist_splits
 
     (x_tr, y_tr), (x_te, y_te) = mnist_splits()
     net = train_classifier(x_tr, y_tr)
@@ -106,6 +107,5 @@ def train_and_record() -> tuple[MnistNet, dict]:
 def load_classifier() -> tuple[MnistNet, dict]:
     """The pinned classifier (ganbench.metrics.pinned: the shipped weights, or the file --feature-weights
     ganbench-mnist=FILE names) and its record: MNIST test-split accuracy, weights hash, recipe."""
-    from ganbench.metrics.pinned import load_net
 
     return load_net(MnistNet, NAME)

@@ -13,6 +13,9 @@ import math
 import torch
 
 from ganbench.metrics.base import METRICS, EvalContext, MetricValue
+from ganbench.cache import cache_dir, file_safe
+from ganbench.data import get_dataset
+from ganbench.files import load_torch, save_torch
 
 ALPHA = 0.05
 Z_CRIT = 1.959963984540054  # two-sided 5% quantile of the standard normal
@@ -73,9 +76,6 @@ def reference_subset(n: int, dim: int) -> torch.Tensor | None:
 @functools.lru_cache(maxsize=4)
 def _reference(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The bins' centres and the training samples' counts, computed once per data set and cached on disk."""
-    from ganbench.cache import cache_dir, file_safe
-    from ganbench.data import get_dataset
-    from ganbench.store import load_torch, save_torch
 
     data = get_dataset(dataset)
     dim = math.prod(data.sample_shape)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from ganbench.errors import MetricError
+from ganbench.files import atomic_write, load_torch, save_torch
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # ganbench's extractors by the weights they compute with (the stacked ones classify each channel with the same net)
@@ -72,8 +73,6 @@ def load_net(net_class: type, name: str):
 
 @functools.lru_cache(maxsize=4)
 def _load_net(net_class: type, path: str, record: str):
-    from ganbench.store import load_torch
-
     net = net_class()
     net.load_state_dict(load_torch(Path(path)))
     return net.eval().requires_grad_(False), json.loads(record)
@@ -82,7 +81,6 @@ def _load_net(net_class: type, path: str, record: str):
 def write(path: Path, state_dict: dict, record: dict) -> dict:
     """Save a trained extractor's state dict at `path` and its record (with the file's sha256) at `path`.json,
     each written atomically; returns the record."""
-    from ganbench.store import atomic_write, save_torch
 
     save_torch(path, state_dict)
     record = {**record, "sha256": sha256_of(path)}

@@ -9,6 +9,7 @@ import torch
 from ganbench.metrics.base import METRICS, EvalContext, MetricValue, kl_divergence
 from ganbench.metrics.fidelity import (DIVERSITY_SAMPLES, diversity_ratio, frechet_distance, frechet_statistics,
                                        precision_recall)
+from ganbench.data import get_dataset
 
 STD_THRESHOLD = 3.0  # a sample is high quality within 3 std of its nearest mode (VEEGAN, PacGAN)
 MIN_COUNT = 1  # a mode is covered by at least one high-quality sample (PacGAN's MetricLogger)
@@ -52,8 +53,6 @@ def modes2d(ctx: EvalContext) -> list[MetricValue]:
 
 @functools.lru_cache(maxsize=8)
 def _real_reference(name: str, n: int, seed: int = 0) -> tuple[dict, torch.Tensor]:
-    from ganbench.data import get_dataset
-
     x = get_dataset(name).x
     g = torch.Generator().manual_seed(seed)
     subset = x[torch.randperm(len(x), generator=g)[:n]]

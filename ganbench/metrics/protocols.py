@@ -15,6 +15,8 @@ import torch
 from ganbench.metrics.base import EvalContext, MetricValue
 from ganbench.metrics.fidelity import frechet_distance, frechet_statistics, inception_score
 from ganbench.registry import Registry
+from ganbench.metrics.features import extractor_tag, fake_features, feature_extractors, layers_of
+from ganbench.metrics.images import real_features
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,6 @@ def applicability(name: str, data) -> str | None:
 
 def _features(ctx: EvalContext, dataset: str) -> tuple[str, str, dict, dict]:
     """(extractor, its tag, generated features, reference features of `dataset`) in the data set's FID space."""
-    from ganbench.metrics.images import extractor_tag, fake_features, feature_extractors, real_features
 
     name = feature_extractors(ctx.data)[0]
     return name, extractor_tag(name), fake_features(ctx, name), real_features(dataset, name, ctx.device)
@@ -50,7 +51,6 @@ def fid_against(ctx: EvalContext, protocol: str, reference: str, n_gen: int, n_r
                 subset_seed: int | None = None) -> MetricValue:
     """FID of the first n_gen generated images against n_real images of `reference` ("train" or "test"): the
     split's first n_real, or a fixed-seed subset when `subset_seed` is given; fewer when there are fewer."""
-    from ganbench.metrics.images import layers_of
 
     dataset = ctx.data.info["test_split"] if reference == "test" else ctx.data.name
     name, tag, fake, real = _features(ctx, dataset)
@@ -87,7 +87,6 @@ SUBSET_SEED = 2018
 def _miyato(ctx: EvalContext) -> list[MetricValue]:
     """IS: the mean over up to 10 disjoint draws of 5,000 generated images (one split each); FID: 5,000 generated
     against a fixed-seed 10,000 of the training images."""
-    from ganbench.metrics.images import layers_of
 
     name, tag, fake, _ = _features(ctx, ctx.data.name)
     logits = fake["logits"]

@@ -12,6 +12,11 @@ from typing import Callable
 import torch
 
 from ganbench.cache import cache_dir, file_safe
+from ganbench.files import load_torch, save_torch
+from ganbench.data import get_dataset
+from ganbench.metrics.fidelity import PR_REAL_MAX, frechet_statistics, knn_radii, pr_real_subset
+from ganbench.metrics.features import extract
+from ganbench.metrics.features import weights_digest
 
 # Raised when what is stored changes; part of the cache files' names, so an old file is never read as a new one.
 REFERENCE_VERSION = 2
@@ -22,7 +27,6 @@ DC_K = 5  # Naeem et al. 2020
 def _cached(path: Path, compute: Callable[[], dict]) -> dict:
     """The dictionary stored at `path`, else computed and stored (temporary file + rename: concurrent workers at
     worst compute it twice; an unreadable file is recomputed and replaced)."""
-    from ganbench.store import load_torch, save_torch
 
     if path.exists():
         try:
@@ -41,10 +45,6 @@ def _stem(dataset: str, name: str, fingerprint: str, digest: str) -> str:
 @functools.lru_cache(maxsize=4)
 def _features(dataset: str, name: str, fingerprint: str, digest: str, device: str) -> dict:
     def compute() -> dict:
-        from ganbench.data import get_dataset
-        from ganbench.metrics.fidelity import frechet_statistics
-        from ganbench.metrics.images import extract
-
         out = extract(name, get_dataset(dataset).x, device)
         stats = frechet_statistics(out["features"])
         return {"features": out["features"], "mu": torch.as_tensor(stats["mu"]), "sigma": torch.as_tensor(stats["sigma"]),
@@ -56,8 +56,6 @@ def _features(dataset: str, name: str, fingerprint: str, digest: str, device: st
 
 @functools.lru_cache(maxsize=4)
 def _radii(dataset: str, name: str, fingerprint: str, digest: str, device: str) -> dict:
-    from ganbench.metrics.fidelity import PR_REAL_MAX, knn_radii, pr_real_subset
-
     feats = _features(dataset, name, fingerprint, digest, device)["features"]
 
     def compute() -> dict:
@@ -72,9 +70,6 @@ def _radii(dataset: str, name: str, fingerprint: str, digest: str, device: str) 
 
 
 def _key(dataset: str, name: str, device: str) -> tuple[str, str, str, str, str]:
-    from ganbench.data import get_dataset
-    from ganbench.metrics.extractors import weights_digest
-
     return dataset, name, get_dataset(dataset).fingerprint, weights_digest(name), device
 
 

@@ -10,15 +10,21 @@ from ganbench.registry import load_builtins
 from ganbench.spec.fields import (DEFAULTS, QUALITY_PROBES, SCALARS, check_keys, check_scalar, merge,
                                   parse_tricks)
 from ganbench.spec.run import RunSpec, TrickSpec
+from ganbench.data import get_dataset
+from ganbench.losses import LOSSES
+from ganbench.models.base import resolve_options
+from ganbench.presets import PRESETS
+from ganbench.tricks.base import compose, make_trick
+from ganbench.optim import OPTIMIZERS
+from ganbench.models import ARCHS, build_models
+from ganbench.metrics.protocols import PROTOCOLS, applicability
+from ganbench.metrics.pinned import NETS
+from ganbench.metrics.features import extractor_names
 
 
 def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSpec:
     """Resolve layered fields (defaults < ... < last) into a validated RunSpec; a named preset in `loss` expands."""
     load_builtins()
-    from ganbench.data import get_dataset
-    from ganbench.losses import LOSSES
-    from ganbench.models.base import resolve_options
-    from ganbench.presets import PRESETS
 
     layers = list(layers)
     for layer in layers:
@@ -47,9 +53,6 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
         if k == "quality_every" and k not in full:  # after steps is an integer
             full[k] = max(1, full["steps"] // QUALITY_PROBES)
         full[k] = check_scalar(k, full[k], where)
-    from ganbench.tricks.base import compose
-    from ganbench.optim import OPTIMIZERS
-    from ganbench.models import ARCHS
 
     ARCHS.get(full["arch"])
     OPTIMIZERS.get(full["optimizer"])
@@ -80,7 +83,6 @@ def build_spec(*layers: Mapping[str, Any], where: str = "the run spec") -> RunSp
 
 def check_protocols(value: Any, data, where: str) -> tuple[str, ...]:
     """A run's evaluation protocols: known names that apply to its data set, sorted, each once."""
-    from ganbench.metrics.protocols import PROTOCOLS, applicability
 
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
@@ -101,13 +103,11 @@ def check_features(name: str, data, where: str) -> None:
     if data.kind != "image" or not data.info.get("extractor"):
         raise SpecError(f"{where}: features={name!r} applies to image data sets with feature metrics; "
                         f"{data.name} has none")
-    from ganbench.metrics.pinned import NETS
 
     if name in NETS or name in ("inception-v3-compat", "vgg16"):  # known without importing torch-fidelity (1.6 s)
         return
     if name == data.info.get("classifier"):  # the set's own (e.g. trained) classifier
         return
-    from ganbench.metrics.images import extractor_names
 
     known = extractor_names()
     if name not in known:
@@ -118,7 +118,6 @@ def check_features(name: str, data, where: str) -> None:
 
 def trick_label(t: TrickSpec) -> str:
     """A trick's part of a method label: its name, with the parameters that differ from its defaults, e.g. pac(m=3)."""
-    from ganbench.tricks.base import make_trick
 
     defaults = make_trick(t.name, {}).params()
     changed = [f"{k}={v}" for k, v in t.params if defaults.get(k) != v]
@@ -128,7 +127,6 @@ def trick_label(t: TrickSpec) -> str:
 def check_buildable(arch: str, shape: tuple[int, ...], z_dim: int, options: dict[str, Any], where: str) -> None:
     """Build the models on the meta device (no memory, no compute) so that bad shapes or options fail now. Each
     combination is built once per process (a suite's search repeats them many times)."""
-    from ganbench.models import ARCHS
 
     key = (arch, id(ARCHS.get(arch)), tuple(shape), int(z_dim), repr(sorted(options.items())))
     if key not in _BUILD_ERRORS:
@@ -144,8 +142,6 @@ _BUILD_ERRORS: dict[tuple, str | None] = {}
 
 def _build_error(arch: str, shape: tuple[int, ...], z_dim: int, options: dict[str, Any]) -> str | None:
     import torch
-
-    from ganbench.models import build_models
 
     try:
         with torch.device("meta"):

@@ -7,6 +7,9 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
+from ganbench.models.base import arch_defaults
+from ganbench.registry import load_builtins
+from ganbench.tricks.base import TRICKS
 
 
 
@@ -53,7 +56,7 @@ class RunSpec:
     # Published evaluation protocols scored beside the data set's own metrics (ganbench.metrics.protocols); part of
     # the run's identity when given (its metrics.json holds their numbers), left out of it when empty.
     protocols: tuple[str, ...] = ()
-    # Which of its cell's hyper-parameter samples the run is (a suite's `search:`, ganbench.search); None outside a
+    # Which of its cell's hyper-parameter samples the run is (a suite's `search:`, ganbench.spec.search); None outside a
     # search. Part of the run's identity from sample 1 on; sample 0 is identified by its values alone, so a cell's
     # own settings (the base sample) keep the run_id they had before the suite had a search.
     hp_sample: int | None = None
@@ -100,8 +103,6 @@ def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A spec dictionary without its observation settings, with architecture options at their default value left
     out, and without empty protocols or a hyper-parameter sample of None or 0 (fields added later, absent from
     earlier runs)."""
-    from ganbench.models.base import arch_defaults
-    from ganbench.registry import load_builtins
 
     load_builtins()
     defaults = arch_defaults(spec["arch"])
@@ -109,7 +110,6 @@ def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
            if k not in OBSERVATION_FIELDS and not (k in ("protocols", "hp_sample", "features") and not v)}
     out["arch_options"] = {k: v for k, v in sorted(spec["arch_options"].items())
                            if k not in defaults or defaults[k] != v}
-    from ganbench.tricks.base import TRICKS
 
     missing = object()
     out["tricks"] = [{"name": t["name"], "params": {k: v for k, v in t["params"].items()

@@ -16,6 +16,8 @@ from ganbench.errors import SpecError
 from ganbench.spec.fields import FIELD_HELP, FIELDS, FLOAT_RANGE, INT_MIN, SCALARS, check_keys, parse_tricks
 from ganbench.spec.resolve import build_spec
 from ganbench.spec.run import RunSpec
+from ganbench.spec.claims import parse as parse_reproduces
+from ganbench.spec.search import parse_search
 
 
 # A suite file's keys, and a scale's, with what each holds: the schema `load_suite` checks against, and the source
@@ -285,9 +287,7 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
         raise SpecError(f"suite {path}: launch must be a mapping, e.g. {{partition: gpu, time_min: 120, gpus_per_task: 1}}")
     reproduces = None
     if doc.get("reproduces") is not None:
-        from ganbench.reproduction import parse
-
-        reproduces = parse(doc["reproduces"], f"suite {path}")
+        reproduces = parse_reproduces(doc["reproduces"], f"suite {path}")
         if scale is not None:  # a cheaper variant is labelled as such, with what it changes
             extra = scales[scale].get("differences") or []
             reproduces = dataclasses.replace(
@@ -295,8 +295,6 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
                 differences=reproduces.differences + tuple(map(str, [extra] if isinstance(extra, str) else extra)))
     search = None
     if search_doc is not None:
-        from ganbench.search import parse_search
-
         search = parse_search(search_doc, f"suite {path}")
     baseline = doc.get("baseline")
     if baseline is not None and not isinstance(baseline, str):

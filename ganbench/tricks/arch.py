@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor, nn
 
 from ganbench.tricks.base import Trick, register_trick, require
+from ganbench.models.dcgan import image_pyramid, stages_for
 
 
 class ArchTrick(Trick):
@@ -155,8 +155,6 @@ class MSG(ArchTrick):
     scales: int = field(default=0, init=False, repr=False, compare=False)
 
     def bind_data(self, data: Any) -> None:
-        from ganbench.models.dcgan import stages_for
-
         self.channels = data.sample_shape[0]
         self.scales = stages_for(data.sample_shape[-1]) + 1
 
@@ -164,8 +162,6 @@ class MSG(ArchTrick):
         return {**options, "msg": True}
 
     def d_inputs(self, real: Tensor, fake: Tensor, progress: float) -> tuple[Tensor, Tensor]:
-        from ganbench.models.dcgan import image_pyramid
-
         return image_pyramid(real, self.scales), fake
 
     def eval_generator(self, G: nn.Module) -> nn.Module:

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from ganbench.tricks.base import DBatch, Trick, register_trick, require
+from ganbench.data import get_dataset
 
 
 def brightness(x: Tensor) -> Tensor:
@@ -65,8 +66,6 @@ def augment(x: Tensor, policy: str) -> Tensor:
 
 
 def check_policy(name: str, spec, policy: str) -> None:
-    from ganbench.data import get_dataset
-
     require(get_dataset(spec.dataset).kind == "image", f"{name} augments images; {spec.dataset} is not an image data set")
     bad = [p for p in policy.split("+") if p not in POLICIES]
     require(not bad, f"{name}: unknown policy part {', '.join(bad)}; join with + any of {', '.join(POLICIES)}")

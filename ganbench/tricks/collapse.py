@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ganbench.models.base import Discriminator
-from ganbench.tricks.base import Trick, has_batch_norm, register_trick, require
+from ganbench.tricks.base import TRICKS, Trick, has_batch_norm, register_trick, require
 
 
 def needs_feature_d(name: str, D: nn.Module) -> Discriminator:
@@ -140,14 +140,13 @@ class Unrolled(Trick):
         require(self.k >= 1, "unrolled: k must be at least 1")
         if not self.second_order:
             return
-        from ganbench.tricks.base import TRICKS, Trick as Base
 
         require(spec.optimizer == "adam", f"unrolled(second_order) differentiates through Adam updates of D; "
                                           f"the run's optimizer is {spec.optimizer!r}")
         hooks = ("d_penalty", "d_targets", "g_objective", "fake_labels", "configure_optim", "g_context")
         for t in spec.tricks:
             other = TRICKS.get(t.name)
-            changed = [h for h in hooks if getattr(other, h) is not getattr(Base, h)]
+            changed = [h for h in hooks if getattr(other, h) is not getattr(Trick, h)]
             require(t.name == self.name or not changed or changed == ["configure_optim"] and t.name == "ttur",
                     f"unrolled(second_order) unrolls the loss's own D objective with Adam; it cannot be combined "
                     f"with {t.name} (changes {', '.join(changed)})")

@@ -14,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganbench.models.base import Discriminator
+from ganbench.models.base import Discriminator, arch_defaults
 from ganbench.tricks.base import DBatch, Trick, register_trick, require
 from ganbench.tricks.collapse import needs_feature_d
+from ganbench.data import get_dataset
 
 ONE_CODE_TRICK = "one conditioning trick per run: each adds its own codes to G's input"
 PACKS = "PacGAN's D sees packs of samples, so no single class label belongs to its input"
@@ -102,8 +103,6 @@ class LabelConditioning(Trick):
     _priors: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # prior per device
 
     def check(self, spec, loss) -> None:
-        from ganbench.data import get_dataset
-
         data = get_dataset(spec.dataset)
         require(data.labels is not None, f"{self.name} conditions on class labels, and data set {spec.dataset!r} has "
                 "none; use a labelled data set or infogan (unsupervised codes)")
@@ -120,7 +119,6 @@ class LabelConditioning(Trick):
     def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
         """An architecture with a `classes` option (resnet) conditions G's batch norms on the class (BigGAN's
         conditional BN through a shared embedding) instead of reading the one-hot as part of z."""
-        from ganbench.models.base import arch_defaults
 
         if "classes" in arch_defaults(arch) and not options.get("classes"):
             options["classes"] = self.num_classes

@@ -8,13 +8,12 @@ import torch
 
 from ganbench import health, memory, quality, store
 from ganbench.build import build
-from ganbench.evaluate import METRICS_VERSION, evaluate, metrics_record, save_samples_picture, truncation_curve
+from ganbench.evaluate import (DRAW_STRIDE, EVAL_SEED_OFFSET, METRICS_VERSION, evaluate, metrics_record,
+                               save_samples_picture, truncation_curve)
 from ganbench.spec import RunSpec
 from ganbench.errors import ResultsError
-from ganbench.train import ExecOptions, load_checkpoint, restore, train
-
-DEFAULT_THREADS = 1  # CPU results are bit-identical for a fixed thread count; 1 per worker process
-
+from ganbench.execution import ExecOptions
+from ganbench.train import load_checkpoint, restore, train
 
 def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dict | None:
     """Run `spec` in `path` unless finished; returns metrics.json's content (None if stopped early)."""
@@ -119,7 +118,6 @@ def evaluate_draws(spec: RunSpec, path: Path, draws: int, opts: ExecOptions = Ex
                                    "of metrics.json; run `ganbench evaluate` (without --draws) first")
         for v in scored:
             values.setdefault(v.column, []).append(float(v.value))
-    from ganbench.evaluate import DRAW_STRIDE, EVAL_SEED_OFFSET
 
     store.write_json(path / store.DRAWS, {
         "run_id": spec.run_id, "draws": draws, "metrics_version": METRICS_VERSION,
@@ -132,8 +130,3 @@ def checkpoints(path: Path, s) -> dict:
     best by the quality probe (with its selection record) when the run was probed."""
     stored = store.read_json(path / store.SPEC)  # the probe settings the run was trained with
     return {"reported": "final", "selection": quality.record(path, stored, s.data)}
-
-
-def set_threads(n: int | None = DEFAULT_THREADS) -> None:
-    if n:
-        torch.set_num_threads(n)

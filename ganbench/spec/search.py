@@ -32,7 +32,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ganbench.errors import SpecError
-from ganbench.registry import Registry
+from ganbench.registry import Registry, load_builtins
+from ganbench.tricks.base import TRICKS, make_trick
+from ganbench.models.base import arch_defaults
 
 SEARCH_KEYS = {"samples", "seed", "include_base", "seeds", "space", "tie"}
 # Run-spec fields a search may draw: the training hyper-parameters, not what is evaluated or logged, nor what names
@@ -187,9 +189,6 @@ class Param:
 
     @staticmethod
     def _trick(path: str, rest: str, where: str) -> "Param":
-        from ganbench.registry import load_builtins
-        from ganbench.tricks.base import TRICKS, make_trick
-
         load_builtins()
         trick, _, key = rest.rpartition(".")
         if not trick or not key:
@@ -209,8 +208,6 @@ class Param:
         if self.kind == "field":
             return True
         if self.kind == "arch_option":
-            from ganbench.models.base import arch_defaults
-
             return self.key in arch_defaults(spec.arch)
         return any(t.name == self.trick for t in spec.tricks)
 
