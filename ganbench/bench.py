@@ -17,6 +17,7 @@ from ganbench.metrics.features import check_weights
 from ganbench.budget import write_suite_budget
 from ganbench.leaderboard import Options, write_leaderboard
 from ganbench.plots import write_plots
+from ganbench.results import load_results
 
 
 # submitit's Slurm parameters a suite may set under launch: extra (as slurm_<name> or <name>), each to one plain value.
@@ -131,9 +132,10 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
 
 def write_results(root: Path, ids: list[str], suite) -> list[Path]:
     """Everything derived from a suite's finished runs: plots, the budget curve of a search (both shown on the HTML
-    page), the leaderboard in its formats and the reproduction report."""
-
-    paths = write_plots(root, ids)
+    page), the leaderboard in its formats and the reproduction report. The runs are loaded once for all of them
+    (a search's budget curve reads its other hyper-parameter samples too)."""
+    res = load_results(root, ids)
+    paths = write_plots(root, ids, res)
     if suite.search is not None:
         paths += write_suite_budget(root, ids)
-    return paths + write_leaderboard(root, ids, suite.reproduces, Options(baseline=suite.baseline))
+    return paths + write_leaderboard(root, ids, suite.reproduces, Options(baseline=suite.baseline), res=res)

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from ganbench import stats, store
+from ganbench.plots import budget_plot
 from ganbench.spec.search import stable_hash
-from ganbench.leaderboard import load_results
+from ganbench.results import load_results
 
 HP = "hp_sample"  # the run column naming a run's hyper-parameter sample (absent or empty: sample 0)
 SHOWN_BUDGETS = (1, 2, 5, 10, 20, 50, 100)  # the budgets budget.md tabulates (up to the largest K)
@@ -182,35 +183,11 @@ def plot_name(dataset: str) -> str:
     return f"budget_{re.sub(r'[^a-zA-Z0-9_.-]+', '_', dataset)}.png"
 
 
-def budget_plot(c: pd.DataFrame, dataset: str, metric: str, higher: bool, path: Path) -> Path:
-    """One line per method (the expected best of k) with its bootstrap band, budget on a log axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    methods = sorted(c["method"].unique())
-    for method, colour in zip(methods, sns.color_palette("tab10", len(methods))):
-        m = c[c.method == method]
-        ax.plot(m["k"], m["mean"], color=colour, label=method, linewidth=1.4)
-        ax.fill_between(m["k"], m["lo"], m["hi"], color=colour, alpha=0.18, linewidth=0)
-    ax.set_xscale("log")
-    ax.set(xlabel="budget k (hyper-parameter samples)", ylabel=f"expected best {metric}",
-           title=f"{dataset}: best {metric} vs budget ({'higher' if higher else 'lower'} is better)")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    store.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
-    return path
-
-
 def write_budget(suite_path: Path, df: pd.DataFrame, higher: dict[str, bool], main: dict[str, str],
                  replicates: int = 1000, seed: int = 0) -> list[Path]:
     """Write budget.csv (every data set, method and k), budget.md and plots/budget_<dataset>.png for the data sets
     (each on its main metric) where some method has more than one hyper-parameter sample; nothing, [], when no
-    method has. `df`, `higher`, `main`: a ganbench.leaderboard.Results's runs table (with an hp_sample column),
+    method has. `df`, `higher`, `main`: a ganbench.results.Results's runs table (with an hp_sample column),
     directions and main metrics."""
     suite_path = Path(suite_path)
     curves: dict[str, tuple[str, bool, pd.DataFrame, pd.DataFrame]] = {}

@@ -1,33 +1,22 @@
 """The `ganbench` command line: parse, call the library, print. No logic lives here."""
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import re
 import sys
 from pathlib import Path
 
 import click
 
-from ganbench.errors import GanbenchError, ResultsError
 from ganbench.env import DATA_ENV, DOWNLOAD_ENV, FEATURES_ENV, INCEPTION_WEIGHTS_ENV, VGG16_WEIGHTS_ENV
-from ganbench.metrics.labels import PREFIX as LABELS_PREFIX
-from ganbench.metrics.pinned import NETS, env_name
+from ganbench.errors import GanbenchError, ResultsError
 from ganbench.registry import load_builtins, load_plugin, user_plugins
-from ganbench import bench as bench_mod, catalog, diagnostics, extractor_train as et, health, status, store
-from ganbench.execute import execute
-from ganbench.execution import set_threads
-from ganbench.spec import build_spec, load_suite, parse_set
-from ganbench.execution import ExecOptions, check_device
-from ganbench.metrics.features import check_weights
-from ganbench.speed import measure
-from ganbench.leaderboard import DEFAULT_FORMATS, Options, write_leaderboard
-from ganbench.stats import TESTS
-from ganbench.budget import write_suite_budget
-from ganbench.reproduction import rerender
-from ganbench.plots import health_plot, modes_plot, neighbours_plot, write_plots
-from ganbench.launch import pool_map, reevaluate_one
-from ganbench.data import get_dataset
-from ganbench.extractor_train import TRAINERS
-from ganbench.metrics import labels
+
+# Each command imports what it runs, and nothing is imported for `ganbench --help` or a mistyped command: the
+# modules behind the commands import torch, pandas and matplotlib (about 4 s), the command line alone 0.05 s.
+# Those imports are marked "start-up" below.
 
 RESULTS = click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
                        help="Root directory of results; a suite writes to RESULTS/SUITE/.")
@@ -42,8 +31,6 @@ def _set_env(name: str):
     """A click callback that exports an option's value to the environment, where worker processes inherit it."""
 
     def callback(ctx, param, value):
-        import os
-
         if value is not None:
             os.environ[name] = str(value)
         return value
@@ -54,15 +41,14 @@ def _set_env(name: str):
 def _feature_weights(ctx, param, values):
     """--feature-weights FILE (Inception-v3) or NAME=FILE (ganbench's own extractors, vgg16, inception-v3-compat)
     -> the variables the extractors read."""
-    import difflib
-    import re
+    from ganbench.metrics import labels, pinned  # start-up
 
-    variables = {**{n: env_name(n) for n in NETS}, "inception-v3-compat": INCEPTION_WEIGHTS_ENV,
+    variables = {**{n: pinned.env_name(n) for n in pinned.NETS}, "inception-v3-compat": INCEPTION_WEIGHTS_ENV,
                  "vgg16": VGG16_WEIGHTS_ENV}
     for value in values:
         name, sep, path = value.partition("=")
-        if sep and (name in variables or name.startswith(LABELS_PREFIX)):
-            os.environ[variables.get(name) or env_name(name)] = path
+        if sep and (name in variables or name.startswith(labels.PREFIX)):
+            os.environ[variables.get(name) or pinned.env_name(name)] = path
         elif sep and re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
             close = difflib.get_close_matches(name, list(variables), n=2)
             hint = f"did you mean {' or '.join(close)}?" if close else f"names: {', '.join(variables)}"
@@ -122,6 +108,7 @@ def cli() -> None:
 @PLUGIN
 def list_cmd(kind: str, plugins: tuple[str, ...]) -> None:
     """List registered names with a one-line description."""
+    from ganbench import catalog  # start-up
 
     _plugins(plugins)
     listing = catalog.listing(kind)
@@ -147,7 +134,7 @@ def list_cmd(kind: str, plugins: tuple[str, ...]) -> None:
 def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, plugins, amp, channels_last,
         compile_) -> None:
     """Train and evaluate one run (the same code path as a suite cell)."""
-    import json
+    from ganbench import execute, execution, spec as specs  # start-up
 
     _plugins(plugins)
     fields = {"dataset": dataset, "loss": loss, "seed": seed, "tricks": list(tricks)}
@@ -155,20 +142,15 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
         fields["arch"] = arch
     if steps is not None:
         fields["steps"] = steps
-    spec = build_spec(fields, parse_set(sets), where="the command line")
+    spec = specs.build_spec(fields, specs.parse_set(sets), where="the command line")
     path = out or Path("results") / "runs" / spec.run_id
     if dry_run:
         click.echo(json.dumps(spec.to_json(), indent=2))
         click.echo(f"run_id: {spec.run_id}\nrun directory: {path}")
         return
 
-    check_device(device)  # every mistake below is one line before any training
-    store.writable_dir(path, "--out")
-    if store.is_finished(path):
-        store.same_spec(path, spec)
-    check_weights([spec])  # offline without the weights
-    set_threads()
-    record = execute(spec, path, ExecOptions(device=device, amp=amp, channels_last=channels_last, compile=compile_))
+    opts = execution.ExecOptions(device=device, amp=amp, channels_last=channels_last, compile=compile_)
+    record = execute.execute_here(spec, path, opts)
     click.echo(f"{spec.run_id} -> {path}")
     for k, v in record["metrics"].items():
         click.echo(f"  {k:<45} {v:.4g}")
@@ -195,17 +177,18 @@ def run(dataset, loss, arch, tricks, seed, steps, sets, out, device, dry_run, pl
 def speed(dataset, arch, sets, steps, repeats, threads, device, plugins, amp, channels_last, compile_) -> None:
     """Training images/s of ganbench's loop against a hand-written PyTorch loop with the same models (the plain
     non-saturating GAN), and evaluation images/s."""
+    from ganbench import execution, spec as specs, speed as timing  # start-up
 
     _plugins(plugins)
     fields = {"dataset": dataset, "loss": "ns"}
     if arch:
         fields["arch"] = arch
-    spec = build_spec(fields, parse_set(sets), where="the command line")
+    spec = specs.build_spec(fields, specs.parse_set(sets), where="the command line")
     if steps < 1 or repeats < 1:
         raise GanbenchError("--steps and --repeats must be at least 1")
-    set_threads(threads)
+    execution.set_threads(threads)
     fast = {"amp": amp, "channels_last": channels_last, "compile": compile_}
-    result = measure(spec, steps=steps, repeats=repeats, device=device, **fast)
+    result = timing.measure(spec, steps=steps, repeats=repeats, device=device, **fast)
     click.echo(f"{spec.dataset} {spec.arch} {dict(spec.arch_options)} batch {spec.batch_size}, {steps} steps x "
                f"{repeats}, {threads} thread(s), {device}")
     for k, v in result.rows():
@@ -254,11 +237,12 @@ def bench(suite, results, device, dry_run, executor, workers, devices, retry_fai
           gpus_per_task, cpus_per_task, runs_per_task, slurm_cluster, plugins, add_tricks, scale, amp, channels_last,
           compile_) -> None:
     """Run a suite's missing cells, then write its leaderboard and plots."""
+    from ganbench import bench as suite_bench  # start-up
 
     _plugins(plugins)
     launch = {"devices": devices, "partition": partition, "time_min": time_min, "gpus_per_task": gpus_per_task,
               "cpus_per_task": cpus_per_task, "runs_per_task": runs_per_task, "cluster": slurm_cluster}
-    code = bench_mod.bench(suite, results, workers=workers, device=device, dry_run=dry_run, executor=executor,
+    code = suite_bench.bench(suite, results, workers=workers, device=device, dry_run=dry_run, executor=executor,
                            echo=click.echo, add_tricks=add_tricks, scale=scale, retry_failed=retry_failed,
                            launch=launch, ckpt_every=ckpt_every,
                            fast={"amp": amp, "channels_last": channels_last, "compile": compile_})
@@ -276,11 +260,12 @@ def bench(suite, results, device, dry_run, executor, workers, devices, retry_fai
 def status_cmd(suite, results, workers, verbose, plugins, add_tricks, scale) -> None:
     """Each cell's state (done, running, failed, interrupted, pending), the failures' reasons, and an ETA from the
     measured run times."""
+    from ganbench import spec, status, store  # start-up
 
     _plugins(plugins)
-    s = load_suite(suite, add_tricks, scale)
+    s = spec.load_suite(suite, add_tricks, scale)
     root = store.suite_dir(results, s.name)
-    for line in status.report(s.name, status.cells([(spec, root / "runs" / spec.run_id) for spec in s.expand()]),
+    for line in status.report(s.name, status.cells([(cell, root / "runs" / cell.run_id) for cell in s.expand()]),
                               workers, verbose):
         click.echo(line)
 
@@ -300,13 +285,13 @@ def status_cmd(suite, results, workers, verbose, plugins, add_tricks, scale) -> 
 def leaderboard(suite, results, plugins, add_tricks, scale, formats, test, baseline) -> None:
     """Aggregate the suite's finished runs (its current cells only) into leaderboard.csv, .md and .html, and a
     search's budget curve (budget.csv, budget.md, plots/budget_<dataset>.png)."""
+    from ganbench import budget, leaderboard as board, stats  # start-up
 
-    TESTS.get(test)
+    stats.TESTS.get(test)
     name, ids, reproduces, baseline = _suite_cells(suite, plugins, add_tricks, scale, baseline)
-    options = Options(test=test, baseline=baseline)
-
-    paths = write_suite_budget(results / name, ids)  # nothing without a search
-    for p in paths + write_leaderboard(results / name, ids, reproduces, options, formats or DEFAULT_FORMATS):
+    options = board.Options(test=test, baseline=baseline)
+    paths = budget.write_suite_budget(results / name, ids)  # nothing without a search
+    for p in paths + board.write_leaderboard(results / name, ids, reproduces, options, formats or board.DEFAULT_FORMATS):
         click.echo(f"wrote {p}")
 
 
@@ -317,14 +302,15 @@ def leaderboard(suite, results, plugins, add_tricks, scale, formats, test, basel
 def report(suite, results, scale) -> None:
     """Re-render a reproduction suite's report (reproduction.md) from its committed leaderboard.csv, without its
     runs: the verdicts need each cell's mean, spread and seeds, which the CSV holds."""
+    from ganbench import reproduction, spec  # start-up
 
-    s = load_suite(suite, (), scale)
+    s = spec.load_suite(suite, (), scale)
     if s.reproduces is None:
         raise ResultsError(f"suite {s.name} reproduces no paper: it has no report")
     if not (results / s.name / "leaderboard.csv").is_file():
         raise ResultsError(f"{results / s.name / 'leaderboard.csv'} does not exist; run `ganbench bench {suite}"
                            f"{' --scale ' + scale if scale else ''}` first")
-    click.echo(f"wrote {rerender(s.reproduces, results / s.name)}")
+    click.echo(f"wrote {reproduction.rerender(s.reproduces, results / s.name)}")
 
 
 @cli.command()
@@ -335,9 +321,10 @@ def report(suite, results, scale) -> None:
 @SCALE
 def plot(suite, results, plugins, add_tricks, scale) -> None:
     """Write a suite's figures (its current cells only) to RESULTS/SUITE/plots/."""
+    from ganbench import plots  # start-up
 
     name, ids, _, _ = _suite_cells(suite, plugins, add_tricks, scale)
-    for p in write_plots(results / name, ids):
+    for p in plots.write_plots(results / name, ids):
         click.echo(f"wrote {p}")
 
 
@@ -355,17 +342,17 @@ def evaluate(suite, results, workers, datasets, draws, plugins, add_tricks) -> N
     """Add metrics introduced since a suite's runs were trained, from their final checkpoints (no retraining);
     numbers already recorded must be reproduced exactly, or that run is left as it was. With --draws K, score each
     final checkpoint on K sample draws instead (the spread over sampling seeds). Then the leaderboard."""
+    from ganbench import execution, launch, leaderboard as board, spec, store  # start-up
 
     if draws < 1:
         raise click.BadParameter("must be at least 1", param_hint="--draws")
     _plugins(plugins)
-    s = load_suite(suite, add_tricks)
-    specs = s.expand()
-
-    opts = ExecOptions(progress=False, plugins=user_plugins())
-    jobs = [(spec, store.run_dir(results, s.name, spec), opts, draws) for spec in specs]
+    s = spec.load_suite(suite, add_tricks)
+    cells = s.expand()
+    opts = execution.ExecOptions(progress=False, plugins=user_plugins())
+    jobs = [(cell, store.run_dir(results, s.name, cell), opts, draws) for cell in cells]
     jobs = [j for j in jobs if store.is_finished(j[1]) and (not datasets or j[0].dataset in datasets)]
-    outcomes = pool_map(reevaluate_one, jobs, workers, desc="draws" if draws > 1 else "evaluate")
+    outcomes = launch.pool_map(launch.reevaluate_one, jobs, workers, desc="draws" if draws > 1 else "evaluate")
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.message if o.ok else "failed"] = counts.get(o.message if o.ok else "failed", 0) + 1
@@ -373,8 +360,8 @@ def evaluate(suite, results, workers, datasets, draws, plugins, add_tricks) -> N
             click.echo(f"{o.run_id}: {o.message}", err=True)
     click.echo(f"suite {s.name}: {len(jobs)} finished runs{' on ' + ', '.join(datasets) if datasets else ''}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if jobs:
-        options = Options(baseline=s.baseline)
-        for p in write_leaderboard(results / s.name, [spec.run_id for spec in specs], s.reproduces, options):
+        options = board.Options(baseline=s.baseline)
+        for p in board.write_leaderboard(results / s.name, [cell.run_id for cell in cells], s.reproduces, options):
             click.echo(f"wrote {p}")
     sys.exit(1 if counts.get("failed") else 0)
 
@@ -391,6 +378,7 @@ def evaluate(suite, results, workers, datasets, draws, plugins, add_tricks) -> N
 @data_options
 def health_cmd(runs, plot, samples, checkpoint) -> None:
     """Print each finished run's health verdict with its evidence (and plot its signals and samples)."""
+    from ganbench import health, plots, store  # start-up
 
     for run in runs:
         if not store.is_finished(run):
@@ -399,30 +387,10 @@ def health_cmd(runs, plot, samples, checkpoint) -> None:
         at = f" at step {v['step']}" if v["step"] is not None else ""
         click.echo(f"{run.name}: {v['verdict']}{at}" + (f": {v['evidence']}" if v["evidence"] else ""))
         if plot:
-            health_plot(run)
+            plots.health_plot(run)
         if samples:
-            _sample_plots(run, store.BEST if checkpoint == "best" else store.CHECKPOINT)
-
-
-def _sample_plots(run: Path, checkpoint: str) -> None:
-    """modes.png and neighbours.png of one run from its kept `checkpoint` (skipped, with a note, without one)."""
-
-    if not (run / checkpoint).exists():
-        click.echo(f"  {run.name} has no {checkpoint} (not kept with committed results): no sample plots", err=True)
-        return
-    s, fake, step = diagnostics.run_samples(run, checkpoint)
-    if not bool(fake.isfinite().all()):
-        click.echo(f"  {checkpoint} of {run.name} makes non-finite samples: no sample plots", err=True)
-        return
-    title = f"{s.spec.method} s{s.spec.seed}, step {step}"
-    hist = diagnostics.mode_histogram(s, fake)
-    if hist is not None:
-        click.echo(f"  {modes_plot(hist, run / 'modes.png', title)}: {hist.covered} of {len(hist.data)} modes covered")
-    if s.data.kind == "image":
-        nb = diagnostics.neighbours(s, fake)
-        share = float((nb.pixel_distance < nb.pixel_threshold).double().mean())
-        click.echo(f"  {neighbours_plot(nb, s.data, run / 'neighbours.png', title)}: {share:.0%} of the shown "
-                   "samples nearer to a training image than the pixel threshold")
+            for line, problem in plots.sample_figures(run, store.BEST if checkpoint == "best" else store.CHECKPOINT):
+                click.echo(f"  {line}", err=problem)
 
 
 @cli.group()
@@ -431,20 +399,8 @@ def extractor() -> None:
     counters of labelled sets (ganbench-classifier:<set>, trained once on the set's labels and cached)."""
 
 
-def _extractor_name(ctx, param, value: str) -> str:
-    load_builtins()
-    dataset = labels.dataset_of(value)
-    if dataset is None and value not in TRAINERS:
-        raise click.BadParameter(f"{value!r} is not one of {', '.join(TRAINERS)} or {labels.PREFIX}<data set>",
-                                 param=param)
-    if dataset is not None and get_dataset(dataset).info.get("classifier") != value:  # the set names its counter
-        raise click.BadParameter(f"data set {dataset!r} has no class labels (or more than {labels.MAX_CLASSES} "
-                                 "classes) to train a mode counter on", param=param)
-    return value
-
-
 @extractor.command("train")
-@click.argument("name", callback=_extractor_name, metavar="NAME")
+@click.argument("name", metavar="NAME")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the weights (FILE, and its record FILE.json).")
 @data_options
@@ -452,7 +408,10 @@ def extractor_train(name: str, out: Path) -> None:
     """Retrain an extractor from scratch (one thread, fixed seed) and write its weights: score with them through
     --feature-weights NAME=FILE; their hash tags every value scored in their space. NAME: ganbench-digits,
     ganbench-mnist, or ganbench-classifier:<data set> (e.g. ganbench-classifier:cifar10)."""
+    from ganbench import extractor_train as et  # start-up
 
+    load_builtins()
+    et.check_name(name)
     record = et.train(name, out)
     click.echo(f"{out}: {name}@{record['sha256'][:8]}, held-out accuracy {record['heldout_accuracy']:.4f} "
                f"({record['heldout']}); score with it: --feature-weights {name}={out}")
@@ -462,11 +421,12 @@ def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ..
                  baseline: str | None = None) -> tuple[str, list[str], object, str | None]:
     """A suite's name, the run_ids of its current cells (after plugins and --add-trick), the paper it reproduces
     and the baseline method (`baseline`, else the suite's; checked against its methods)."""
+    from ganbench import spec  # start-up
 
     _plugins(plugins)
-    s = load_suite(suite, add_tricks, scale)
-    specs = s.expand()
-    return s.name, [spec.run_id for spec in specs], s.reproduces, s.check_baseline(specs, baseline)
+    s = spec.load_suite(suite, add_tricks, scale)
+    cells = s.expand()
+    return s.name, [cell.run_id for cell in cells], s.reproduces, s.check_baseline(cells, baseline)
 
 
 def main() -> None:

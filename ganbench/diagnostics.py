@@ -9,11 +9,10 @@ from pathlib import Path
 import torch
 
 from ganbench import store
-from ganbench.build import Setup, build
-from ganbench.errors import ResultsError
+from ganbench.build import Setup
 from ganbench.spec import RunSpec
 from ganbench.evaluate import generate
-from ganbench.train import restore
+from ganbench.execute import restore_kept
 from ganbench.metrics.points import mode_statistics
 from ganbench.metrics.features import classifier_of, extract
 from ganbench.metrics.images import class_histograms, real_features
@@ -23,16 +22,10 @@ from ganbench.metrics.memorization import _feature_threshold, _pixel_threshold
 def run_samples(path: Path, checkpoint: str = store.CHECKPOINT) -> tuple[Setup, torch.Tensor, int]:
     """The run's Setup restored from `checkpoint` (checkpoint.pt: the last; best.pt: the probe's choice), the
     evaluation's samples from it (same latents, same count) and the checkpoint's step."""
-
     path = Path(path)
     spec = RunSpec.from_json(store.read_json(path / store.SPEC))
-    if not (path / checkpoint).exists():
-        raise ResultsError(f"{path.name} has no {checkpoint} (checkpoints are not committed with results; "
-                           "re-run the suite to recreate them)")
-    state = store.load_verified(path / checkpoint)
-    s = build(spec)
-    restore(s, state)
-    return s, generate(s, spec.eval_samples, spec.seed), int(state["step"])
+    s, step = restore_kept(spec, path, checkpoint=checkpoint)
+    return s, generate(s, spec.eval_samples, spec.seed), step
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Evaluate a trained generator: fixed-seed samples, every metric of its data set, and a sample picture."""
 from __future__ import annotations
 
+from importlib.metadata import version
 import platform
 from pathlib import Path
 
@@ -93,8 +94,6 @@ def cost_record(s: Setup, timings: dict) -> dict:
     """What the run cost: device model, wall time of the whole run and of its phases (train_s: the training steps;
     probe_s: the quality probes; eval_s: the final evaluation), real images seen, peak memory of training and of
     evaluation, library versions."""
-    from importlib.metadata import version
-
     model = torch.cuda.get_device_name(s.device) if s.device.type == "cuda" else cpu_model()
     libs = {name: version(name) for name in ("torch", "torchvision", "torch-fidelity", "numpy")}
     peaks = {k: round(timings[k], 1) for k in ("peak_train_mib", "peak_eval_mib") if k in timings}
@@ -129,11 +128,10 @@ def sampling_record(s: Setup) -> dict:
 
 def save_samples_picture(s: Setup, fake: torch.Tensor, path: Path) -> None:
     """samples.png: generated points over the real data (2-D) or an 8x8 image grid."""
-    import matplotlib
+    from matplotlib import pyplot as plt  # heavy: 0.5 s, for the one picture a run draws
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    if plt.get_backend().lower() != "agg":  # files only, never a window (switching closes open figures: only once)
+        plt.switch_backend("Agg")
     if s.data.kind == "points":
         real = s.data.x[:2500]
         fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
@@ -143,7 +141,7 @@ def save_samples_picture(s: Setup, fake: torch.Tensor, path: Path) -> None:
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=s.spec.method)
         ax.legend(loc="upper right", fontsize=7, markerscale=3)
     else:
-        from torchvision.utils import make_grid
+        from torchvision.utils import make_grid  # heavy: torchvision, for image runs only
 
         grid = make_grid(fake[:64], nrow=8, normalize=True, value_range=(-1, 1), padding=1)
         fig, ax = plt.subplots(figsize=(4, 4), dpi=100)

@@ -7,13 +7,14 @@ from pathlib import Path
 import torch
 
 from ganbench import health, memory, quality, store
-from ganbench.build import build
+from ganbench.build import Setup, build
 from ganbench.evaluate import (DRAW_STRIDE, EVAL_SEED_OFFSET, METRICS_VERSION, evaluate, metrics_record,
                                save_samples_picture, truncation_curve)
 from ganbench.spec import RunSpec
 from ganbench.errors import ResultsError
-from ganbench.execution import ExecOptions
-from ganbench.train import load_checkpoint, restore, train
+from ganbench.execution import ExecOptions, check_device, set_threads
+from ganbench.metrics.features import check_weights
+from ganbench.train import load_checkpoint, restore, train, write_csv
 
 def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dict | None:
     """Run `spec` in `path` unless finished; returns metrics.json's content (None if stopped early)."""
@@ -48,11 +49,41 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         save_samples_picture(s, fake, path / store.SAMPLES)
         curve = truncation_curve(s)
         if curve is not None:
-            import pandas as pd
-
-            store.write_text(path / store.TRUNCATION, pd.DataFrame(curve).to_csv(index=False))
+            write_csv(path / store.TRUNCATION, curve, list(curve[0]))
         store.write_json(path / store.METRICS, record)
         return record
+
+
+def execute_here(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dict | None:
+    """`ganbench run`: check everything a user can get wrong first, each one line before any training (the device,
+    that `path` is a writable run directory not holding another spec's run, the feature extractors' weights on
+    this machine), then execute the run in this process."""
+    check_device(opts.device)
+    store.writable_dir(path, "--out")
+    if store.is_finished(path):
+        store.same_spec(path, spec)
+    check_weights([spec])  # offline without the weights
+    set_threads()
+    return execute(spec, path, opts)
+
+
+def restore_kept(spec: RunSpec, path: Path, device: str = "cpu", checkpoint: str = store.CHECKPOINT) -> tuple[Setup, int]:
+    """A run rebuilt and restored from a checkpoint it keeps, and that checkpoint's step: checkpoint.pt (the final
+    state, or checkpoint.prev.pt when the last is damaged; its step must be the spec's last) or best.pt (the quality
+    probe's choice). Checksums are verified; a missing or damaged checkpoint is one ResultsError line."""
+    path = Path(path)
+    if not (path / checkpoint).exists():
+        raise ResultsError(f"{path.name} has no {checkpoint} (checkpoints are not committed with results; re-run the "
+                           "suite to recreate them)")
+    if checkpoint == store.CHECKPOINT:
+        state = load_checkpoint(path)
+        if state is None or state["step"] != spec.steps:
+            raise ResultsError(f"{path.name}: no final checkpoint to evaluate (re-run it with `ganbench bench`)")
+    else:
+        state = store.load_verified(path / checkpoint)
+    s = build(spec, device)
+    restore(s, state)
+    return s, int(state["step"])
 
 
 def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> str:
@@ -66,11 +97,7 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
         return "diverged"
     if rec.get("metrics_version", 1) >= METRICS_VERSION:
         return "current"
-    s = build(spec, opts.device)
-    state = load_checkpoint(path)
-    if state is None or state["step"] != spec.steps:
-        raise ResultsError(f"{path.name}: no final checkpoint to evaluate (re-run it with `ganbench bench`)")
-    restore(s, state)
+    s, _ = restore_kept(spec, path, opts.device)
     values, _ = evaluate(s)
     new = {v.column: float(v.value) for v in values}
     changed = sorted(k for k, v in rec["metrics"].items() if k in new and new[k] != v)
@@ -102,11 +129,7 @@ def evaluate_draws(spec: RunSpec, path: Path, draws: int, opts: ExecOptions = Ex
         return "diverged"
     if (path / store.DRAWS).exists() and store.read_json(path / store.DRAWS).get("draws", 0) >= draws:
         return "current"
-    s = build(spec, opts.device)
-    state = load_checkpoint(path)
-    if state is None or state["step"] != spec.steps:
-        raise ResultsError(f"{path.name}: no final checkpoint to evaluate (re-run it with `ganbench bench`)")
-    restore(s, state)
+    s, _ = restore_kept(spec, path, opts.device)
     values: dict[str, list[float]] = {}
     for d in range(draws):
         scored, _ = evaluate(s, d)

@@ -2,6 +2,8 @@
 whose worker dies (killed, preempted, out of memory) keeps its checkpoints and resumes on the next `bench`."""
 from __future__ import annotations
 
+import torch
+import shutil
 import dataclasses
 import multiprocessing as mp
 import os
@@ -72,8 +74,6 @@ def _init_worker(threads: int, device: str | None = None) -> None:
     global _WORKER_DEVICE
     _WORKER_DEVICE = device
     if device and device.startswith("cuda"):
-        import torch
-
         torch.cuda.set_device(device)
     set_threads(threads)
     load_builtins()
@@ -240,9 +240,7 @@ class Pack:
         return [run_one(job) for job in self.jobs]
 
     def checkpoint(self, *args: Any, **kwargs: Any):
-        import submitit
-
-        return submitit.helpers.DelayedSubmission(Pack(self.jobs))
+        return _submitit().helpers.DelayedSubmission(Pack(self.jobs))
 
 
 def packs(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOptions) -> list[Pack]:
@@ -267,7 +265,7 @@ def slurm_parameters(launch: Launch) -> dict[str, Any]:
 
 def _submitit():
     try:
-        import submitit
+        import submitit  # optional: the [slurm] extra
     except ImportError:
         raise GanbenchError("the slurm executor needs submitit: pip install 'ganbench[slurm]'") from None
     return submitit
@@ -277,8 +275,6 @@ def _submitit():
 def slurm(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOptions) -> list[Outcome]:
     """A Slurm job array through submitit (map over packs of runs), waited for; `launch.cluster="local"` runs the
     same array as local processes (submitit's LocalExecutor), which is how it is tested without Slurm."""
-    import shutil
-
     submitit = _submitit()
     cluster = launch.cluster or "slurm"
     if cluster == "slurm" and shutil.which("sbatch") is None:

@@ -1,6 +1,7 @@
 """Seaborn figures of a suite: main-metric distributions over seeds, training curves, best samples per method."""
 from __future__ import annotations
 
+import numpy as np
 import re
 import warnings
 from pathlib import Path
@@ -12,11 +13,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from torchvision.utils import make_grid  # noqa: E402
 
 from ganbench import store  # noqa: E402
-from ganbench.leaderboard import load_results  # noqa: E402
+from ganbench.results import Results, load_results  # noqa: E402
 from ganbench.data import get_dataset
-from ganbench import health
+from ganbench import diagnostics, health
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -212,9 +214,10 @@ def trajectory_plot(suite_path: Path, df: pd.DataFrame, dataset: str, out: Path)
     return _save(fig, out / f"trajectory_{_slug(dataset)}.png")
 
 
-def write_plots(suite_path: Path, run_ids: Collection[str] | None = None) -> list[Path]:
-    """All figures of a suite under <suite>/plots/ (only its current cells when `run_ids` is given)."""
-    res = load_results(suite_path, run_ids)
+def write_plots(suite_path: Path, run_ids: Collection[str] | None = None, res: Results | None = None) -> list[Path]:
+    """All figures of a suite under <suite>/plots/ (only its current cells when `run_ids` is given; `res`: its runs,
+    when the caller has loaded them)."""
+    res = res or load_results(suite_path, run_ids)
     df, higher, main = res.df, res.higher, res.main
     out = suite_path / "plots"
     out.mkdir(parents=True, exist_ok=True)
@@ -286,8 +289,6 @@ def health_plot(run_dir: Path) -> Path:
 def modes_plot(hist, path: Path, title: str) -> Path:
     """modes.png: the share of generated and of training samples per mode; above 100 modes, both shares sorted
     from the most to the least frequent (a collapsed generator piles onto few modes)."""
-    import numpy as np
-
     gen = hist.generated.double() / max(1, int(hist.generated.sum()))
     real = hist.data.double() / max(1, int(hist.data.sum()))
     k = len(gen)
@@ -309,8 +310,6 @@ def modes_plot(hist, path: Path, title: str) -> Path:
 def neighbours_plot(nb, data, path: Path, title: str) -> Path:
     """neighbours.png: generated images (top row) above their nearest training image in pixels and in the
     classifier's features, each with its distance; red where nearer than the memorization threshold."""
-    from torchvision.utils import make_grid
-
     rows = [("generated", nb.fake, None, None), ("nearest in pixels", data.floats(nb.pixel_index), nb.pixel_distance,
                                                    nb.pixel_threshold)]
     if nb.feature_index is not None:
@@ -330,3 +329,43 @@ def neighbours_plot(nb, data, path: Path, title: str) -> Path:
     fig.suptitle(f"{title}: nearest training images (distance; red: below the 5% leave-one-out threshold)",
                  fontsize=8)
     return _save(fig, path)
+
+
+def budget_plot(c: pd.DataFrame, dataset: str, metric: str, higher: bool, path: Path) -> Path:
+    """One line per method (the expected best of k) with its bootstrap band, budget on a log axis."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    methods = sorted(c["method"].unique())
+    for method, colour in zip(methods, sns.color_palette("tab10", len(methods))):
+        m = c[c.method == method]
+        ax.plot(m["k"], m["mean"], color=colour, label=method, linewidth=1.4)
+        ax.fill_between(m["k"], m["lo"], m["hi"], color=colour, alpha=0.18, linewidth=0)
+    ax.set_xscale("log")
+    ax.set(xlabel="budget k (hyper-parameter samples)", ylabel=f"expected best {metric}",
+           title=f"{dataset}: best {metric} vs budget ({'higher' if higher else 'lower'} is better)")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    store.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+    return path
+
+
+def sample_figures(run: Path, checkpoint: str) -> list[tuple[str, bool]]:
+    """modes.png and neighbours.png of one run from its kept `checkpoint`: (line to print, whether it is a
+    problem) for each figure written, or why none was (no such checkpoint kept, non-finite samples)."""
+    if not (run / checkpoint).exists():
+        return [(f"{run.name} has no {checkpoint} (not kept with committed results): no sample plots", True)]
+    s, fake, step = diagnostics.run_samples(run, checkpoint)
+    if not bool(fake.isfinite().all()):
+        return [(f"{checkpoint} of {run.name} makes non-finite samples: no sample plots", True)]
+    title = f"{s.spec.method} s{s.spec.seed}, step {step}"
+    lines = []
+    hist = diagnostics.mode_histogram(s, fake)
+    if hist is not None:
+        lines.append((f"{modes_plot(hist, run / 'modes.png', title)}: {hist.covered} of {len(hist.data)} modes covered",
+                      False))
+    if s.data.kind == "image":
+        nb = diagnostics.neighbours(s, fake)
+        share = float((nb.pixel_distance < nb.pixel_threshold).double().mean())
+        lines.append((f"{neighbours_plot(nb, s.data, run / 'neighbours.png', title)}: {share:.0%} of the shown "
+                      "samples nearer to a training image than the pixel threshold", False))
+    return lines

@@ -3,6 +3,7 @@ against its baseline (a registry: Welch's t-test, Mann-Whitney U), Holm's correc
 and, from summaries (mean, spread, n), Welch intervals, equivalence tests (TOST) and Hedges' g."""
 from __future__ import annotations
 
+from scipy import stats
 import math
 from typing import Callable, NamedTuple, Sequence
 
@@ -74,8 +75,6 @@ def welch(a: Samples, b: Samples) -> np.ndarray:
     t = (mean_a - mean_b) / sqrt(va/na + vb/nb) with the Welch-Satterthwaite degrees of freedom, for every pair
     (a[i], b[i]) at once; the same numbers as scipy.stats.ttest_ind(equal_var=False). NaN with fewer than two
     values on a side or when neither side varies (the statistic is undefined)."""
-    from scipy import stats
-
     na, ma, va = summaries(a)
     nb, mb, vb = summaries(b)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -92,8 +91,6 @@ def mann_whitney(a: Samples, b: Samples) -> np.ndarray:
 
     Makes no assumption of normality; with 3 seeds against 3 the smallest possible p is 0.1, so a rank test needs
     more seeds before it marks anything."""
-    from scipy import stats
-
     return np.array([float(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue) if len(x) and len(y)
                      else math.nan for x, y in zip(a, b)])
 
@@ -140,8 +137,6 @@ def welch_df(se_a: float, n_a: float, se_b: float, n_b: float) -> float:
 
 def t_interval(diff: float, se: float, df: float, level: float = LEVEL) -> tuple[float, float]:
     """The t interval diff ± t_{(1+level)/2, df} * se (Student 1908); [diff, diff] when se is 0, NaN without df."""
-    from scipy import stats
-
     if se == 0:
         return diff, diff
     if not df > 0:
@@ -166,8 +161,6 @@ def tost(diff: float, se: float, df: float, margin: float) -> Tost:
     """Two one-sided t tests of equivalence within ±margin (Schuirmann 1987; Lakens 2017 for a readable account):
     p_lower = P(T_df >= (diff + margin)/se), p_upper = P(T_df <= (diff - margin)/se). Both below alpha exactly when
     the (1 - 2 alpha) t interval of diff lies inside (-margin, +margin). With se = 0 each p is 0 or 1."""
-    from scipy import stats
-
     if se == 0:
         return Tost(float(not diff + margin > 0), float(not diff - margin < 0))
     if not df > 0:
@@ -177,8 +170,6 @@ def tost(diff: float, se: float, df: float, margin: float) -> Tost:
 
 def t_test_p(diff: float, se: float, df: float) -> float:
     """Two-sided p-value of H0: diff = 0, 2 P(T_df >= |diff|/se); 0 or 1 when se is 0."""
-    from scipy import stats
-
     if se == 0:
         return float(diff == 0)
     return float(2 * stats.t.sf(abs(diff) / se, df)) if df > 0 else math.nan

@@ -6,6 +6,8 @@ metrics.json is written last: a run is finished exactly when it holds a readable
 """
 from __future__ import annotations
 
+import threading
+import csv
 import contextlib
 import hashlib
 import io
@@ -187,8 +189,6 @@ def claim(path: Path) -> Iterator[None]:
     """Hold an exclusive claim on a run directory (.claim: pid, time, host), touched every HEARTBEAT_S seconds by
     a background thread; a claim whose owner is dead (same host) or silent for GANBENCH_CLAIM_TIMEOUT seconds
     (another host: a preempted node) is taken over. Raises ClaimHeld while a live worker holds it."""
-    import threading
-
     path.mkdir(parents=True, exist_ok=True)
     lock = path / CLAIM
     for _ in range(3):
@@ -298,8 +298,6 @@ def load_checkpoint(path: Path) -> Any | None:
 
 def read_history(path: Path, name: str = HISTORY) -> list[dict[str, str]]:
     """The rows of a run's history.csv, or of its CSV file `name` (none if it has no such file)."""
-    import csv
-
     f = Path(path) / name
     if not f.exists():
         return []

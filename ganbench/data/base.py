@@ -1,6 +1,7 @@
 """The dataset registry and the `Dataset` record every loader returns."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -56,8 +57,6 @@ def scored_with(data: Dataset, features: str) -> Dataset:
     """`data` with every image metric (FID/KID/IS, precision/recall, the quality probe) in extractor `features`'s
     space: a run spec's `features` field. The same samples, labels and fingerprint, and the same classifier counts
     its modes."""
-    import dataclasses
-
     if not features:
         return data
     info = {k: v for k, v in data.info.items() if k != "pr_extractor"}

@@ -2,6 +2,10 @@
 copy of image folders that training reads through a memory map."""
 from __future__ import annotations
 
+import gzip
+import zlib
+from PIL import Image
+from tqdm import tqdm
 import hashlib
 import os
 import sys
@@ -51,9 +55,6 @@ def decompressed(name: str, raw: Path, files: Sequence[str], md5: dict[str, str]
     name, then renamed; the folder is keyed by the .gz files' paths and sizes), and checked against the md5 of its
     uncompressed bytes where `md5` knows it. None when `raw` has no complete set of .gz files. A file that does not
     decompress, or decompresses to other bytes, is a one-line DataError naming it."""
-    import gzip
-    import zlib
-
     if not all((raw / f"{f}.gz").is_file() for f in files):
         return None
     key = hashlib.sha256("".join(f"{(raw / f).resolve()}.gz {(raw / f'{f}.gz').stat().st_size}\n" for f in files).encode())
@@ -128,8 +129,6 @@ def center_crop_resize(path: Path, size: int, crop: int | None) -> np.ndarray:
     """An image file as uint8 3 x size x size: a centred square crop (`crop` pixels, or the short side when None),
     then resized; reductions of 2x or more first halve with a box filter, then bicubic (the recipe of Dhariwal &
     Nichol's ADM data loader, which avoids the aliasing of a single bicubic step)."""
-    from PIL import Image
-
     with Image.open(path) as im:
         im = im.convert("RGB")
         w, h = im.size
@@ -166,8 +165,6 @@ def prepared(name: str, paths: Sequence[Path], size: int, crop: int | None, base
     """The images at `paths` cropped and resized to uint8 N x 3 x size x size, built once into
     <data root>/ganbench-prepared/ (keyed by the file list, sizes and recipe) and memory-mapped afterwards; and
     that key (the data set's fingerprint)."""
-    from tqdm import tqdm
-
     key = hashlib.sha256()
     key.update(f"v{PREPARE_VERSION} {size} {crop} {salt}\n".encode())
     for p in paths:  # by content's stand-ins: name, size and modification time (an edited image is a new copy)
@@ -199,3 +196,11 @@ def prepared(name: str, paths: Sequence[Path], size: int, crop: int | None, base
         finally:
             tmp.unlink(missing_ok=True)
     return torch.from_numpy(np.load(out, mmap_mode="c")), key.hexdigest()[:16]
+
+
+def torchvision_datasets():
+    """torchvision.datasets, imported when a paper-scale set is first read (its import costs about a second that
+    the offline sets and `ganbench list` need not pay)."""
+    import torchvision.datasets  # heavy: about 1 s, only for the paper-scale sets
+
+    return torchvision.datasets

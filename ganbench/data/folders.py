@@ -9,7 +9,7 @@ import torch
 
 from ganbench.cache import file_safe
 from ganbench.data.base import DATASETS, Dataset
-from ganbench.data.files import data_root, fetch_or_fail, list_images, prepared, root_hint
+from ganbench.data.files import data_root, fetch_or_fail, list_images, prepared, root_hint, torchvision_datasets
 from ganbench.data.vision import PAPER_INFO, collapse_view
 from ganbench.errors import DataError
 
@@ -30,8 +30,7 @@ def _folder_set(name: str, x: torch.Tensor, labels: torch.Tensor | None, info: d
 
 def _register_celeba(name: str, size: int) -> None:
     def make(split: str) -> Dataset:
-        import torchvision.datasets as tvd
-
+        tvd = torchvision_datasets()
         root = data_root()
         where = root / tvd.CelebA.base_folder
         how = ("the aligned-and-cropped images (img_align_celeba.zip extracted) and the annotation files of "
@@ -78,15 +77,13 @@ def read_class_list(name: str) -> list[str]:
 def class_samples(name: str, folder: Path, classes: list[str], how: str) -> tuple[list[Path], torch.Tensor]:
     """Image paths under folder/<class>/ (any depth) for each class, labelled by the class's index in sorted
     order (torchvision ImageFolder's convention); a missing class folder is a data error naming it."""
-    from torchvision.datasets.folder import make_dataset
-
     absent = [c for c in classes if not (folder / c).is_dir()]
     if absent:
         raise DataError(f"data set {name!r} is missing: {len(absent)} of its {len(classes)} class folders are not in "
                         f"{folder} (e.g. {absent[0]}/); place {how}; {root_hint()}")
     index = {c: i for i, c in enumerate(sorted(classes))}
     try:
-        samples = make_dataset(str(folder), index, extensions=(".jpeg", ".jpg", ".png"))
+        samples = torchvision_datasets().folder.make_dataset(str(folder), index, extensions=(".jpeg", ".jpg", ".png"))
     except FileNotFoundError as e:  # a class folder without images (e.g. its tar not yet extracted)
         raise DataError(f"data set {name!r}: {' '.join(str(e).split())[:200]}; extract every class's images into "
                         f"{folder}/<wnid>/") from None

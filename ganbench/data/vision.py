@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.data.base import DATASETS, Dataset
-from ganbench.data.files import data_root, decompressed, fetch_or_fail
+from ganbench.data.files import data_root, decompressed, fetch_or_fail, torchvision_datasets
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 # md5 of the uncompressed IDX files of the genuine MNIST (LeCun & Cortes), the same on every mirror; a .gz copy is
@@ -48,8 +48,7 @@ def collapse_view(train_name: str, labels: torch.Tensor | None, num_classes: int
 
 def _mnist_like(cls_name: str, split_train: bool, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 N x 1 x 28 x 28 images and labels of torchvision's MNIST or FashionMNIST (one split)."""
-    import torchvision.datasets as tvd
-
+    tvd = torchvision_datasets()
     cls = getattr(tvd, cls_name)
     root = data_root()
     where = root / cls_name / "raw"
@@ -164,8 +163,7 @@ _register_stacked("stacked-mnist-32", True)
 
 
 def _cifar10(train: bool) -> Dataset:
-    import torchvision.datasets as tvd
-
+    tvd = torchvision_datasets()
     root = data_root()
     where = root / tvd.CIFAR10.base_folder
     how = f"the python version (cifar-10-python.tar.gz extracted), as torchvision.datasets.CIFAR10(root={str(root)!r}, download=True) leaves it"

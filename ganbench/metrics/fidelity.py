@@ -9,18 +9,21 @@ import torch
 RNG_SEED = 2020  # torch-fidelity's default; fixes KID subsets and IS splits
 
 
+def _tf():
+    """torch-fidelity's metric modules, imported on first use (see the module docstring)."""
+    import torch_fidelity.metric_fid, torch_fidelity.metric_isc, torch_fidelity.metric_kid  # heavy: 1.6 s, see above
+
+    return torch_fidelity
+
+
 def frechet_statistics(features: torch.Tensor) -> dict:
     """Mean and covariance (float64) of a feature set."""
-    from torch_fidelity.metric_fid import fid_features_to_statistics
-
-    return fid_features_to_statistics(features.double().cpu())
+    return _tf().metric_fid.fid_features_to_statistics(features.double().cpu())
 
 
 def frechet_distance(stats_fake: dict, stats_real: dict) -> float:
     """||mu1-mu2||^2 + Tr(C1 + C2 - 2 (C1 C2)^1/2) (Heusel et al. 2017)."""
-    from torch_fidelity.metric_fid import fid_statistics_to_metric
-
-    return float(fid_statistics_to_metric(stats_fake, stats_real, verbose=False)["frechet_inception_distance"])
+    return float(_tf().metric_fid.fid_statistics_to_metric(stats_fake, stats_real, verbose=False)["frechet_inception_distance"])
 
 
 def kid_subsets(n_fake: int, n_real: int, size: int, subsets: int, seed: int = RNG_SEED) -> list[tuple]:
@@ -55,9 +58,7 @@ def kid(fake: torch.Tensor, real: torch.Tensor, subset_size: int = 1000, subsets
     m = min(subset_size, len(fake), len(real))
     n_f, n_r = len(fake), len(real)
     if (n_f * n_f + n_r * n_r + n_f * n_r) > 3 * subsets * m * m:
-        from torch_fidelity.metric_kid import kid_features_to_metric
-
-        out = kid_features_to_metric(fake.double().cpu(), real.double().cpu(), kid_subset_size=m, kid_subsets=subsets,
+        out = _tf().metric_kid.kid_features_to_metric(fake.double().cpu(), real.double().cpu(), kid_subset_size=m, kid_subsets=subsets,
                                      verbose=False, rng_seed=RNG_SEED)
         return float(out["kernel_inception_distance_mean"])
     x, y = fake.double().cpu(), real.double().cpu()
@@ -164,9 +165,7 @@ def precision_recall(fake: torch.Tensor, real: torch.Tensor, k: int = 3) -> tupl
 
 def inception_score(logits: torch.Tensor, splits: int = 10) -> float:
     """exp E_x KL(p(y|x) || p(y)) over `splits` splits (Salimans et al. 2016), on any classifier's logits."""
-    from torch_fidelity.metric_isc import isc_features_to_metric
-
-    return float(isc_features_to_metric(logits.cpu(), splits=splits, shuffle=True, rng_seed=RNG_SEED)["inception_score_mean"])
+    return float(_tf().metric_isc.isc_features_to_metric(logits.cpu(), splits=splits, shuffle=True, rng_seed=RNG_SEED)["inception_score_mean"])
 
 
 DIVERSITY_SAMPLES = 2000

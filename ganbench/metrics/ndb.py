@@ -7,6 +7,7 @@ compares the generated share with the real share. NDB is the number of bins wher
 into a few bins), together with the Jensen-Shannon divergence of the two bin histograms."""
 from __future__ import annotations
 
+from threadpoolctl import threadpool_limits
 import functools
 import math
 
@@ -29,9 +30,7 @@ def num_bins(n_train: int) -> int:
 
 def kmeans_centres(x: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
     """k-means centres of the rows of x (scikit-learn, k-means++ init, fixed seed, single-threaded)."""
-    from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
-
+    from sklearn.cluster import KMeans  # heavy: scikit-learn, 1.4 s, only when the NDB reference is clustered
     with threadpool_limits(1):
         km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x.flatten(1).double().numpy())
     return torch.from_numpy(km.cluster_centers_)

@@ -2,6 +2,7 @@
 presets, tricks composed once, protocols, features, buildable architectures) into a RunSpec."""
 from __future__ import annotations
 
+import torch
 import difflib
 from typing import Any, Mapping
 
@@ -141,8 +142,6 @@ _BUILD_ERRORS: dict[tuple, str | None] = {}
 
 
 def _build_error(arch: str, shape: tuple[int, ...], z_dim: int, options: dict[str, Any]) -> str | None:
-    import torch
-
     try:
         with torch.device("meta"):
             build_models(arch, shape, z_dim, options)

@@ -2,6 +2,7 @@
 unrolled D (PacGAN's packing lives with the other input tricks in inputs.py)."""
 from __future__ import annotations
 
+from torch.func import functional_call
 import contextlib
 import copy
 import math
@@ -185,8 +186,6 @@ def unrolled_g_loss(D: nn.Module, opt: torch.optim.Adam, loss, real: Tensor, fak
     """G's loss at D's parameters after k differentiable Adam updates of D's loss on (real, fake), continuing from
     `opt`'s state (Metz et al. 2017, eq. 4-5). D's own parameters and the optimizer are left untouched; the result's
     gradient w.r.t. G includes the path through the updates (fake enters every one of them)."""
-    from torch.func import functional_call
-
     trainable = {id(p): g for g in opt.param_groups for p in g["params"]}
     names = [n for n, p in D.named_parameters() if id(p) in trainable]
     originals = dict(D.named_parameters())
