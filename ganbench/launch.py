@@ -155,75 +155,97 @@ def pool_map(fn: Callable, payload: Sequence, workers: int, show: bool = True, d
     exitcode) (or the pool raises when on_death is None)."""
     bar = tqdm(total=len(payload), desc=desc, unit="run", disable=not show)
     devices = list(devices or [None])
-    outcomes: list = []
-    if workers <= 1 and len(devices) == 1:
-        _init_worker(1, None if devices[0] in (None, "cpu") else devices[0])
+    try:
+        if workers <= 1 and len(devices) == 1:
+            return _map_here(fn, payload, devices[0], bar)
+        pool = _Pool(fn, devices, on_death)
         try:
-            for job in payload:
-                outcomes.append(fn(job))
-                bar.update(1)
+            return pool.map(payload, max(1, min(max(workers, 1), len(payload))), bar)
         finally:
-            global _WORKER_DEVICE
-            _WORKER_DEVICE = None
+            pool.close()
+    finally:
         bar.close()
-        return outcomes
-    ctx = mp.get_context("spawn")
-    n = max(1, min(max(workers, 1), len(payload)))
 
-    def start(k: int):
-        parent, child = ctx.Pipe()
-        device = devices[k % len(devices)]
-        proc = ctx.Process(target=_worker_main, args=(child, 1, device, fn, os.getpid()), daemon=True)
+
+def _map_here(fn: Callable, payload: Sequence, device: str | None, bar) -> list:
+    """pool_map without worker processes: in this process, on `device`."""
+    global _WORKER_DEVICE
+    _init_worker(1, None if device in (None, "cpu") else device)
+    outcomes = []
+    try:
+        for job in payload:
+            outcomes.append(fn(job))
+            bar.update(1)
+    finally:
+        _WORKER_DEVICE = None
+    return outcomes
+
+
+class _Pool:
+    """Spawned worker processes, one pipe each: a job is sent to an idle worker, its result read back; a worker that
+    dies is replaced and its job answered by on_death."""
+
+    def __init__(self, fn: Callable, devices: list, on_death: Callable[[Any, int | None], Any] | None):
+        self.ctx = mp.get_context("spawn")
+        self.fn, self.devices, self.on_death = fn, devices, on_death
+        self.workers: list[dict] = []
+
+    def start(self, k: int) -> dict:
+        parent, child = self.ctx.Pipe()
+        device = self.devices[k % len(self.devices)]
+        proc = self.ctx.Process(target=_worker_main, args=(child, 1, device, self.fn, os.getpid()), daemon=True)
         proc.start()
         child.close()
         return {"k": k, "proc": proc, "conn": parent, "job": None}
 
-    pool = [start(k) for k in range(n)]
-    todo = list(enumerate(payload))[::-1]
-    try:
-        while todo or any(w["job"] is not None for w in pool):
-            for w in pool:
+    def map(self, payload: Sequence, n: int, bar) -> list:
+        self.workers = [self.start(k) for k in range(n)]
+        todo = list(enumerate(payload))[::-1]
+        outcomes: list = []
+        while todo or any(w["job"] is not None for w in self.workers):
+            for w in self.workers:
                 if w["job"] is None and todo:
                     w["job"] = todo.pop()
                     w["conn"].send(w["job"])
-            busy = [w for w in pool if w["job"] is not None]
+            busy = [w for w in self.workers if w["job"] is not None]
             wait([w["conn"] for w in busy] + [w["proc"].sentinel for w in busy])
-            for idx, w in enumerate(pool):
-                if w["job"] is None:
-                    continue
-                result, died = None, False
-                try:
-                    if w["conn"].poll():
-                        _, result = w["conn"].recv()
-                    elif not w["proc"].is_alive():
-                        died = True
-                    else:
-                        continue
-                except (EOFError, OSError):
-                    died = True
-                if died:
-                    w["proc"].join(timeout=5)
-                    if on_death is None:
-                        raise GanbenchError(f"a worker process died (exit code {w['proc'].exitcode})")
-                    result = on_death(w["job"][1], w["proc"].exitcode)
-                    w["conn"].close()
-                    pool[idx] = start(w["k"])
-                outcomes.append(result)
-                bar.update(1)
-                pool[idx]["job"] = None
-    finally:
-        for w in pool:
+            for idx in range(len(self.workers)):
+                if self.workers[idx]["job"] is not None and self.collect(idx, outcomes):
+                    bar.update(1)
+        return outcomes
+
+    def collect(self, idx: int, outcomes: list) -> bool:
+        """Read worker idx's result if it has one (or its job's on_death if it died); False while it is busy."""
+        w = self.workers[idx]
+        try:
+            if w["conn"].poll():
+                outcomes.append(w["conn"].recv()[1])
+                w["job"] = None
+                return True
+            if w["proc"].is_alive():
+                return False
+        except (EOFError, OSError):
+            pass
+        w["proc"].join(timeout=5)  # died mid-job
+        if self.on_death is None:
+            raise GanbenchError(f"a worker process died (exit code {w['proc'].exitcode})")
+        outcomes.append(self.on_death(w["job"][1], w["proc"].exitcode))
+        w["conn"].close()
+        self.workers[idx] = self.start(w["k"])
+        return True
+
+    def close(self) -> None:
+        """Ask every worker to stop, then wait for it (terminated after 10 s)."""
+        for w in self.workers:
             try:
                 w["conn"].send(None)
             except (OSError, ValueError):
                 pass
-        for w in pool:
+        for w in self.workers:
             w["proc"].join(timeout=10)
             if w["proc"].is_alive():
                 w["proc"].terminate()
                 w["proc"].join()
-        bar.close()
-    return outcomes
 
 
 # ---------------------------------------------------------------- Slurm (submitit)

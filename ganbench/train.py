@@ -239,6 +239,47 @@ def load_checkpoint(path: Path) -> dict | None:
     return store.load_checkpoint(path)
 
 
+def resume(s: Setup, path: Path) -> tuple[int, int, Logs]:
+    """Restore the run from its last intact checkpoint in `path`: (the step to continue from, real batches drawn so
+    far, the logs so far); (0, 0, empty logs) for a fresh run."""
+    state = load_checkpoint(path)
+    if state is None:
+        return 0, 0, Logs([], [], [])
+    restore(s, state)
+    logs = Logs(list(state["history"]), list(state.get("spectra", [])), list(state.get("quality", [])),
+                list(state.get("points", [])))
+    s.timings["probe_s"] = float(state.get("probe_s", 0.0))  # earlier segments' time, for the run's cost
+    s.timings["resumed_s"] = s.timings["probe_s"] + (logs.history[-1]["wall_time"] if logs.history else 0.0)
+    return state["step"], state["batches_drawn"], logs
+
+
+def log_step(s: Setup, step: int, out: dict[str, torch.Tensor], logs: Logs, t0: float) -> bool:
+    """Record a logged step's losses, D accuracies, gradient norms and the networks' top singular values; False when
+    one of them is not finite (the run diverged)."""
+    row = {k: float(v) for k, v in out.items()}
+    layers = health.spectra({"G": s.G, "D": s.D})
+    row.update(sigma0_d=health.largest_sigma(layers, "D"), sigma0_g=health.largest_sigma(layers, "G"))
+    logs.spectra += [{"step": step, **r} for r in layers]
+    logs.history.append({"step": step, **row, "wall_time": time.perf_counter() - t0})
+    return all(math.isfinite(v) for v in row.values())
+
+
+def probe_step(s: Setup, path: Path, done: int, drawn: int, logs: Logs, t0: float) -> float:
+    """The quality probe after `done` steps: its scores logged, best.pt saved when it improves; returns the seconds
+    it took (training's wall time leaves them out; the run's cost counts them as probe_s)."""
+    t_probe = time.perf_counter()
+    scores, points = quality.probe(s)
+    best = quality.improves(logs.quality, scores["select"])
+    logs.quality.append({"step": done, **scores, "wall_time": t_probe - t0})
+    if points is not None:
+        logs.points.append({"step": done, "points": points})
+    if best:
+        store.save_checkpoint(path / store.BEST, checkpoint_state(s, done, drawn, logs))
+    took = time.perf_counter() - t_probe
+    s.timings["probe_s"] = s.timings.get("probe_s", 0.0) + took
+    return took
+
+
 def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None) -> bool:
     """Train to spec.steps from the last checkpoint in `path`; False if stopped early by `opts.stop_after`.
 
@@ -247,15 +288,7 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
     no per-step synchronisation on accelerators); checkpoint.pt and best.pt then keep the last good states."""
     spec = s.spec
     step_fn = step_fn or (simultaneous_step if s.tricks.simultaneous else gan_step)
-    state = load_checkpoint(path)
-    start, drawn, logs = 0, 0, Logs([], [], [])
-    if state is not None:
-        restore(s, state)
-        start, drawn = state["step"], state["batches_drawn"]
-        logs = Logs(list(state["history"]), list(state.get("spectra", [])), list(state.get("quality", [])),
-                    list(state.get("points", [])))
-        s.timings["probe_s"] = float(state.get("probe_s", 0.0))  # earlier segments' time, for the run's cost
-        s.timings["resumed_s"] = s.timings["probe_s"] + (logs.history[-1]["wall_time"] if logs.history else 0.0)
+    start, drawn, logs = resume(s, path)
     sampler = BatchSampler(resident(s.data.x, s.device), s.batch_size, spec.seed, drawn,
                            labels=s.data.labels.to(s.device) if s.needs_labels else None)
     execution.prepare(s, opts.amp, opts.channels_last, opts.compile)
@@ -281,26 +314,11 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
         s.log_step = step % spec.log_every == 0 or step == spec.steps - 1
         with execution.step_context(s):
             out = step_fn(s, sampler, step / spec.steps)
-        if s.log_step:
-            row = {k: float(v) for k, v in out.items()}
-            layers = health.spectra({"G": s.G, "D": s.D})
-            row.update(sigma0_d=health.largest_sigma(layers, "D"), sigma0_g=health.largest_sigma(layers, "G"))
-            logs.spectra += [{"step": step, **r} for r in layers]
-            logs.history.append({"step": step, **row, "wall_time": time.perf_counter() - t0})
-            if not all(math.isfinite(v) for v in row.values()):
-                return diverged(step)
+        if s.log_step and not log_step(s, step, out, logs, t0):
+            return diverged(step)
         done = step + 1
         if quality.is_probe_step(done, spec.quality_every, spec.steps):
-            t_probe = time.perf_counter()
-            scores, points = quality.probe(s)
-            best = quality.improves(logs.quality, scores["select"])
-            logs.quality.append({"step": done, **scores, "wall_time": t_probe - t0})
-            if points is not None:
-                logs.points.append({"step": done, "points": points})
-            if best:
-                store.save_checkpoint(path / store.BEST, checkpoint_state(s, done, sampler.drawn, logs))
-            t0 += time.perf_counter() - t_probe  # wall_time counts training only
-            s.timings["probe_s"] = s.timings.get("probe_s", 0.0) + time.perf_counter() - t_probe
+            t0 += probe_step(s, path, done, sampler.drawn, logs, t0)  # wall_time counts training only
         if done % opts.ckpt_every == 0 or done == stop:
             if not health.finite_weights(s.G, s.D):  # never replace the last good checkpoint by a broken one
                 return diverged(step)

@@ -151,49 +151,60 @@ def dcgan(
 
     if vbn and not g_bn:
         raise ValueError("vbn replaces G's batch norm; it needs g_bn")
+    if msg and vbn:
+        raise ValueError("msg and vbn: the multi-scale generator has no reference-batch wrapper")
+    G = _generator(channels, n, bottom, top, z_dim, g_bn, vbn, g_act, upsample, attention, msg)
+    D = _discriminator(channels, resolution, n, bottom, width, d_norm, d_dropout, attention, patch, msg)
+    init_weights(G, init)  # in this order (G built, D built, G init, D init): the random streams of earlier runs
+    init_weights(D, init)
+    return with_reference_batch(G, vbn, z_dim), D
 
+
+def _attend(c: int, res: int, attention: int) -> list[nn.Module]:
+    """A self-attention block where the feature map has the attention resolution, else nothing."""
+    return [SelfAttention(c)] if attention == res else []
+
+
+def _generator(channels: int, n: int, bottom: int, top: int, z_dim: int, g_bn: bool, vbn: int, g_act: str,
+               upsample: str, attention: int, msg: bool) -> nn.Module:
+    """DCGAN's G: z projected to top x bottom x bottom, then n-1 x2 up-sampling stages halving the channels, and a
+    last up-sampling to the image with tanh (MSG: a 1x1 image head after every stage)."""
     def g_norm(c: int) -> list[nn.Module]:
         return [g_norm_layer(c, vbn, 2)] if g_bn else []
 
-    def attend(c: int, res: int) -> list[nn.Module]:
-        return [SelfAttention(c)] if attention == res else []
-
-    if msg and vbn:
-        raise ValueError("msg and vbn: the multi-scale generator has no reference-batch wrapper")
-
     g_stages: list[list[nn.Module]] = [[nn.Linear(z_dim, top * bottom * bottom, bias=not g_bn),
                                         nn.Unflatten(1, (top, bottom, bottom))]]
-    g_stages[0] += g_norm(top) + [activation(g_act)] + attend(top, bottom)
+    g_stages[0] += g_norm(top) + [activation(g_act)] + _attend(top, bottom, attention)
     c, res = top, bottom
     stage_channels = [c]
     for _ in range(n - 1):
         stage = [up(c, c // 2, upsample, bias=not g_bn)] + g_norm(c // 2) + [activation(g_act)]
         c, res = c // 2, res * 2
-        g_stages.append(stage + attend(c, res))
+        g_stages.append(stage + _attend(c, res, attention))
         stage_channels.append(c)
     final = [up(c, channels, upsample, bias=True), nn.Tanh()]
     if msg:
         heads = [nn.Sequential(nn.Conv2d(sc, channels, 1), nn.Tanh()) for sc in stage_channels]
-        G = MSGGenerator([nn.Sequential(*st) for st in g_stages], heads, nn.Sequential(*final))
-    else:
-        G = nn.Sequential(*[m for st in g_stages for m in st], *final)
+        return MSGGenerator([nn.Sequential(*st) for st in g_stages], heads, nn.Sequential(*final))
+    return nn.Sequential(*[m for st in g_stages for m in st], *final)
 
+
+def _discriminator(channels: int, resolution: int, n: int, bottom: int, width: int, d_norm: str, d_dropout: float,
+                   attention: int, patch: bool, msg: bool) -> nn.Module:
+    """DCGAN's D: n strided 4x4 convolutions doubling the channels with LeakyReLU (and the chosen normalisation,
+    dropout), then the logit head (MSG: each lower-resolution image joins D's activations)."""
     def d_act() -> list[nn.Module]:
         return [nn.LeakyReLU(0.2)] + ([nn.Dropout(d_dropout)] if d_dropout else [])
 
-    extra = channels if msg else 0  # MSG: each lower-resolution image joins D's activations
+    extra = channels if msg else 0
     d_blocks: list[list[nn.Module]] = [[nn.Conv2d(channels, width, 4, 2, 1)] + d_act()]
     c, res = width, resolution // 2
-    d_blocks[0] += attend(c, res)
+    d_blocks[0] += _attend(c, res, attention)
     for _ in range(n - 1):
         block = [nn.Conv2d(c + extra, c * 2, 4, 2, 1, bias=d_norm == "none")] + d_norm_layer(d_norm, c * 2) + d_act()
         c, res = c * 2, res // 2
-        d_blocks.append(block + attend(c, res))
+        d_blocks.append(block + _attend(c, res, attention))
     if msg:
-        D = Discriminator(MSGDiscriminatorBody([nn.Sequential(*b) for b in d_blocks], channels),
-                          (c + extra, bottom, bottom), patch=patch)
-    else:
-        D = Discriminator(nn.Sequential(*[m for b in d_blocks for m in b]), (c, bottom, bottom), patch=patch)
-    init_weights(G, init)  # in this order (G built, D built, G init, D init): the random streams of earlier runs
-    init_weights(D, init)
-    return with_reference_batch(G, vbn, z_dim), D
+        return Discriminator(MSGDiscriminatorBody([nn.Sequential(*b) for b in d_blocks], channels),
+                             (c + extra, bottom, bottom), patch=patch)
+    return Discriminator(nn.Sequential(*[m for b in d_blocks for m in b]), (c, bottom, bottom), patch=patch)

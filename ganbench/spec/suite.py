@@ -234,78 +234,96 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
     if not isinstance(doc, dict):
         raise SpecError(f"suite {path} must be a YAML mapping with keys {', '.join(sorted(SUITE_KEYS))}")
     check_known(doc, SUITE_KEYS, f"suite {path}")
-    seeds = parse_seeds(doc.get("seeds", [0]), f"suite {path}")
-    grid = doc.get("grid") or {}
-    blocks = grid if isinstance(grid, list) else [grid]
-    for block in blocks:
-        if not isinstance(block, dict) or not all(isinstance(v, list) and v for v in block.values()):
-            raise SpecError(f"suite {path}: grid must map each axis to a non-empty list of values "
-                            "(or be a list of such mappings, whose cells are united)")
-        check_keys(block, f"suite {path} grid", suite=True)
+    blocks = _grid_blocks(doc.get("grid") or {}, f"suite {path}")
     base = doc.get("base") or {}
     if not isinstance(base, dict):
         raise SpecError(f"suite {path}: base must be a mapping of run-spec fields")
     check_keys(base, f"suite {path} base", suite=True)
     overrides = check_overrides(doc.get("overrides"), f"suite {path}")
-    exclude = doc.get("exclude") or []
-    if not isinstance(exclude, list) or not all(isinstance(e, dict) and e for e in exclude):
-        raise SpecError(f"suite {path}: exclude must be a list of {{field: value(s)}} conditions")
-    for e in exclude:
-        check_keys(e, f"suite {path} exclude", suite=True)
+    exclude = _excludes(doc.get("exclude") or [], f"suite {path}")
     add_tricks = tuple(add_tricks)
     if add_tricks and not any("tricks" in block for block in blocks):
         raise SpecError(f"suite {path} has no tricks axis in its grid; --add-trick needs one (see suites/tricks.yaml)")
-    scales = doc.get("scales") or {}
-    if not isinstance(scales, dict) or not all(isinstance(v, dict) for v in scales.values()):
-        raise SpecError(f"suite {path}: scales must map each name to {{set: {{field: value}}, seeds: ..., description: "
-                        f"...}}; a scale's keys: {', '.join(sorted(SCALE_KEYS))}")
-    for scale_name, scale_doc in scales.items():
-        check_name(scale_name, f"suite {path}: scale name")
-        check_known(scale_doc, SCALE_KEYS, f"suite {path} scale {scale_name!r}")
-    search_doc = doc.get("search")
-    name = check_name(doc.get("name", path.stem), f"suite {path}: name")
-    scale_set: dict[str, Any] = {}
-    scale_overrides: list[dict[str, Any]] = []
-    if scale is not None:
-        if scale not in scales:
-            known = ", ".join(sorted(scales)) or "none"
-            raise SpecError(f"suite {path} has no scale {scale!r}; its scales: {known}")
-        scale_set = dict(scales[scale].get("set") or {})
-        check_keys(scale_set, f"suite {path} scale {scale!r}", suite=True)
-        scale_overrides = check_overrides(scales[scale].get("overrides"), f"suite {path} scale {scale!r}")
-        seeds = parse_seeds(scales[scale].get("seeds", seeds), f"suite {path} scale {scale!r}")
-        search_doc = scaled_search(search_doc, scales[scale].get("search"), f"suite {path} scale {scale!r}")
-        name = f"{name}-{scale}"
-        more = scales[scale].get("exclude") or []  # a pipeline check may leave out cells that repeat others' code
-        if not isinstance(more, list) or not all(isinstance(e, dict) and e for e in more):
-            raise SpecError(f"suite {path} scale {scale!r}: exclude must be a list of {{field: value(s)}} conditions")
-        for e in more:
-            check_keys(e, f"suite {path} scale {scale!r} exclude", suite=True)
-        exclude = list(exclude) + more
+    scales = _scales(doc.get("scales") or {}, f"suite {path}")
+    at = _at_scale(doc, scales, scale, path)
     launch = doc.get("launch") or {}
     if not isinstance(launch, dict):
         raise SpecError(f"suite {path}: launch must be a mapping, e.g. {{partition: gpu, time_min: 120, gpus_per_task: 1}}")
-    reproduces = None
-    if doc.get("reproduces") is not None:
-        reproduces = parse_reproduces(doc["reproduces"], f"suite {path}")
-        if scale is not None:  # a cheaper variant is labelled as such, with what it changes
-            extra = scales[scale].get("differences") or []
-            reproduces = dataclasses.replace(
-                reproduces, variant=f"{scale} ({str(scales[scale].get('description', '')).strip()})",
-                differences=reproduces.differences + tuple(map(str, [extra] if isinstance(extra, str) else extra)))
-    search = None
-    if search_doc is not None:
-        search = parse_search(search_doc, f"suite {path}")
+    search = None if at["search"] is None else parse_search(at["search"], f"suite {path}")
     baseline = doc.get("baseline")
     if baseline is not None and not isinstance(baseline, str):
         raise SpecError(f"suite {path}: baseline must be one method name (a cell's method label), e.g. `baseline: ns`")
-    suite = Suite(
-        name=name, description=str(doc.get("description", "")).strip(),
-        seeds=tuple(seeds), base=base, grid=tuple(blocks), overrides=tuple(overrides), exclude=tuple(exclude),
-        path=str(path), extra_tricks=add_tricks, scale_set=scale_set, scale_overrides=tuple(scale_overrides), reproduces=reproduces, launch=launch,
-        search=search, baseline=baseline,
+    return Suite(
+        name=at["name"], description=str(doc.get("description", "")).strip(), seeds=tuple(at["seeds"]), base=base,
+        grid=tuple(blocks), overrides=tuple(overrides), exclude=tuple(exclude + at["exclude"]), path=str(path),
+        extra_tricks=add_tricks, scale_set=at["set"], scale_overrides=tuple(at["overrides"]),
+        reproduces=_reproduces(doc, scales, scale, path), launch=launch, search=search, baseline=baseline,
     )
-    return suite
+
+
+def _grid_blocks(grid: Any, where: str) -> list[dict]:
+    """A suite's grid as a list of blocks (a single mapping, or a list of them whose cells are united)."""
+    blocks = grid if isinstance(grid, list) else [grid]
+    for block in blocks:
+        if not isinstance(block, dict) or not all(isinstance(v, list) and v for v in block.values()):
+            raise SpecError(f"{where}: grid must map each axis to a non-empty list of values "
+                            "(or be a list of such mappings, whose cells are united)")
+        check_keys(block, f"{where} grid", suite=True)
+    return blocks
+
+
+def _excludes(exclude: Any, where: str) -> list[dict]:
+    if not isinstance(exclude, list) or not all(isinstance(e, dict) and e for e in exclude):
+        raise SpecError(f"{where}: exclude must be a list of {{field: value(s)}} conditions")
+    for e in exclude:
+        check_keys(e, f"{where} exclude", suite=True)
+    return list(exclude)
+
+
+def _scales(scales: Any, where: str) -> dict[str, dict]:
+    if not isinstance(scales, dict) or not all(isinstance(v, dict) for v in scales.values()):
+        raise SpecError(f"{where}: scales must map each name to {{set: {{field: value}}, seeds: ..., description: "
+                        f"...}}; a scale's keys: {', '.join(sorted(SCALE_KEYS))}")
+    for scale_name, scale_doc in scales.items():
+        check_name(scale_name, f"{where}: scale name")
+        check_known(scale_doc, SCALE_KEYS, f"{where} scale {scale_name!r}")
+    return scales
+
+
+def _at_scale(doc: dict, scales: dict[str, dict], scale: str | None, path: Path) -> dict[str, Any]:
+    """What a scale changes: the suite's name, seeds, the fields set and overridden on every cell, its search and
+    the cells it leaves out (the suite's own at no scale)."""
+    at = {"name": check_name(doc.get("name", path.stem), f"suite {path}: name"),
+          "seeds": parse_seeds(doc.get("seeds", [0]), f"suite {path}"), "set": {}, "overrides": [],
+          "search": doc.get("search"), "exclude": []}
+    if scale is None:
+        return at
+    if scale not in scales:
+        known = ", ".join(sorted(scales)) or "none"
+        raise SpecError(f"suite {path} has no scale {scale!r}; its scales: {known}")
+    where = f"suite {path} scale {scale!r}"
+    at["set"] = dict(scales[scale].get("set") or {})
+    check_keys(at["set"], where, suite=True)
+    at["overrides"] = check_overrides(scales[scale].get("overrides"), where)
+    at["seeds"] = parse_seeds(scales[scale].get("seeds", at["seeds"]), where)
+    at["search"] = scaled_search(at["search"], scales[scale].get("search"), where)
+    at["name"] = f"{at['name']}-{scale}"
+    at["exclude"] = _excludes(scales[scale].get("exclude") or [], where)  # a pipeline check may leave out cells
+    return at
+
+
+def _reproduces(doc: dict, scales: dict[str, dict], scale: str | None, path: Path):
+    """The paper the suite reproduces (spec.claims.Reproduction), labelled as a cheaper variant at a scale, with
+    what the scale changes; None when it reproduces none."""
+    if doc.get("reproduces") is None:
+        return None
+    reproduces = parse_reproduces(doc["reproduces"], f"suite {path}")
+    if scale is None:
+        return reproduces
+    extra = scales[scale].get("differences") or []
+    return dataclasses.replace(
+        reproduces, variant=f"{scale} ({str(scales[scale].get('description', '')).strip()})",
+        differences=reproduces.differences + tuple(map(str, [extra] if isinstance(extra, str) else extra)))
 
 
 # Suite and scale names become directory names under --results: a short, plain character set.
