@@ -80,13 +80,13 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
     specs = suite.expand()
     suite.check_baseline(specs)
     root = store.suite_dir(results, suite.name)
-    jobs = [(s, root / "runs" / s.run_id) for s in specs]
+    jobs = [(cell, root / "runs" / cell.run_id) for cell in specs]
     EXECUTORS.get(executor)  # an unknown executor is a one-line error before anything runs
     settings = make_launch(suite.launch, {"workers": workers, **(launch or {})}, f"suite {suite.name}")
     settings = dataclasses.replace(settings, folder=settings.folder or root / "slurm")
     hint = f"{suite_name} --scale {scale}" if scale else str(suite_name)
     cells = status_mod.cells(jobs)
-    by_state = {s: [c for c in cells if c.state == s] for s in status_mod.STATES}
+    by_state = {state: [c for c in cells if c.state == state] for state in status_mod.STATES}
     if retry_failed:
         todo = [(c.spec, c.path) for c in by_state["failed"]]
     else:
@@ -120,7 +120,7 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
             echo(f"FAILED {o.run_id}: {o.message} (traceback in its error.txt)")
         elif o.status in ("interrupted", "busy"):
             echo(f"{o.status.upper()} {o.run_id}: {o.message}")
-    ids = [s.run_id for s in specs]
+    ids = [cell.run_id for cell in specs]
     if any(store.is_finished(p) for _, p in jobs):
         for p in write_results(root, ids, suite):
             echo(f"wrote {p}")

@@ -263,9 +263,9 @@ def status_cmd(suite, results, workers, verbose, plugins, add_tricks, scale) -> 
     from ganbench import spec, status, store  # start-up
 
     _plugins(plugins)
-    s = spec.load_suite(suite, add_tricks, scale)
-    root = store.suite_dir(results, s.name)
-    for line in status.report(s.name, status.cells([(cell, root / "runs" / cell.run_id) for cell in s.expand()]),
+    loaded = spec.load_suite(suite, add_tricks, scale)
+    root = store.suite_dir(results, loaded.name)
+    for line in status.report(loaded.name, status.cells([(cell, root / "runs" / cell.run_id) for cell in loaded.expand()]),
                               workers, verbose):
         click.echo(line)
 
@@ -304,13 +304,13 @@ def report(suite, results, scale) -> None:
     runs: the verdicts need each cell's mean, spread and seeds, which the CSV holds."""
     from ganbench import reproduction, spec  # start-up
 
-    s = spec.load_suite(suite, (), scale)
-    if s.reproduces is None:
-        raise ResultsError(f"suite {s.name} reproduces no paper: it has no report")
-    if not (results / s.name / "leaderboard.csv").is_file():
-        raise ResultsError(f"{results / s.name / 'leaderboard.csv'} does not exist; run `ganbench bench {suite}"
+    loaded = spec.load_suite(suite, (), scale)
+    if loaded.reproduces is None:
+        raise ResultsError(f"suite {loaded.name} reproduces no paper: it has no report")
+    if not (results / loaded.name / "leaderboard.csv").is_file():
+        raise ResultsError(f"{results / loaded.name / 'leaderboard.csv'} does not exist; run `ganbench bench {suite}"
                            f"{' --scale ' + scale if scale else ''}` first")
-    click.echo(f"wrote {reproduction.rerender(s.reproduces, results / s.name)}")
+    click.echo(f"wrote {reproduction.rerender(loaded.reproduces, results / loaded.name)}")
 
 
 @cli.command()
@@ -347,10 +347,10 @@ def evaluate(suite, results, workers, datasets, draws, plugins, add_tricks) -> N
     if draws < 1:
         raise click.BadParameter("must be at least 1", param_hint="--draws")
     _plugins(plugins)
-    s = spec.load_suite(suite, add_tricks)
-    cells = s.expand()
+    loaded = spec.load_suite(suite, add_tricks)
+    cells = loaded.expand()
     opts = execution.ExecOptions(progress=False, plugins=user_plugins())
-    jobs = [(cell, store.run_dir(results, s.name, cell), opts, draws) for cell in cells]
+    jobs = [(cell, store.run_dir(results, loaded.name, cell), opts, draws) for cell in cells]
     jobs = [j for j in jobs if store.is_finished(j[1]) and (not datasets or j[0].dataset in datasets)]
     outcomes = launch.pool_map(launch.reevaluate_one, jobs, workers, desc="draws" if draws > 1 else "evaluate")
     counts: dict[str, int] = {}
@@ -358,10 +358,10 @@ def evaluate(suite, results, workers, datasets, draws, plugins, add_tricks) -> N
         counts[o.message if o.ok else "failed"] = counts.get(o.message if o.ok else "failed", 0) + 1
         if not o.ok:
             click.echo(f"{o.run_id}: {o.message}", err=True)
-    click.echo(f"suite {s.name}: {len(jobs)} finished runs{' on ' + ', '.join(datasets) if datasets else ''}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    click.echo(f"suite {loaded.name}: {len(jobs)} finished runs{' on ' + ', '.join(datasets) if datasets else ''}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if jobs:
-        options = board.Options(baseline=s.baseline)
-        for p in board.write_leaderboard(results / s.name, [cell.run_id for cell in cells], s.reproduces, options):
+        options = board.Options(baseline=loaded.baseline)
+        for p in board.write_leaderboard(results / loaded.name, [cell.run_id for cell in cells], loaded.reproduces, options):
             click.echo(f"wrote {p}")
     sys.exit(1 if counts.get("failed") else 0)
 
@@ -424,9 +424,9 @@ def _suite_cells(suite: str, plugins: tuple[str, ...], add_tricks: tuple[str, ..
     from ganbench import spec  # start-up
 
     _plugins(plugins)
-    s = spec.load_suite(suite, add_tricks, scale)
-    cells = s.expand()
-    return s.name, [cell.run_id for cell in cells], s.reproduces, s.check_baseline(cells, baseline)
+    loaded = spec.load_suite(suite, add_tricks, scale)
+    cells = loaded.expand()
+    return loaded.name, [cell.run_id for cell in cells], loaded.reproduces, loaded.check_baseline(cells, baseline)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import torch
 from ganbench import store
 from ganbench.build import Setup
 from ganbench.spec import RunSpec
-from ganbench.evaluate import generate
+from ganbench.evaluate import Sampler, generate
 from ganbench.execute import restore_kept
 from ganbench.metrics.points import mode_statistics
 from ganbench.metrics.features import classifier_of, extract
@@ -25,7 +25,7 @@ def run_samples(path: Path, checkpoint: str = store.CHECKPOINT) -> tuple[Setup, 
     path = Path(path)
     spec = RunSpec.from_json(store.read_json(path / store.SPEC))
     s, step = restore_kept(spec, path, checkpoint=checkpoint)
-    return s, generate(s, spec.eval_samples, spec.seed), step
+    return s, generate(Sampler.of(s), spec.eval_samples, spec.seed), step
 
 
 @dataclass

@@ -3,16 +3,20 @@ from __future__ import annotations
 
 from importlib.metadata import version
 import platform
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
+from torch import nn
 
 from ganbench import __version__, memory, store
 from ganbench.build import Setup
+from ganbench.data import Dataset
+from ganbench.spec import RunSpec
+from ganbench.tricks.base import Trick
 from ganbench.metrics import METRICS, EvalContext, MetricValue
 from ganbench.metrics.protocols import PROTOCOLS
-from ganbench.tricks.latent import Truncation
-from ganbench.tricks.base import Trick
 
 EVAL_SEED_OFFSET = 7_919  # evaluation latents differ from every training step's
 DRAW_STRIDE = 1_000_003  # sample draw d of a run's evaluation uses latent seed seed + EVAL_SEED_OFFSET + d * DRAW_STRIDE
@@ -23,49 +27,64 @@ DRAW_STRIDE = 1_000_003  # sample draw d of a run's evaluation uses latent seed 
 METRICS_VERSION = 5
 
 
+@dataclass
+class Sampler:
+    """What evaluation draws samples from: the generator to evaluate (G, or a trick's average of its weights) and
+    G's input for n samples as the sampling-time tricks draw it (the latent prior, truncated or uniform, followed by
+    a conditioning trick's codes), on one device; `curves` are the tricks that offer other sampling-time settings
+    to score (Trick.sampling_curve)."""
+
+    G: nn.Module
+    inputs: Callable[[int, torch.Generator], torch.Tensor]
+    device: torch.device
+    curves: tuple[Trick, ...] = ()
+
+    @classmethod
+    def of(cls, s: Setup) -> "Sampler":
+        """The sampler of a run's current state."""
+        return cls(s.eval_generator(), lambda n, g: s.latent(n, g, train=False), s.device,
+                   tuple(s.tricks.sampling_curves()))
+
+
 @torch.no_grad()
-def generate(s: Setup, n: int, seed: int, batch: int = 1000) -> torch.Tensor:
+def generate(sampler: Sampler, n: int, seed: int, batch: int = 1000) -> torch.Tensor:
     """n samples from G in eval mode (batch norm running statistics) from a fixed latent seed, on the CPU."""
-    g = torch.Generator(device=s.device).manual_seed(seed + EVAL_SEED_OFFSET)
-    G = s.eval_generator()
+    g = torch.Generator(device=sampler.device).manual_seed(seed + EVAL_SEED_OFFSET)
+    G = sampler.G
     was_training = G.training
     G.eval()
-    out = [G(s.latent(min(batch, n - i), g, train=False)).float().cpu() for i in range(0, n, batch)]
+    out = [G(sampler.inputs(min(batch, n - i), g)).float().cpu() for i in range(0, n, batch)]
     G.train(was_training)
     return torch.cat(out)
 
 
-def evaluate(s: Setup, draw: int = 0) -> tuple[list[MetricValue], torch.Tensor]:
-    """All metrics the data set declares, on spec.eval_samples generated samples; `draw` d > 0 scores another
-    draw of samples (another sampling seed) of the same generator, against the same real data. Draw 0 is the
-    run's own evaluation."""
-    fake = generate(s, s.spec.eval_samples, s.spec.seed + draw * DRAW_STRIDE)
-    if not torch.isfinite(fake).all():  # finite losses but non-finite samples: diverged all the same
-        s.diverged_at = s.spec.steps
-        return [], fake
-    ctx = EvalContext(data=s.data, fake=fake, seed=s.spec.seed, device=str(s.device))
+def evaluate(sampler: Sampler, data: Dataset, spec: RunSpec, draw: int = 0) -> tuple[list[MetricValue] | None,
+                                                                                     torch.Tensor]:
+    """Every metric `data` declares and every protocol of `spec`, on spec.eval_samples samples of `sampler`; `draw`
+    d > 0 scores another draw of samples (another sampling seed), against the same real data. Draw 0 is the run's
+    own evaluation. The values are None when a sample is not finite (the run diverged all the same)."""
+    fake = generate(sampler, spec.eval_samples, spec.seed + draw * DRAW_STRIDE)
+    if not torch.isfinite(fake).all():
+        return None, fake
+    ctx = EvalContext(data=data, fake=fake, seed=spec.seed, device=str(sampler.device))
     values: list[MetricValue] = []
-    for name in s.data.metrics:
+    for name in data.metrics:
         values += METRICS.get(name)(ctx)
-    for name in s.spec.protocols:  # published papers' own evaluations, beside ours
+    for name in spec.protocols:  # published papers' own evaluations, beside ours
         values += PROTOCOLS.get(name).compute(ctx)
     return values, fake
 
 
-def truncation_curve(s: Setup) -> list[dict] | None:
-    """With the truncation trick: every metric at each psi of its curve (fidelity vs variety), else None."""
-
-    trunc = next((t for t in s.tricks.tricks if isinstance(t, Truncation)), None)
-    if trunc is None:
+def sampling_curve(sampler: Sampler, data: Dataset, spec: RunSpec) -> list[dict] | None:
+    """Every metric at each sampling-time setting the run's tricks offer (truncation: each psi of its curve, the
+    fidelity/variety trade-off), one row per setting; None when no trick offers any."""
+    if not sampler.curves:
         return None
-    psi, rows = trunc.psi, []
-    try:
-        for p in trunc.curve:
-            trunc.psi = p
-            values, _ = evaluate(s)
-            rows.append({"psi": p, **{v.column: float(v.value) for v in values}})
-    finally:
-        trunc.psi = psi
+    rows = []
+    for trick in sampler.curves:
+        for setting in trick.sampling_curve():
+            values, _ = evaluate(sampler, data, spec)
+            rows.append({**setting, **{v.column: float(v.value) for v in values or []}})
     return rows
 
 

@@ -9,7 +9,7 @@ import torch
 from ganbench import health, memory, quality, store
 from ganbench.build import Setup, build
 from ganbench.evaluate import (DRAW_STRIDE, EVAL_SEED_OFFSET, METRICS_VERSION, evaluate, metrics_record,
-                               save_samples_picture, truncation_curve)
+                               save_samples_picture, Sampler, sampling_curve)
 from ganbench.spec import RunSpec
 from ganbench.errors import ResultsError
 from ganbench.execution import ExecOptions, check_device, set_threads
@@ -37,7 +37,7 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         s.timings["peak_train_mib"] = memory.peak_mib(device)
         memory.reset_peak(device)
         t_eval = time.perf_counter()
-        values, fake = evaluate(s) if s.diverged_at is None else ([], None)
+        values, fake = score(s) if s.diverged_at is None else ([], None)
         s.timings.update(eval_s=time.perf_counter() - t_eval, peak_eval_mib=memory.peak_mib(device),
                          wall_s=time.perf_counter() - t0 + s.timings.pop("resumed_s", 0.0))  # over resumptions
         record = metrics_record(s, values, s.timings)
@@ -47,11 +47,20 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
             store.write_json(path / store.METRICS, record)
             return record
         save_samples_picture(s, fake, path / store.SAMPLES)
-        curve = truncation_curve(s)
+        curve = sampling_curve(Sampler.of(s), s.data, s.spec)
         if curve is not None:
             write_csv(path / store.TRUNCATION, curve, list(curve[0]))
         store.write_json(path / store.METRICS, record)
         return record
+
+
+def score(s: Setup, draw: int = 0) -> tuple[list, torch.Tensor]:
+    """evaluate() on the run's sampler; non-finite samples mark the run as diverged at its last step (no values)."""
+    values, fake = evaluate(Sampler.of(s), s.data, s.spec, draw)
+    if values is None:
+        s.diverged_at = s.spec.steps
+        return [], fake
+    return values, fake
 
 
 def execute_here(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dict | None:
@@ -98,7 +107,7 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
     if rec.get("metrics_version", 1) >= METRICS_VERSION:
         return "current"
     s, _ = restore_kept(spec, path, opts.device)
-    values, _ = evaluate(s)
+    values, _ = score(s)
     new = {v.column: float(v.value) for v in values}
     changed = sorted(k for k, v in rec["metrics"].items() if k in new and new[k] != v)
     if changed or s.diverged_at is not None:
@@ -132,7 +141,7 @@ def evaluate_draws(spec: RunSpec, path: Path, draws: int, opts: ExecOptions = Ex
     s, _ = restore_kept(spec, path, opts.device)
     values: dict[str, list[float]] = {}
     for d in range(draws):
-        scored, _ = evaluate(s, d)
+        scored, _ = score(s, d)
         if d == 0:
             own = {v.column: float(v.value) for v in scored}
             changed = sorted(k for k, v in rec["metrics"].items() if k in own and own[k] != v)

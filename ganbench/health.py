@@ -100,8 +100,8 @@ def top_singular_values(w: torch.Tensor, k: int) -> torch.Tensor:
         return torch.linalg.svdvals(w.cpu())
     with torch.random.fork_rng(devices=[w.device] if w.device.type == "cuda" else []):
         torch.manual_seed(0)
-        _, s, _ = torch.svd_lowrank(w.float(), q=k + 10, niter=6)
-    return s.cpu()
+        _, sv, _ = torch.svd_lowrank(w.float(), q=k + 10, niter=6)
+    return sv.cpu()
 
 
 @torch.no_grad()
@@ -113,9 +113,9 @@ def spectra(nets: Mapping[str, nn.Module], k: int = 3) -> list[dict[str, Any]]:
         layers = [(n, m) for n, m in net.named_modules() if isinstance(m, WEIGHT_LAYERS)]
         for name, layer in layers:
             w = weight_matrix(layer).detach()
-            s = top_singular_values(w, k) if torch.isfinite(w).all() else torch.full((k,), math.inf)
+            sv = top_singular_values(w, k) if torch.isfinite(w).all() else torch.full((k,), math.inf)
             row = {"net": net_name, "layer": name}
-            row.update({f"s{i}": float(s[i]) if i < s.numel() else math.nan for i in range(k)})
+            row.update({f"s{i}": float(sv[i]) if i < sv.numel() else math.nan for i in range(k)})
             rows.append(row)
     return rows
 
@@ -226,8 +226,8 @@ def verdict(record: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
     acc_r, acc_f, g_norm = (_column(history, k) for k in ("d_acc_real", "d_acc_fake", "grad_norm_g"))
     if acc_r and acc_f and len(g_norm) >= 4:
         start = steps[int(len(steps) * (1 - TAIL))]
-        tail = [v for s, v in acc_r if s >= start], [v for s, v in acc_f if s >= start]
-        g_tail = [v for s, v in g_norm if s >= start]
+        tail = [v for at, v in acc_r if at >= start], [v for at, v in acc_f if at >= start]
+        g_tail = [v for at, v in g_norm if at >= start]
         peak = max(v for _, v in g_norm)
         if (min(sum(tail[0]) / len(tail[0]), sum(tail[1]) / len(tail[1])) >= STALL_ACCURACY
                 and peak > 0 and max(g_tail) < STALL_GRAD_SHARE * peak):

@@ -270,7 +270,7 @@ def packs(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOption
     ordered = sorted(jobs, key=lambda j: -cost(j[0]))
     per = max(1, launch.runs_per_task)
     tasks = max(1, -(-len(ordered) // per))
-    return [Pack([(s, p, opts) for s, p in ordered[i::tasks]]) for i in range(tasks) if ordered[i::tasks]]
+    return [Pack([(spec, p, opts) for spec, p in ordered[i::tasks]]) for i in range(tasks) if ordered[i::tasks]]
 
 
 def slurm_parameters(launch: Launch) -> dict[str, Any]:
@@ -318,8 +318,8 @@ def slurm(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOption
         except Exception as e:  # noqa: BLE001 - the task died: its runs resume next time
             msg = f"array task {job.job_id} ended without a result ({type(e).__name__}); its runs' checkpoints " \
                   "are kept and the next `ganbench bench` resumes them"
-            outcomes += [Outcome(s.run_id, True) if store.is_finished(p) else
-                         Outcome(s.run_id, False, msg, status="interrupted") for s, p, _ in task.jobs]
+            outcomes += [Outcome(spec.run_id, True) if store.is_finished(p) else
+                         Outcome(spec.run_id, False, msg, status="interrupted") for spec, p, _ in task.jobs]
         bar.update(len(task.jobs))
     bar.close()
     return outcomes
@@ -333,7 +333,7 @@ def describe(jobs: Sequence[tuple[RunSpec, Path]], executor: str, launch: Launch
         lines = [f"slurm array of {len(tasks)} tasks ({launch.runs_per_task} run(s) per task), logs in "
                  f"{launch.folder}; submitit parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(params.items()))]
         for i, t in enumerate(tasks):
-            lines.append(f"  task {i}: " + " ".join(s.run_id for s, _, _ in t.jobs))
+            lines.append(f"  task {i}: " + " ".join(spec.run_id for spec, _, _ in t.jobs))
         return lines
     return [f"local: {launch.workers} worker process(es) on {', '.join(launch.devices)}"]
 

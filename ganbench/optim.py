@@ -45,8 +45,8 @@ def sgd(params, lr: float, beta1: float, beta2: float) -> torch.optim.Optimizer:
 
 def make_optimizers(settings: OptimSettings, G: torch.nn.Module, D: torch.nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """The G and D optimizers described by `settings`."""
-    s = settings
-    opt_g = OPTIMIZERS.get(s.optimizer)(G.parameters(), s.lr_g, s.beta1, s.beta2)
-    beta1_d = s.beta1 if s.beta1_d is None else s.beta1_d
-    opt_d = OPTIMIZERS.get(s.optimizer_d or s.optimizer)(D.parameters(), s.lr_d, beta1_d, s.beta2)
+    opt = settings
+    opt_g = OPTIMIZERS.get(opt.optimizer)(G.parameters(), opt.lr_g, opt.beta1, opt.beta2)
+    beta1_d = opt.beta1 if opt.beta1_d is None else opt.beta1_d
+    opt_d = OPTIMIZERS.get(opt.optimizer_d or opt.optimizer)(D.parameters(), opt.lr_d, beta1_d, opt.beta2)
     return opt_g, opt_d

@@ -28,8 +28,8 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _slug(s: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_.-]+", "_", s)
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "_", text)
 
 
 def metric_plot(df: pd.DataFrame, dataset: str, column: str, higher: bool, out: Path) -> Path:

@@ -29,7 +29,7 @@ from ganbench.metrics.points import mode_statistics
 from ganbench.metrics.features import weights_digest
 from ganbench.data import get_dataset
 from ganbench.metrics.fidelity import frechet_distance, frechet_statistics
-from ganbench.evaluate import generate
+from ganbench.evaluate import Sampler, generate
 from ganbench import store
 
 SPLIT_SEED = 4_241  # the halves of the training data
@@ -93,7 +93,7 @@ def probe(s: Setup) -> tuple[dict[str, float], torch.Tensor | None]:
     2-D data the first KEPT_POINTS generated points (on the CPU), else None."""
 
     spec = s.spec
-    fake = generate(s, spec.quality_samples, spec.seed + PROBE_SEED_OFFSET)
+    fake = generate(Sampler.of(s), spec.quality_samples, spec.seed + PROBE_SEED_OFFSET)
     points = fake[:KEPT_POINTS].detach().float().cpu() if s.data.kind == "points" else None
     if not torch.isfinite(fake).all():
         return {"select": math.nan, "report": math.nan, "modes": math.nan}, points

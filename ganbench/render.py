@@ -103,8 +103,8 @@ def html(blocks: list[Block]) -> str:
         if b.kind == "title":
             body.append(f"<h1>{_inline_html(b.text)}</h1>")
             if sections:
-                body.append("<nav>" + "".join(f'<a href="#{s.label}">{html_mod.escape(s.text)}</a>'
-                                              for s in sections) + "</nav>")
+                body.append("<nav>" + "".join(f'<a href="#{section.label}">{html_mod.escape(section.text)}</a>'
+                                              for section in sections) + "</nav>")
         elif b.kind == "section":
             body.append(f'<h2 id="{b.label}">{_inline_html(b.text)}</h2>')
         elif b.kind == "text":
@@ -136,8 +136,8 @@ def latex_escape(text: str) -> str:
     parts = CODE.split(str(text))
     out = []
     for i, part in enumerate(parts):
-        s = "".join(LATEX_SPECIAL.get(c, LATEX_SYMBOLS.get(c, c)) for c in part)
-        out.append(rf"\texttt{{{s}}}" if i % 2 else s)
+        escaped = "".join(LATEX_SPECIAL.get(c, LATEX_SYMBOLS.get(c, c)) for c in part)
+        out.append(rf"\texttt{{{escaped}}}" if i % 2 else escaped)
     return "".join(out)
 
 

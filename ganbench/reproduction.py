@@ -70,7 +70,7 @@ def papers_test(a: Published, b: Published, rule: MarginRule) -> CellTest:
     margin = max(rule.of(a), rule.of(b) * k)
     se_b = None if b.se is None else b.se * k
     se = math.hypot(a.se or 0.0, se_b or 0.0)
-    sides = [(s, p.n) for s, p in ((a.se, a), (se_b, b)) if s is not None and p.n and p.n > 1]
+    sides = [(err, p.n) for err, p in ((a.se, a), (se_b, b)) if err is not None and p.n and p.n > 1]
     df = stats.welch_df(sides[0][0], sides[0][1], sides[1][0], sides[1][1]) if len(sides) == 2 else math.nan
     df = df if df > 0 else sides[0][1] - 1 if len(sides) == 1 else math.inf
     lo, hi = stats.t_interval(diff, se, df, 1 - 2 * stats.ALPHA)
@@ -215,8 +215,8 @@ def summary(agg: pd.DataFrame | None, dataset: str, method: str,
     row, picked = find_cell(agg, dataset, method, metric)
     if row is None:
         return None, ""
-    s = (float(row["mean"]), float(row["std"]), int(row["n"]))
-    return s, f"{s[0]:.4g} ± {s[1]:.2g} ({s[2]}){picked}"
+    ours = (float(row["mean"]), float(row["std"]), int(row["n"]))
+    return ours, f"{ours[0]:.4g} ± {ours[1]:.2g} ({ours[2]}){picked}"
 
 
 def comparison_rows(rep: Reproduction, agg: pd.DataFrame | None) -> pd.DataFrame:
@@ -367,7 +367,7 @@ def committed_runs(rep: Reproduction, md: str) -> pd.DataFrame | None:
                 seeds.setdefault((r["data set"], r["method"], i), {})[metric] = float(v)
     if not seeds:
         return None
-    return pd.DataFrame([{"dataset": d, "method": m, "seed": s, **v} for (d, m, s), v in seeds.items()])
+    return pd.DataFrame([{"dataset": d, "method": m, "seed": seed, **v} for (d, m, seed), v in seeds.items()])
 
 
 def render_committed(rep: Reproduction, suite_path: Path) -> str:

@@ -27,7 +27,7 @@ from ganbench.models import build_models
 from ganbench.spec import RunSpec
 from ganbench.train import gan_step, seed_step, step_seed
 from ganbench.data import get_dataset
-from ganbench.evaluate import generate
+from ganbench.evaluate import Sampler, generate
 
 
 @dataclass(frozen=True)
@@ -148,9 +148,9 @@ def eval_throughput(spec: RunSpec, device: str = "cpu", n: int = 2000) -> float:
     """Images per second of evaluation's sampling and feature pass (the probe's work) on n samples."""
 
     s = build(spec, device)
-    quality.features_and_modes(s.data, generate(s, min(n, 100), spec.seed))  # warm-up (extractor load)
+    quality.features_and_modes(s.data, generate(Sampler.of(s), min(n, 100), spec.seed))  # warm-up (extractor load)
     t = time.perf_counter()
-    quality.features_and_modes(s.data, generate(s, n, spec.seed))
+    quality.features_and_modes(s.data, generate(Sampler.of(s), n, spec.seed))
     return n / (time.perf_counter() - t)
 
 

@@ -61,7 +61,7 @@ def cell(spec: RunSpec, path: Path) -> Cell:
 
 
 def cells(jobs: Sequence[tuple[RunSpec, Path]]) -> list[Cell]:
-    return [cell(s, p) for s, p in jobs]
+    return [cell(spec, p) for spec, p in jobs]
 
 
 def cost(spec: RunSpec) -> float:
@@ -103,22 +103,22 @@ def eta_seconds(states: Sequence[Cell], workers: int = 1) -> float | None:
     return max(sum(left) / max(workers, 1), max(left))
 
 
-def fmt_duration(s: float) -> str:
-    s = int(round(s))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+def fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
 def report(suite: str, states: Sequence[Cell], workers: int = 1, verbose: bool = False) -> list[str]:
     """The lines `ganbench status` prints: counts per state, every cell that is not done (all cells with
     `verbose`), the failures' reasons, and the ETA."""
-    counts = {s: sum(c.state == s for c in states) for s in STATES}
-    lines = [f"suite {suite}: {len(states)} cells: " + ", ".join(f"{counts[s]} {s}" for s in STATES if counts[s])]
+    counts = {state: sum(c.state == state for c in states) for state in STATES}
+    lines = [f"suite {suite}: {len(states)} cells: " + ", ".join(f"{counts[state]} {state}" for state in STATES if counts[state])]
     shown = [c for c in states if verbose or c.state != "done"]
-    order = {s: i for i, s in enumerate(STATES)}
+    order = {state: i for i, state in enumerate(STATES)}
     for c in sorted(shown, key=lambda c: (order[c.state], c.spec.run_id)):
         progress = f" step {c.step}/{c.spec.steps}" if c.state in ("running", "interrupted", "failed") and c.step else ""
         detail = f": {c.detail}" if c.detail else ""
@@ -127,7 +127,7 @@ def report(suite: str, states: Sequence[Cell], workers: int = 1, verbose: bool =
     if counts["done"] < len(states):
         lines.append(f"ETA with {workers} worker(s): " + (fmt_duration(eta) if eta is not None else
                                                           "unknown until a run has finished"))
-    for s in STATES[1:]:
-        if counts[s]:
-            lines.append(f"{s}: {EXPLAINED[s]}")
+    for state in STATES[1:]:
+        if counts[state]:
+            lines.append(f"{state}: {EXPLAINED[state]}")
     return lines

@@ -147,7 +147,7 @@ def gan_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[str, torc
         nonlocal real
         _, real = d_update(s, sampler, progress, report=False)
 
-    with s.tricks.g_context(s, look_ahead):
+    with s.tricks.g_context(s.D, s.opt_d, s.loss, look_ahead):
         s.d_trainable(False)
         for _ in range(s.g_steps):
             loss_g, g_norm = g_update(s, real, progress)
@@ -166,7 +166,7 @@ def simultaneous_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[
     def look_ahead() -> None:  # refused when the spec is built; kept as a guard
         raise RuntimeError("simultaneous updates cannot run D updates inside G's phase")
 
-    with s.tricks.g_context(s, look_ahead):
+    with s.tricks.g_context(s.D, s.opt_d, s.loss, look_ahead):
         s.d_trainable(False)
         loss_g, g_norm = g_update(s, real, progress, step=False)
     s.d_trainable(True)

@@ -136,7 +136,7 @@ def center_crop_resize(path: Path, size: int, crop: int | None) -> np.ndarray:
         left, top = (w - side) // 2, (h - side) // 2
         im = im.crop((left, top, left + side, top + side))
         while min(im.size) >= 2 * size:
-            im = im.resize(tuple(s // 2 for s in im.size), resample=Image.BOX)
+            im = im.resize(tuple(length // 2 for length in im.size), resample=Image.BOX)
         if im.size != (size, size):
             im = im.resize((size, size), resample=Image.BICUBIC)
         return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()

@@ -71,7 +71,7 @@ def require_folder(name: str, folder: Path, how: str) -> None:
 def read_class_list(name: str) -> list[str]:
     """A shipped ImageNet subset: its WordNet ids, in the file's order (comment lines start with #)."""
     lines = (CLASS_LISTS / f"{name}.txt").read_text().splitlines()
-    return [s.strip() for s in lines if s.strip() and not s.startswith("#")]
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def class_samples(name: str, folder: Path, classes: list[str], how: str) -> tuple[list[Path], torch.Tensor]:

@@ -37,14 +37,14 @@ def modes2d(ctx: EvalContext) -> list[MetricValue]:
     """Modes covered (>=1 sample within 3 std), high-quality share, KL of the mode histogram to uniform, and the
     diversity ratio (mean pairwise distance of generated over real points; near 0: collapsed)."""
     info = ctx.data.info
-    s = mode_statistics(ctx.fake, info["centres"], info["std"])
+    stats = mode_statistics(ctx.fake, info["centres"], info["std"])
     proto = {"n_gen": len(ctx.fake), "threshold_std": STD_THRESHOLD, "min_count": MIN_COUNT,
              "num_modes": len(info["centres"])}
     _, subset = _real_reference(ctx.data.name, DIVERSITY_SAMPLES)
     return [
-        MetricValue("modes", s["modes"], True, protocol=proto),
-        MetricValue("hq", s["hq"], True, protocol=proto),
-        MetricValue("kl_modes", s["kl_modes"], False, protocol=proto),
+        MetricValue("modes", stats["modes"], True, protocol=proto),
+        MetricValue("hq", stats["hq"], True, protocol=proto),
+        MetricValue("kl_modes", stats["kl_modes"], False, protocol=proto),
         MetricValue("diversity", diversity_ratio(ctx.fake, subset), True,
                     protocol={"n_gen": min(len(ctx.fake), DIVERSITY_SAMPLES), "n_real": DIVERSITY_SAMPLES,
                               "features": "coords"}),

@@ -137,13 +137,13 @@ class DBlock(nn.Module):
         h = self.conv2(F.relu(h))
         if self.down:
             h = F.avg_pool2d(h, 2)
-        s = x
+        skip = x
         if self.first:
-            s = self.skip(F.avg_pool2d(s, 2) if self.down else s)
+            skip = self.skip(F.avg_pool2d(skip, 2) if self.down else skip)
         elif self.skip is not None:
-            s = self.skip(s)
-            s = F.avg_pool2d(s, 2) if self.down else s
-        return h + s
+            skip = self.skip(skip)
+            skip = F.avg_pool2d(skip, 2) if self.down else skip
+        return h + skip
 
 
 class SumPool(nn.Module):

@@ -280,8 +280,8 @@ class Search:
 
 def _count_or_list(value: Any, where: str, what: str) -> tuple[int, ...]:
     seeds = list(range(value)) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                                      for s in seeds)):
+    if not (isinstance(seeds, list) and seeds and all(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0
+                                                      for seed in seeds)):
         raise SpecError(f"{where}: {what} must be a positive count or a non-empty list of non-negative integers, "
                         f"got {value!r}")
     return tuple(seeds)

@@ -131,7 +131,7 @@ class Suite:
     def check_baseline(self, specs: list[RunSpec], baseline: str | None = None) -> str | None:
         """`baseline` (else the suite's own) if it is one of the suite's method labels, else a SpecError."""
         baseline = baseline or self.baseline
-        methods = sorted({s.method for s in specs})
+        methods = sorted({cell.method for cell in specs})
         if baseline is not None and baseline not in methods:
             raise SpecError(f"suite {self.path or self.name}: baseline {baseline!r} is not a method of the suite; "
                             f"its methods: {', '.join(methods)}")
@@ -151,7 +151,7 @@ class Suite:
         of the searched parameters has one sample, its own values: [] for the others."""
         search = self.search
         if search is None:
-            return [dataclasses.replace(base, seed=s) for s in self.seeds]
+            return [dataclasses.replace(base, seed=seed) for seed in self.seeds]
         layer = search.layer(i, base)
         drawn = {k: v for k, v in layer.items() if k != "method"}
         if drawn:
@@ -162,7 +162,7 @@ class Suite:
         else:
             return []
         seeds = self.seeds if not drawn or search.seeds is None else search.seeds
-        return [dataclasses.replace(spec, seed=s, hp_sample=i) for s in seeds]
+        return [dataclasses.replace(spec, seed=seed, hp_sample=i) for seed in seeds]
 
 
 def check_labels(specs: Iterable[RunSpec], where: str) -> None:

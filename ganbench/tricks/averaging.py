@@ -79,7 +79,7 @@ class HistoricalAveraging(Trick):
         n = self.counts.get(who, 0)
         if n == 0:
             return None
-        return self.lam * sum(((p - s / n) ** 2).sum() for p, s in zip(params, self.sums[who]))
+        return self.lam * sum(((p - total / n) ** 2).sum() for p, total in zip(params, self.sums[who]))
 
     @torch.no_grad()
     def record(self, who: str, net: nn.Module) -> None:

@@ -7,11 +7,20 @@ Hooks are applied in ascending `order`; within one order, by name. Order bands:
   47 labels (smoothing, noise, flips), 50 penalties (GP, R1, LeCam, ...), 55 G objective (feature matching),
   60 after-step updates (clipping, averages), 70 unrolling, 80 evaluation generator (EMA), 90 latent sampling.
 
-The training step calls, in this order: bind_data, arch_options, configure_optim, batch_size, d_steps/g_steps,
-d_input_shape, code_dim and wrap_models (once, when the run is built); per D update: latent, latent_codes,
-fake_labels, d_inputs, d_targets, d_penalty, after_d_step; per G update: g_context (around all G updates), latent,
-latent_codes, d_inputs, g_objective, g_penalty, after_g_step; at evaluation: eval_generator, latent(train=False) and
-latent_codes(train=False).
+A trick is a dataclass of its paper's hyper-parameters whose hooks default to doing nothing; it overrides the hooks
+its paper changes. The hooks by phase, each called on every trick of the run in order:
+
+| phase | when | hooks (in call order) |
+|---|---|---|
+| build | once, when the run is built | check, bind_data, arch_options, configure_optim, batch_size, d_steps, g_steps, d_input_shape, d_joint, code_dim, wrap_models (extra_cost: the launcher's estimate) |
+| latent | each time G's input is drawn | latent, latent_codes, fake_labels (train=False when sampling for evaluation) |
+| D step | each D update | d_inputs, d_targets, d_penalty, after_d_step |
+| G step | each step's G updates | g_context (around them), d_inputs, g_objective, g_penalty, after_g_step |
+| sampling | evaluation, quality probes | eval_generator, the latent hooks with train=False, sampling_curve |
+| state | checkpoints, run identity | state_dict, load_state_dict, params |
+
+Every hook receives what it works on as arguments (networks, batches, D's outputs in a DBatch, an optimizer's
+settings); none receives the run's whole state.
 
 Class labels: G's input is the latent z followed by the codes of the (single) code trick (a one-hot class for the
 conditioning tricks, InfoGAN's codes); the labels of a generated batch are read back from those codes
@@ -23,7 +32,7 @@ import contextlib
 import dataclasses
 import difflib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Iterable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -79,31 +88,20 @@ class Trick:
     # True: G's and D's updates are computed from the same state (simultaneous gradient steps, see train.py)
     simultaneous: ClassVar[bool] = False
 
+    # ---- Build: once, when the run is built (in this order), and for the launcher's cost estimate
+
     def check(self, spec: "RunSpec", loss: "Loss") -> None:
         """Raise SpecError if this trick cannot be used in `spec`."""
 
     def bind_data(self, data: Any) -> None:
         """Learn what the trick needs from the run's data set (its classes), before anything is built."""
 
-    def code_dim(self) -> int:
-        """Columns this trick appends to G's input after the latent z (class one-hots, InfoGAN codes)."""
-        return 0
-
-    def latent_codes(self, n: int, device: torch.device, generator: torch.Generator | None,
-                     train: bool) -> Tensor | None:
-        """The n x code_dim() codes appended to the latent, drawn after z; None when code_dim() is 0."""
-        return None
-
-    def fake_labels(self, z: Tensor) -> Tensor | None:
-        """The class labels of the samples G makes from latent z (read from this trick's codes), or None."""
-        return None
-
-    def configure_optim(self, settings: OptimSettings) -> OptimSettings:
-        return settings
-
     def arch_options(self, arch: str, options: dict[str, Any]) -> dict[str, Any]:
         """The architecture's options (architecture-level tricks set them)."""
         return options
+
+    def configure_optim(self, settings: OptimSettings) -> OptimSettings:
+        return settings
 
     def batch_size(self, n: int) -> int:
         """Samples per batch (real and generated)."""
@@ -125,13 +123,35 @@ class Trick:
         """Whether real and fake may go through D in one mixed batch."""
         return joint
 
+    def code_dim(self) -> int:
+        """Columns this trick appends to G's input after the latent z (class one-hots, InfoGAN codes)."""
+        return 0
+
     def wrap_models(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
         return G, D
+
+    def extra_cost(self) -> float:
+        """Extra work per step in units of one plain D update (a penalty's double backward ~2, unrolling k); only
+        used to schedule the longest runs first."""
+        return 2.0 if type(self).d_penalty is not Trick.d_penalty else 0.0
+
+    # ---- Latent: whenever G's input is drawn (train=True in training steps, False when sampling for evaluation)
 
     def latent(self, n: int, z_dim: int, device: torch.device, generator: torch.Generator | None,
                train: bool) -> Tensor | None:
         """Latent codes, or None for the next trick (and finally the standard normal) to decide."""
         return None
+
+    def latent_codes(self, n: int, device: torch.device, generator: torch.Generator | None,
+                     train: bool) -> Tensor | None:
+        """The n x code_dim() codes appended to the latent, drawn after z; None when code_dim() is 0."""
+        return None
+
+    def fake_labels(self, z: Tensor) -> Tensor | None:
+        """The class labels of the samples G makes from latent z (read from this trick's codes), or None."""
+        return None
+
+    # ---- D step: each D update
 
     def d_inputs(self, real: Tensor, fake: Tensor, progress: float) -> tuple[Tensor, Tensor]:
         """Transform D's real and fake inputs; progress runs from 0 to 1 over training."""
@@ -145,32 +165,41 @@ class Trick:
         """An extra term added to D's loss."""
         return None
 
+    def after_d_step(self, G: nn.Module, D: nn.Module) -> None:
+        """Called after each D optimizer step."""
+
+    # ---- G step: each step's G updates
+
+    def g_context(self, D: nn.Module, opt_d: torch.optim.Optimizer, loss: "Loss",
+                  d_update: Callable[[], None]) -> ContextManager:
+        """A context around the G updates of a step, given D, its optimizer and the loss: unrolled GAN looks ahead
+        with `d_update` (one more D update on fresh batches) and restores D on exit."""
+        return contextlib.nullcontext()
+
     def g_objective(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
         """A G objective that replaces the loss's (feature matching); None keeps the loss's."""
         return None
-
-    def g_context(self, s: Any, d_update: Callable[[], None]) -> ContextManager:
-        """A context around the G updates of a step (unrolled GAN looks ahead with `d_update` here)."""
-        return contextlib.nullcontext()
-
-    def eval_generator(self, G: nn.Module) -> nn.Module:
-        """The generator to evaluate (an average of G's weights, for example)."""
-        return G
-
-    def extra_cost(self) -> float:
-        """Extra work per step in units of one plain D update (a penalty's double backward ~2, unrolling k); only
-        used to schedule the longest runs first."""
-        return 2.0 if type(self).d_penalty is not Trick.d_penalty else 0.0
 
     def g_penalty(self, G: nn.Module, D: nn.Module, fake: Tensor, z: Tensor) -> Tensor | None:
         """An extra term added to G's loss; `fake` is what D saw (after d_inputs), `z` its latent with codes."""
         return None
 
-    def after_d_step(self, G: nn.Module, D: nn.Module) -> None:
-        """Called after each D optimizer step."""
-
     def after_g_step(self, G: nn.Module, D: nn.Module) -> None:
         """Called after each G optimizer step."""
+
+    # ---- Sampling: evaluation and the quality probe
+
+    def eval_generator(self, G: nn.Module) -> nn.Module:
+        """The generator to evaluate (an average of G's weights, for example)."""
+        return G
+
+    def sampling_curve(self) -> Iterator[dict[str, Any]]:
+        """Sampling-time settings to score besides the run's own, e.g. truncation's psi values: set each in turn
+        and yield its label ({"psi": 0.5}); restore the trick's own setting when done. Every metric is computed at
+        each (ganbench.evaluate.sampling_curve)."""
+        return iter(())
+
+    # ---- State: checkpoints and identity
 
     def state_dict(self) -> dict[str, Any]:
         """State to checkpoint (for tricks that keep any, e.g. averages)."""
@@ -339,11 +368,16 @@ class TrickStack:
                 return out
         return None
 
-    def g_context(self, s: Any, d_update: Callable[[], None]) -> ContextManager:
+    def g_context(self, D: nn.Module, opt_d: torch.optim.Optimizer, loss: "Loss",
+                  d_update: Callable[[], None]) -> ContextManager:
         stack = contextlib.ExitStack()
         for t in self.tricks:
-            stack.enter_context(t.g_context(s, d_update))
+            stack.enter_context(t.g_context(D, opt_d, loss, d_update))
         return stack
+
+    def sampling_curves(self) -> list[Trick]:
+        """The tricks that offer sampling-time settings to score besides the run's own (Trick.sampling_curve)."""
+        return [t for t in self.tricks if type(t).sampling_curve is not Trick.sampling_curve]
 
     def eval_generator(self, G: nn.Module) -> nn.Module:
         """Applied in reverse order: a late trick picks the network (EMA's average), earlier ones wrap it (MSG's

@@ -91,9 +91,9 @@ class MinibatchStdDevLayer(nn.Module):
         g = self.group if n % self.group == 0 else n  # a batch the group does not divide uses one group
         y = f.reshape(g, n // g, *f.shape[1:])  # group members are n//g apart, as in ProGAN
         std = (y.var(0, unbiased=False) + 1e-8).sqrt()  # (n/g) x features
-        s = std.flatten(1).mean(1)  # one number per group
-        s = s.repeat(g)  # back to every sample of its group
-        extra = s.view(n, 1, *([1] * (f.dim() - 2))).expand(n, 1, *f.shape[2:])
+        spread = std.flatten(1).mean(1)  # one number per group
+        spread = spread.repeat(g)  # back to every sample of its group
+        extra = spread.view(n, 1, *([1] * (f.dim() - 2))).expand(n, 1, *f.shape[2:])
         return torch.cat([f, extra], 1)
 
 
@@ -156,30 +156,30 @@ class Unrolled(Trick):
         return float(self.k) * (3.0 if self.second_order else 1.0)
 
     @contextlib.contextmanager
-    def g_context(self, s, d_update):
+    def g_context(self, D, opt_d, loss, d_update):
         if self.second_order:  # the unroll happens inside G's objective, which needs D's optimizer and loss
-            require(not has_batch_norm(s.D), "unrolled(second_order) cannot unroll a D with batch norm")
-            self._setup = s
+            require(not has_batch_norm(D), "unrolled(second_order) cannot unroll a D with batch norm")
+            self._unroll = (opt_d, loss)
             try:
                 yield
             finally:
-                self._setup = None
+                self._unroll = None
             return
-        d_state = {k: v.detach().clone() for k, v in s.D.state_dict().items()}
-        opt_state = copy.deepcopy(s.opt_d.state_dict())
+        d_state = {k: v.detach().clone() for k, v in D.state_dict().items()}
+        opt_state = copy.deepcopy(opt_d.state_dict())
         for _ in range(self.k):
             d_update()
         try:
             yield
         finally:
-            s.D.load_state_dict(d_state)
-            s.opt_d.load_state_dict(opt_state)
+            D.load_state_dict(d_state)
+            opt_d.load_state_dict(opt_state)
 
     def g_objective(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
         if not self.second_order:
             return None
-        s = self._setup
-        return unrolled_g_loss(D, s.opt_d, s.loss, real, fake, self.k)
+        opt_d, loss = self._unroll
+        return unrolled_g_loss(D, opt_d, loss, real, fake, self.k)
 
 
 def unrolled_g_loss(D: nn.Module, opt: torch.optim.Adam, loss, real: Tensor, fake: Tensor, k: int) -> Tensor:

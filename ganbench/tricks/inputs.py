@@ -23,8 +23,8 @@ class InstanceNoise(Trick):
         require(self.sigma > 0, "instance-noise: sigma must be positive")
 
     def d_inputs(self, real: Tensor, fake: Tensor, progress: float) -> tuple[Tensor, Tensor]:
-        s = self.sigma * (1.0 - progress)
-        return real + s * torch.randn_like(real), fake + s * torch.randn_like(fake)
+        sigma = self.sigma * (1.0 - progress)
+        return real + sigma * torch.randn_like(real), fake + sigma * torch.randn_like(fake)
 
 
 @register_trick("pac")

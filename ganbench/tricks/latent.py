@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Iterator
 
 import torch
 from torch import Tensor
@@ -58,3 +58,12 @@ class Truncation(Trick):
         if train:
             return None
         return truncated_normal(n, z_dim, self.psi, device, generator)
+
+    def sampling_curve(self) -> Iterator[dict[str, float]]:
+        psi = self.psi
+        try:
+            for p in self.curve:
+                self.psi = p
+                yield {"psi": p}
+        finally:
+            self.psi = psi
