@@ -14,7 +14,8 @@ from ganbench.spec import RunSpec
 from ganbench.errors import ResultsError
 from ganbench.execution import ExecOptions, check_device, set_threads
 from ganbench.metrics.features import check_weights
-from ganbench.train import load_checkpoint, restore, train, write_csv
+from ganbench.files import write_csv
+from ganbench.train import load_checkpoint, restore, train
 
 def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dict | None:
     """Run `spec` in `path` unless finished; returns metrics.json's content (None if stopped early)."""

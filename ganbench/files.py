@@ -3,6 +3,7 @@ saved and loaded safely (weights_only). The ground floor: everything that writes
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -39,6 +40,15 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+
+def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
+    """`rows` as CSV with the columns `fields` (others ignored), "\n" line ends."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(path, buf.getvalue())
 
 
 def read_json(path: Path) -> Any:

@@ -1,8 +1,6 @@
 """The training loop: seeded per step, checkpointed, resumable to bit-identical results; knows no loss or trick by name."""
 from __future__ import annotations
 
-import csv
-import io
 import math
 import sys
 import time
@@ -15,6 +13,7 @@ from tqdm import tqdm
 
 from ganbench import execution, health, quality, store
 from ganbench.execution import ExecOptions
+from ganbench.files import write_csv
 from ganbench.build import Setup
 from ganbench.data.base import BatchSampler, as_float, resident
 from ganbench.losses import d_accuracy
@@ -216,14 +215,6 @@ def restore(s: Setup, state: dict) -> None:
     s.opt_g.load_state_dict(state["opt_g"])
     s.opt_d.load_state_dict(state["opt_d"])
     s.tricks.load_state_dict(state["tricks"])
-
-
-def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    store.write_text(path, buf.getvalue())
 
 
 def write_history(path: Path, rows: list[dict], spectra: list[dict] | None = None) -> None:
