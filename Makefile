@@ -8,8 +8,11 @@ RESULTS ?= results
 SCALE  ?=
 SCALE_FLAG := $(if $(SCALE),--scale $(SCALE))
 STAMP  := $(VENV)/.installed
+# Tests run in TEST_WORKERS pytest-xdist processes (TEST_WORKERS=0: one process); each has its own cache and data root.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
-.PHONY: setup bench test leaderboard plots bench-aggregate clean
+.PHONY: setup bench test test-fast leaderboard plots bench-aggregate clean
 
 setup: $(STAMP)
 
@@ -23,8 +26,13 @@ $(STAMP): pyproject.toml
 bench: $(STAMP)
 	$(BIN)/ganbench bench $(SUITE) --results $(RESULTS) --workers $(WORKERS) $(SCALE_FLAG)
 
+# Everything: tests/unit and tests/e2e (what CI runs).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+# tests/unit only: no command line in a subprocess, no suite, no worker process, no real training.
+test-fast: $(STAMP)
+	$(PYTEST) tests/unit
 
 leaderboard: $(STAMP)
 	$(BIN)/ganbench leaderboard $(SUITE) --results $(RESULTS) $(SCALE_FLAG)

@@ -10,7 +10,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ganbench import __version__, memory, store
+from ganbench import __version__, memory
+from ganbench.files import atomic_write
 from ganbench.build import Setup
 from ganbench.data import Dataset
 from ganbench.spec import RunSpec
@@ -168,5 +169,5 @@ def save_samples_picture(s: Setup, fake: torch.Tensor, path: Path) -> None:
         ax.set(title=s.spec.method)
         ax.axis("off")
     fig.tight_layout()
-    store.atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)

@@ -21,7 +21,7 @@ class ExecOptions:
     """How to execute a run; none of it changes the numbers, so none of it is in the spec or run_id."""
 
     device: str = "cpu"
-    amp: bool = False  # bf16 autocast in the training step where every trick is bf16-safe (see ganbench.fastpath)
+    amp: bool = False  # bf16 autocast in the training step where every trick is bf16-safe (see prepare below)
     channels_last: bool = False  # channels-last memory for image networks and batches
     compile: bool = False  # torch.compile G and D
     ckpt_every: int = 1000

@@ -1,5 +1,11 @@
 """Test set-up: one CPU thread (bit-identical numbers), a private cache directory for the whole session, and a data
-root holding a tiny copy of every paper-scale data set in its real on-disk format (downloads off)."""
+root holding a tiny copy of every paper-scale data set in its real on-disk format (downloads off).
+
+Tests live in tests/unit (in-process, fast) and tests/e2e (the command line, whole suites, worker processes and
+kills, the browser, real training); everything under tests/e2e is marked `e2e` here, so `-m "not e2e"` selects the
+unit tests wherever they are collected from. Under pytest-xdist every worker process runs this module: each gets its
+own data root and its own cache directory (a subfolder of $GANBENCH_CACHE named after the worker, so that workers
+never see each other's half-written or deleted cache files)."""
 import os
 import tempfile
 from pathlib import Path
@@ -8,6 +14,8 @@ import pytest
 import torch
 
 os.environ.setdefault("GANBENCH_CACHE", tempfile.mkdtemp(prefix="ganbench-test-cache-"))
+if os.environ.get("PYTEST_XDIST_WORKER"):  # the controller's (or the caller's) cache, one subfolder per worker
+    os.environ["GANBENCH_CACHE"] = os.path.join(os.environ["GANBENCH_CACHE"], os.environ["PYTEST_XDIST_WORKER"])
 torch.set_num_threads(1)
 
 import datafixtures  # noqa: E402
@@ -23,8 +31,30 @@ vision.STACKED_SIZE = 3000  # Stacked MNIST's construction at a fortieth of its 
 
 load_builtins()
 
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/e2e carries the `e2e` marker (registered in pyproject.toml)."""
+    for item in items:
+        if E2E in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
 
 @pytest.fixture
 def tiny_mlp():
     """Arch options of a small MLP for fast 2-D runs."""
     return {"g_hidden": 32, "g_layers": 2, "d_hidden": 32, "d_layers": 2, "d_act": "lrelu"}
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """A finished 60-step digits run: its directory and its metrics record (once per test module that uses it)."""
+    from ganbench.execute import execute
+    from ganbench.spec import build_spec
+    from ganbench.execution import ExecOptions
+
+    path = tmp_path_factory.mktemp("diag") / "digits"
+    spec = build_spec({"dataset": "digits", "loss": "ns", "steps": 60, "log_every": 10, "eval_samples": 500,
+                       "quality_samples": 300, "arch_options": {"width": 8}})
+    return path, execute(spec, path, ExecOptions(progress=False))

@@ -170,3 +170,11 @@ def dataset_cases() -> list[str]:
     from ganbench.data import DATASETS
 
     return [f"imagefolder:{conftest.IMAGE_FOLDER}@32" if n == "imagefolder" else n for n in DATASETS.names()]
+
+
+def case_id(name: str) -> str:
+    """A test id for a `dataset_cases` name that is the same in every process: the fixture folder by its name alone
+    (its temporary parent differs per process, and pytest-xdist needs its workers to collect identical ids)."""
+    import conftest
+
+    return name.replace(str(conftest.IMAGE_FOLDER), conftest.IMAGE_FOLDER.name)

@@ -87,7 +87,7 @@ class Suite:
     scale_overrides: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # and the scale's per-cell overrides
     reproduces: Any = None  # a ganbench.reproduction.Reproduction: the paper's numbers this suite is set against
     launch: dict[str, Any] = field(default_factory=dict)  # how to execute it (ganbench.launch.Launch fields)
-    search: Any = None  # a ganbench.search.Search: hyper-parameter samples drawn for every cell
+    search: Any = None  # a ganbench.spec.search.Search: hyper-parameter samples drawn for every cell
     baseline: str | None = None  # the method every other method on a data set is tested against (leaderboard)
 
     def cells(self) -> list[dict[str, Any]]:

@@ -1,17 +1,12 @@
-"""The command line end to end: the smoke suite, listings, and one-line errors for user mistakes."""
+"""The command line end to end: the smoke suite, listings, and one-line errors for user mistakes (a suite that needs
+missing data stops before its first run)."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def gb(*args, cwd=REPO):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "ganbench.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+from helpers import REPO, gb
 
 
 @pytest.mark.parametrize("kind,expected", [
@@ -188,3 +183,16 @@ def test_a_broken_plugin_is_one_line_naming_its_file_and_line(tmp_path, source, 
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert said in r.stderr and "bad_plugin.py" in r.stderr
     assert ":2" in r.stderr or ":1" in r.stderr  # the line in the plugin file
+
+
+def test_a_suite_checks_its_data_before_any_run(tmp_path):
+    """A suite whose last cell needs missing data stops before training its first cell, in one line."""
+    suite = tmp_path / "two.yaml"
+    suite.write_text("name: two\nbase: {loss: ns, steps: 2}\ngrid:\n  dataset: [ring8, cifar10]\n")
+    empty = tmp_path / "empty-root"
+    empty.mkdir()
+    r = gb("bench", str(suite), "--results", str(tmp_path / "res"), "--data-root", str(empty), "--no-download")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "data set 'cifar10' is missing" in r.stderr and str(empty / "cifar-10-batches-py") in r.stderr
+    assert "downloads are off" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "res" / "two" / "runs").exists()

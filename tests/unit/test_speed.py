@@ -36,13 +36,3 @@ def test_measure_reports_both_loops(tiny_mlp):
     r = measure(spec_of(tiny_mlp), steps=4, repeats=2, warmup=1)
     assert len(r.ganbench_s) == len(r.reference_s) == 2 and r.ratio > 0 and r.eval_images_per_s > 0
     assert [k for k, _ in r.rows()][-2].startswith("ratio reference / ganbench")
-
-
-def test_speed_command(tmp_path):
-    from test_cli import gb
-
-    r = gb("speed", "-d", "digits", "--set", "arch_options.width=8", "--steps", "3", "--repeats", "1")
-    assert r.returncode == 0, r.stderr
-    assert "ratio reference / ganbench" in r.stdout and "evaluation images/s" in r.stdout
-    r = gb("speed", "-d", "digits", "--set", "tricks=[sn]", "--steps", "3")
-    assert r.returncode == 2 and "textbook loop" in r.stderr and "Traceback" not in r.stderr

@@ -16,8 +16,8 @@ from ganbench.metrics import extractors
 from ganbench.metrics.fidelity import (frechet_distance, frechet_statistics, inception_score, kid,
                                        precision_recall)
 from ganbench.metrics.features import extract, extractor, feature_extractors
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -136,21 +136,3 @@ def test_fid_kid_pr_is_equal_torch_fidelitys_command_line(tmp_path):
     ours["precision"], ours["recall"] = precision_recall(f_fake["features"], f_real["features"], k=3)
     for key, value in ours.items():
         assert value == pytest.approx(theirs[key], abs=1e-4, rel=1e-4), key
-
-
-def test_offline_inception_fid_stops_before_training_with_both_ways_out(tmp_path, monkeypatch):
-    """A paper-scale image set scored with Inception, offline and without its weights: one line before any
-    training, naming a local weights file and the data set's own classifier."""
-    from test_cli import gb
-
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.delenv("GANBENCH_INCEPTION_WEIGHTS", raising=False)
-    monkeypatch.delenv("GANBENCH_FEATURES", raising=False)
-    r = gb("run", "-d", "mnist", "-l", "ns", "--steps", "2", "--out", str(tmp_path / "run"), "--no-download")
-    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    assert "--feature-weights" in r.stderr and "--feature-extractor ganbench-mnist" in r.stderr
-    assert not (tmp_path / "run" / "checkpoint.pt").exists()
-    r = gb("run", "-d", "mnist", "-l", "ns", "--steps", "2", "--set", "eval_samples=64", "--set", "batch_size=16",
-           "--set", "arch_options={width: 4}", "--set", "quality_every=0", "--out", str(tmp_path / "run2"),
-           "--no-download", "--feature-extractor", "ganbench-mnist")
-    assert r.returncode == 0, r.stderr

@@ -5,17 +5,7 @@ import pytest
 from ganbench import store
 from ganbench.leaderboard import build_leaderboard, fmt_delta
 from ganbench.spec import build_spec
-
-
-def fake_run(root, tricks, seed, modes, hq):
-    spec = build_spec({"dataset": "ring8", "loss": "ns", "tricks": tricks, "seed": seed})
-    d = root / "runs" / spec.run_id
-    d.mkdir(parents=True)
-    store.write_json(d / store.SPEC, spec.to_json())
-    store.write_json(d / store.METRICS, {
-        "run_id": spec.run_id, "metrics": {"modes": modes, "hq": hq},
-        "higher_is_better": {"modes": True, "hq": True}, "main_metric": "modes"})
-    return spec.run_id
+from helpers import fake_run
 
 
 def test_means_ranks_and_deltas_against_the_trick_free_baseline(tmp_path):

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from test_leaderboard import fake_run
+from helpers import fake_run
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 

@@ -1,21 +1,9 @@
 """Run diagnostics: samples regenerated from kept checkpoints, mode histograms and nearest training images."""
-import pytest
 import torch
 
 from ganbench import diagnostics, store
 from ganbench.build import build
-from ganbench.errors import ResultsError
-from ganbench.execute import execute
 from ganbench.spec import build_spec
-from ganbench.execution import ExecOptions
-
-
-@pytest.fixture(scope="module")
-def digits_run(tmp_path_factory):
-    path = tmp_path_factory.mktemp("diag") / "digits"
-    spec = build_spec({"dataset": "digits", "loss": "ns", "steps": 60, "log_every": 10, "eval_samples": 500,
-                       "quality_samples": 300, "arch_options": {"width": 8}})
-    return path, execute(spec, path, ExecOptions(progress=False))
 
 
 def test_regenerated_samples_are_the_evaluated_ones(digits_run):
@@ -47,21 +35,3 @@ def test_nearest_training_images_of_copies_are_themselves(digits_run):
     assert nb.feature_index.tolist() == [3, 700, 1500] and float(nb.feature_distance.max()) < 0.05 and (nb.pixel_distance < nb.pixel_threshold).all()
     noise = torch.rand(2, 1, 8, 8) * 2 - 1
     assert (diagnostics.neighbours(s, noise).pixel_distance > nb.pixel_threshold).all()
-
-
-def test_health_command_writes_the_sample_plots(digits_run):
-    from test_cli import gb
-
-    path, _ = digits_run
-    r = gb("health", str(path), "--checkpoint", "best")
-    assert r.returncode == 0, r.stderr
-    assert "modes covered" in r.stdout and (path / "modes.png").stat().st_size > 5_000
-    assert (path / "neighbours.png").stat().st_size > 5_000
-    (path / store.CHECKPOINT).rename(path / "moved.pt")
-    try:
-        r = gb("health", str(path))
-        assert r.returncode == 0 and "has no checkpoint.pt" in r.stderr
-        with pytest.raises(ResultsError, match="no checkpoint.pt"):
-            diagnostics.run_samples(path)
-    finally:
-        (path / "moved.pt").rename(path / store.CHECKPOINT)

@@ -1,7 +1,5 @@
 """Mode counters trained on a labelled set's own labels (ganbench.metrics.labels): which sets get one, that it learns
 the classes, counts a collapse as one mode, is deterministic, cached once and pinned by its hash."""
-import json
-
 import pytest
 import torch
 
@@ -89,21 +87,3 @@ def test_training_is_deterministic_cached_once_and_pinned_by_hash(monkeypatch, t
         labels.load_classifier("tiny-imagenet")
     path.unlink()
     path.with_name(path.name + ".json").unlink()
-
-
-def test_extractor_train_writes_a_set_classifier_and_refuses_sets_without_labels(tmp_path):
-    from test_cli import gb
-
-    out = tmp_path / "fashion.pt"
-    r = gb("extractor", "train", "ganbench-classifier:tiny-imagenet", "--out", str(out))
-    assert r.returncode == 0, r.stderr
-    record = json.loads(out.with_name("fashion.pt.json").read_text())
-    assert record["dataset"] == "tiny-imagenet" and f"--feature-weights ganbench-classifier:tiny-imagenet={out}" in r.stdout
-    from datafixtures import jpeg
-
-    jpeg(tmp_path / "flat" / "0.png", 20, 20, 0)
-    for name, said in ((f"ganbench-classifier:imagefolder:{tmp_path / 'flat'}@8", "no class labels"),
-                       ("ganbench-mnst", "is not one of")):
-        r = gb("extractor", "train", name, "--out", str(tmp_path / "x.pt"))
-        assert r.returncode == 2 and "Traceback" not in r.stderr and said in r.stderr, r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from ganbench import store
-from ganbench.bench import bench
 from ganbench.errors import SpecError
 from ganbench.reproduction import MarginRule, Published, verdict
 from ganbench.spec.claims import parse
 from ganbench.spec import load_suite
+from helpers import REPO
 
 PAPER = Published("ring8", "ns", "modes", 6.0, "Table 1, row GAN", std=0.3, n=9)  # se 0.1
 
@@ -82,43 +82,6 @@ def test_a_published_number_needs_its_source():
     with pytest.raises(SpecError, match="not a number"):
         parse({"citation": "x", "published": [{"dataset": "ring8", "method": "ns", "metric": "modes", "value": "many",
                                                "source": "T1"}]}, "s")
-
-
-def test_bench_writes_the_report_with_published_and_measured_columns(tmp_path, tiny_mlp):
-    suite = tmp_path / "repro.yaml"
-    suite.write_text(f"""
-name: repro
-seeds: 2
-base: {{dataset: ring8, steps: 30, batch_size: 64, eval_samples: 500, quality_every: 0, arch: mlp,
-        arch_options: {tiny_mlp}}}
-grid:
-  loss: [ns]
-reproduces:
-  citation: Some et al. 2018, Table 1
-  protocol: 10 runs of 400 epochs
-  differences: [30 steps instead of 400 epochs]
-  published:
-    - {{dataset: ring8, method: ns, metric: modes, value: 8, std: 0, n: 10, source: "Table 1, row GAN"}}
-    - {{dataset: ring8, method: ns, metric: hq, value: 0.9, source: "Table 1, row GAN"}}
-    - {{dataset: grid25, method: ns, metric: modes, value: 25, source: "Table 1, row GAN"}}
-""")
-    assert load_suite(str(suite)).reproduces.citation == "Some et al. 2018, Table 1"
-    assert bench(str(suite), tmp_path / "res", echo=lambda _: None) == 0
-    md = (tmp_path / "res" / "repro" / "reproduction.md").read_text()
-    assert "Target: Some et al. 2018, Table 1." in md and "- 30 steps instead of 400 epochs" in md
-    rows = [[c.strip() for c in line.strip(" |").split("|")] for line in md.splitlines() if line.startswith("|")]
-    assert rows[0] == ["data set", "method", "metric", "paper", "source", "ours", "seeds", "ours − paper", "90% CI",
-                       "margin", "verdict"]
-    cells = {(r[0], r[2]): r for r in rows[2:]}
-    assert cells[("grid25", "modes")][5:] == ["", "0", "", "", "2.5", "not run"]  # 10% of 25 modes
-    modes = cells[("ring8", "modes")]
-    assert modes[3] == "8 ± 0 (n=10)" and modes[4] == "Table 1, row GAN" and " ± " in modes[5] and modes[6] == "2"
-    assert modes[9] == "1" and modes[10] in ("reproduced", "differs (higher)", "differs (lower)", "inconclusive")
-    assert float(modes[7]) == pytest.approx(float(modes[5].split(" ± ")[0]) - 8, abs=0.01)
-    assert cells[("ring8", "hq")][3] == "0.9" and cells[("ring8", "hq")][8].endswith("(ours only)")
-    assert md.index("## Published numbers") < md.index("## Protocol")
-    leaderboard = (tmp_path / "res" / "repro" / "leaderboard.md").read_text()
-    assert "Table 1" not in leaderboard  # published numbers never enter our own tables
 
 
 def test_units_and_printed_standard_errors():
@@ -307,11 +270,9 @@ def test_a_committed_report_is_re_rendered_from_its_leaderboard_csv(tmp_path):
 def test_the_committed_reports_re_render():
     """results/veegan-pacgan-2d-cpu and results/unrolled-ring: every cell and claim gets a verdict from the committed
     leaderboard.csv; PacGAN's and VEEGAN's GAN rows are flagged where they disagree."""
-    from pathlib import Path
-
     from ganbench.reproduction import papers_rows, render_committed
 
-    results = Path(__file__).resolve().parents[1] / "results"
+    results = REPO / "results"
     rep = load_suite("veegan-pacgan-2d", scale="cpu").reproduces
     md = render_committed(rep, results / "veegan-pacgan-2d-cpu")
     assert "not run" not in md and md.index("## Claims") < md.index("## Published numbers")

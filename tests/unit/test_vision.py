@@ -1,5 +1,6 @@
 """Paper-scale data sets through their real loaders on fixtures in the real on-disk formats; missing-data messages;
-the prepared copies of image folders; the MNIST classifier and Stacked MNIST's mode count."""
+the prepared copies of image folders; Stacked MNIST's mode count (the MNIST classifier's shipped weights and its
+retraining by `ganbench extractor train`: tests/e2e/test_extractor_commands.py)."""
 import os
 import pickle
 
@@ -218,52 +219,6 @@ def test_a_failed_download_becomes_the_missing_data_message(tmp_path, monkeypatc
     monkeypatch.setattr(tvd.MNIST, "download", offline)
     with pytest.raises(DataError, match="the download failed: Error downloading train-images.*place train-images|place train-images.*the download failed"):
         get_dataset("mnist")
-
-
-def test_a_suite_checks_its_data_before_any_run(tmp_path):
-    """A suite whose last cell needs missing data stops before training its first cell, in one line."""
-    from test_cli import gb
-
-    suite = tmp_path / "two.yaml"
-    suite.write_text("name: two\nbase: {loss: ns, steps: 2}\ngrid:\n  dataset: [ring8, cifar10]\n")
-    empty = tmp_path / "empty-root"
-    empty.mkdir()
-    r = gb("bench", str(suite), "--results", str(tmp_path / "res"), "--data-root", str(empty), "--no-download")
-    assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert "data set 'cifar10' is missing" in r.stderr and str(empty / "cifar-10-batches-py") in r.stderr
-    assert "downloads are off" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "res" / "two" / "runs").exists()
-
-
-def test_mnist_classifier_ships_pinned_weights_and_retrains_only_on_request(tmp_path, monkeypatch):
-    """The MNIST classifier scores with the weights shipped in the package (hash and real-MNIST test accuracy
-    recorded beside them), whatever MNIST copy the data root holds; `ganbench extractor train` retrains it (here on
-    the fixture) into a file that --feature-weights selects, and every value then carries that file's hash."""
-    import json
-
-    from ganbench.errors import MetricError
-    from ganbench.metrics import extractors, mnist, pinned
-    from test_cli import gb
-
-    net, meta = mnist.load_classifier()
-    shipped = pinned.WEIGHTS_DIR / "ganbench-mnist.pt"
-    assert meta["sha256"] == pinned.sha256_of(shipped) == json.loads(shipped.with_name(shipped.name + ".json").read_text())["sha256"]
-    assert meta["heldout_accuracy"] >= 0.993 and meta["train_images"] == 60000 and meta["file"] == "shipped"
-    assert extractors.tag("ganbench-mnist") == f"ganbench-mnist@{meta['sha256'][:8]}"
-    out = tmp_path / "mine.pt"
-    r = gb("extractor", "train", "ganbench-mnist", "--out", str(out))
-    assert r.returncode == 0, r.stderr
-    record = json.loads(out.with_name("mine.pt.json").read_text())
-    assert record["train_images"] == datafixtures.MNIST_TRAIN and record["heldout_accuracy"] > 0.85
-    assert record["sha256"] != meta["sha256"] and f"--feature-weights ganbench-mnist={out}" in r.stdout
-    monkeypatch.setenv(pinned.env_name("ganbench-mnist"), str(out))
-    again, meta2 = mnist.load_classifier()
-    assert meta2["sha256"] == record["sha256"] and extractors.tag("ganbench-stacked-mnist").endswith(record["sha256"][:8])
-    assert not all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
-    out.write_bytes(out.read_bytes()[:-1] + b"x")  # a changed file no longer matches its record: one clear error
-    pinned._checked.cache_clear()
-    with pytest.raises(MetricError, match="their record says"):
-        mnist.load_classifier()
 
 
 def test_stacked_mnist_mode_count_follows_pacgan():

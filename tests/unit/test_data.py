@@ -6,10 +6,10 @@ import torch
 
 from ganbench.data import DATASETS, get_dataset
 from ganbench.data.base import BatchSampler
-from datafixtures import dataset_cases
+from datafixtures import case_id, dataset_cases
 
 
-@pytest.mark.parametrize("name", dataset_cases())
+@pytest.mark.parametrize("name", dataset_cases(), ids=case_id)
 def test_dataset_contract(name):
     """Every data set (paper-scale ones from their fixtures, through the loader a real download takes)."""
     from ganbench.metrics import METRICS

@@ -3,6 +3,7 @@ import pytest
 
 from ganbench.errors import GanbenchError, SpecError
 from ganbench.spec import RunSpec, build_spec, load_suite, parse_set
+from helpers import REPO
 
 
 def test_defaults_come_from_the_dataset():
@@ -173,10 +174,8 @@ def test_features_field_scores_in_another_extractor_and_enters_the_run_id_only_w
 def test_readme_suite_reference_is_the_schema():
     """README's suite reference is generated from the schema `load_suite` checks (spec.render_reference): docs and
     code cannot drift apart."""
-    from pathlib import Path
-
     from ganbench.spec import render_reference
 
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    text = (REPO / "README.md").read_text()
     block = text.split("<!-- suite-reference:begin -->\n")[1].split("<!-- suite-reference:end -->")[0]
     assert block == render_reference()
