@@ -91,8 +91,16 @@ def mann_whitney(a: Samples, b: Samples) -> np.ndarray:
 
     Makes no assumption of normality; with 3 seeds against 3 the smallest possible p is 0.1, so a rank test needs
     more seeds before it marks anything."""
-    return np.array([float(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue) if len(x) and len(y)
-                     else math.nan for x, y in zip(a, b)])
+    out = np.full(len(a), math.nan)
+    groups: dict[tuple[int, int, bool], list[int]] = {}  # pairs of one size (and with/without ties) in one call
+    for i, (x, y) in enumerate(zip(a, b)):
+        if len(x) and len(y):
+            tied = len(np.unique(np.concatenate([x, y]))) < len(x) + len(y)
+            groups.setdefault((len(x), len(y), tied), []).append(i)
+    for idx in groups.values():
+        xs, ys = np.stack([np.asarray(a[i], float) for i in idx]), np.stack([np.asarray(b[i], float) for i in idx])
+        out[idx] = stats.mannwhitneyu(xs, ys, alternative="two-sided", axis=1).pvalue
+    return out
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:

@@ -114,7 +114,7 @@ def test_every_dataset_has_a_protocol_test():
     """A registered data set without a test of its content and preprocessing fails here."""
     from ganbench.data import DATASETS
 
-    covered = {"ring8", "grid25", "digits", "stacked-digits",  # tests/test_data.py
+    covered = {"ring8", "grid25", "digits", "stacked-digits",  # tests/unit/test_data.py
                "mnist", "fashion-mnist", "stacked-mnist", "mnist-32", "fashion-mnist-32", "stacked-mnist-32",
                "cifar10", "celeba", "celeba-128", "tiny-imagenet", "imagefolder", *IMAGENETS,
                *(f"{n}-test" for n in TEST_SPLITS)}  # test_test_splits
@@ -219,22 +219,6 @@ def test_a_failed_download_becomes_the_missing_data_message(tmp_path, monkeypatc
     monkeypatch.setattr(tvd.MNIST, "download", offline)
     with pytest.raises(DataError, match="the download failed: Error downloading train-images.*place train-images|place train-images.*the download failed"):
         get_dataset("mnist")
-
-
-def test_stacked_mnist_mode_count_follows_pacgan():
-    """Real Stacked MNIST images cover the modes their labels say; one image repeated covers one; KL to uniform."""
-    from ganbench.metrics.base import EvalContext
-    from ganbench.metrics.images import class_modes
-
-    d = get_dataset("stacked-mnist")
-    real = d.floats(slice(0, 1000))
-    values = {v.name: v for v in class_modes(EvalContext(d, real, 0))}
-    truth = len(torch.unique(d.labels[:1000]))
-    assert values["modes"].value >= 0.8 * truth and values["modes"].protocol["kl_reference"] == "uniform"
-    assert values["modes"].features.startswith("ganbench-stacked-mnist@")
-    same = real[:1].expand(500, -1, -1, -1)
-    collapsed = {v.name: v.value for v in class_modes(EvalContext(d, same, 0))}
-    assert collapsed["modes"] == 1 and collapsed["kl_modes"] == pytest.approx(np.log(1000), rel=1e-9)
 
 
 def test_an_unreadable_image_is_named_in_one_line(tmp_path):
