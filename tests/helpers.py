@@ -1,13 +1,16 @@
 """Helpers shared by tests in tests/unit and tests/e2e (tests/ is on pytest's `pythonpath`): the repository root,
-the reproduction and paper-scale suites, the command line in a subprocess, and hand-made finished runs."""
+the reproduction and paper-scale suites, the command line in a subprocess (gb) or in this process (gb_here), and hand-made finished runs."""
+import contextlib
+import io
 import os
 import subprocess
 import sys
+from unittest import mock
 from pathlib import Path
 
 import yaml
 
-from ganbench import store
+from ganbench import cli, store
 from ganbench.spec import build_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -19,6 +22,21 @@ def gb(*args, cwd=REPO):
     """`ganbench ARGS` in a fresh process (this checkout's code first on its path)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "ganbench.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def gb_here(*args):
+    """`ganbench ARGS` through the same entry point (ganbench.cli.main: exit status, one-line errors) in this
+    process: a CompletedProcess with its exit status, stdout and stderr. For the many short commands whose interest is
+    what they print; the tests that need a fresh process (plugins, kills, workers) use gb."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with mock.patch.object(sys, "argv", ["ganbench", *args]), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        try:
+            cli.main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return subprocess.CompletedProcess(["ganbench", *args], code, out.getvalue(), err.getvalue())
 
 
 def fake_run(root, tricks, seed, modes, hq):

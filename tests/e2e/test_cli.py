@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helpers import REPO, gb
+from helpers import REPO, gb, gb_here
 
 
 @pytest.mark.parametrize("kind,expected", [
@@ -18,7 +18,7 @@ from helpers import REPO, gb
     ("distributions", ["uniform", "log_uniform", "int_uniform", "choice"]),
 ])
 def test_list(kind, expected):
-    r = gb("list", kind)
+    r = gb_here("list", kind)
     assert r.returncode == 0, r.stderr
     names = [line.split()[0] for line in r.stdout.splitlines()]
     assert set(expected) <= set(names)
@@ -35,7 +35,7 @@ def test_list(kind, expected):
     (["leaderboard", "smoke", "--results", "/nonexistent-ganbench"], "no finished runs"),
 ])
 def test_user_mistakes_are_one_line_errors(args, match):
-    r = gb(*args)
+    r = gb_here(*args)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert match in r.stderr

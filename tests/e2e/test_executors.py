@@ -31,6 +31,8 @@ base:
 grid:
   loss: [ns, ls, hinge]
 """
+# The kill-and-rerun tests: six cells, enough for two workers (and two Slurm array tasks of three) to be mid-run
+SUITE6 = SUITE12.replace("name: grid12", "name: grid6").replace("twelve", "six").replace("seeds: 4", "seeds: 2")
 
 
 # ---------------------------------------------------------------- helpers run inside pool workers
@@ -68,12 +70,12 @@ def _kill_one_mid_run(proc: subprocess.Popen, runs: Path, timeout: float = 240) 
 
 
 @pytest.fixture(scope="module")
-def serial_grid12(tmp_path_factory):
-    """The 12-cell suite run serially in one process: the reference every parallel run must equal."""
+def serial_grid6(tmp_path_factory):
+    """The 6-cell suite run serially in one process: the reference every parallel run must equal."""
     root = tmp_path_factory.mktemp("serial")
-    (root / "grid12.yaml").write_text(SUITE12)
-    assert bench(str(root / "grid12.yaml"), root / "results", workers=1, echo=lambda _: None, progress=False) == 0
-    return root, _metrics(root / "results" / "grid12")
+    (root / "grid6.yaml").write_text(SUITE6)
+    assert bench(str(root / "grid6.yaml"), root / "results", workers=1, echo=lambda _: None, progress=False) == 0
+    return root, _metrics(root / "results" / "grid6")
 
 
 # ---------------------------------------------------------------- kill and rerun: equal to the serial run
@@ -81,18 +83,18 @@ def serial_grid12(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("how", [["--workers", "2"], ["--executor", "slurm", "--slurm-cluster", "local",
                                                        "--runs-per-task", "3"]], ids=["local-2-workers", "submitit-local"])
-def test_killed_worker_then_rerun_equals_the_serial_run(serial_grid12, tmp_path, how):
-    ref_dir, reference = serial_grid12
-    suite = ref_dir / "grid12.yaml"
-    assert len(reference) == 12
+def test_killed_worker_then_rerun_equals_the_serial_run(serial_grid6, tmp_path, how):
+    ref_dir, reference = serial_grid6
+    suite = ref_dir / "grid6.yaml"
+    assert len(reference) == 6
     cmd = GANBENCH + ["bench", str(suite), "--results", str(tmp_path), "--checkpoint-every", "50", *how]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    killed = _kill_one_mid_run(proc, tmp_path / "grid12" / "runs")
+    killed = _kill_one_mid_run(proc, tmp_path / "grid6" / "runs")
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 1, out  # one cell is left interrupted, the others finished
     assert "INTERRUPTED" in out and killed in out
-    cells = status.cells([(s, tmp_path / "grid12" / "runs" / s.run_id) for s in load_suite(suite).expand()])
+    cells = status.cells([(s, tmp_path / "grid6" / "runs" / s.run_id) for s in load_suite(suite).expand()])
     state = next(c for c in cells if c.spec.run_id == killed)
     assert state.state == "interrupted" and 0 < state.step < 400  # resumes from its checkpoint, not from 0
     left = [c for c in cells if c.state != "done"]
@@ -100,7 +102,7 @@ def test_killed_worker_then_rerun_equals_the_serial_run(serial_grid12, tmp_path,
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"{len(left)} to run" in again.stdout
-    assert _metrics(tmp_path / "grid12") == reference  # cell for cell, bit for bit
+    assert _metrics(tmp_path / "grid6") == reference  # cell for cell, bit for bit
 
 
 # ---------------------------------------------------------------- the pool
