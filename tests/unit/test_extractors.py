@@ -1,23 +1,12 @@
 """Feature extractors at paper scale: Inception-v3 weights from a local file (offline clusters), the errors without
-one, the weights hash in every value's feature tag, and parity with torch-fidelity's own command line."""
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import numpy as np
+one, the weights hash in every value's feature tag (parity with torch-fidelity's own command line:
+tests/e2e/test_extractor_commands.py)."""
 import pytest
 import torch
-from PIL import Image
 
 from ganbench.errors import MetricError
 from ganbench.metrics import extractors
-from ganbench.metrics.fidelity import (frechet_distance, frechet_statistics, inception_score, kid,
-                                       precision_recall)
 from ganbench.metrics.images import extract, extractor, feature_extractors
-from helpers import REPO
-
 
 
 @pytest.fixture(scope="module")
@@ -92,47 +81,3 @@ def test_paper_scale_sets_use_inception_and_vgg16_unless_overridden(monkeypatch)
     monkeypatch.setenv("GANBENCH_FEATURES", "inceptionv3")
     with pytest.raises(MetricError, match="unknown feature extractor 'inceptionv3'"):
         feature_extractors(get_dataset("celeba"))
-
-
-def write_pngs(folder: Path, images: torch.Tensor) -> None:
-    folder.mkdir(parents=True)
-    for i, im in enumerate(images):
-        Image.fromarray(im.permute(1, 2, 0).numpy()).save(folder / f"{i:05d}.png")
-
-
-def read_pngs(folder: Path) -> torch.Tensor:
-    return torch.stack([torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1)
-                        for p in sorted(folder.glob("*.png"))])
-
-
-def test_fid_kid_pr_is_equal_torch_fidelitys_command_line(tmp_path):
-    """The same two sample folders scored by torch-fidelity's `fidelity` command (with ganbench's digit extractor
-    registered) and by ganbench's metric functions agree to 1e-4."""
-    from ganbench.data import get_dataset
-    from ganbench.metrics.classifier import quantize
-
-    d = get_dataset("digits")
-    g = torch.Generator().manual_seed(0)
-    real = quantize(d.x[torch.randperm(len(d), generator=g)[:300]]).expand(-1, 3, -1, -1)
-    fake = quantize((d.x[torch.randperm(len(d), generator=g)[:250]] + 0.3 * torch.randn(250, 1, 8, 8, generator=g)))
-    fake = fake.expand(-1, 3, -1, -1)
-    write_pngs(tmp_path / "fake", fake)
-    write_pngs(tmp_path / "real", real)
-    code = ("import sys, ganbench.metrics.extractors; from torch_fidelity.fidelity import main; sys.argv[0] = 'fidelity'; "
-            "main()")
-    args = ["--input1", str(tmp_path / "fake"), "--input2", str(tmp_path / "real"), "--cpu", "--fid", "--kid",
-            "--isc", "--prc", "--feature-extractor", "ganbench-digits", "--kid-subset-size", "100", "--json",
-            "--no-cache", "--silent", "--samples-find-ext", "png"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
-    r = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-2000:]
-    theirs = json.loads(r.stdout[r.stdout.index("{"):])
-    f_fake, f_real = extract("ganbench-digits", read_pngs(tmp_path / "fake")), extract("ganbench-digits", read_pngs(tmp_path / "real"))
-    ours = {
-        "frechet_inception_distance": frechet_distance(frechet_statistics(f_fake["features"]), frechet_statistics(f_real["features"])),
-        "kernel_inception_distance_mean": kid(f_fake["features"], f_real["features"], subset_size=100),
-        "inception_score_mean": inception_score(f_fake["logits"]),
-    }
-    ours["precision"], ours["recall"] = precision_recall(f_fake["features"], f_real["features"], k=3)
-    for key, value in ours.items():
-        assert value == pytest.approx(theirs[key], abs=1e-4, rel=1e-4), key
