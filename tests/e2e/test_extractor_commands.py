@@ -68,3 +68,5 @@ def test_offline_inception_fid_stops_before_training_with_both_ways_out(tmp_path
            "--set", "arch_options={width: 4}", "--set", "quality_every=0", "--out", str(tmp_path / "run2"),
            "--no-download", "--feature-extractor", "ganbench-mnist")
     assert r.returncode == 0, r.stderr
+
+
