@@ -32,19 +32,27 @@ METRICS_VERSION = 5
 class Sampler:
     """What evaluation draws samples from: the generator to evaluate (G, or a trick's average of its weights) and
     G's input for n samples as the sampling-time tricks draw it (the latent prior, truncated or uniform, followed by
-    a conditioning trick's codes), on one device; `curves` are the tricks that offer other sampling-time settings
-    to score (Trick.sampling_curve)."""
+    a conditioning trick's codes), on one device; `curves`: the other sampling-time settings the tricks offer to
+    score, as (trick, setting) pairs (Trick.sampling_curve)."""
 
     G: nn.Module
     inputs: Callable[[int, torch.Generator], torch.Tensor]
     device: torch.device
-    curves: tuple[Trick, ...] = ()
+    curves: tuple[tuple[Trick, dict], ...] = ()
 
     @classmethod
     def of(cls, s: Setup) -> "Sampler":
         """The sampler of a run's current state."""
-        return cls(s.eval_generator(), lambda n, g: s.latent(n, g, train=False), s.device,
-                   tuple(s.tricks.sampling_curves()))
+        curves = tuple((t, setting) for t in s.tricks.sampling_curves() for setting in t.sampling_curve())
+        return cls(s.eval_generator(), lambda n, g: s.latent(n, g, train=False), s.device, curves)
+
+    def at(self, trick: Trick, setting: dict) -> "Sampler":
+        """This sampler with G's inputs drawn at one of `trick`'s sampling-time settings."""
+        def inputs(n: int, g: torch.Generator) -> torch.Tensor:
+            with trick.sampling_setting(setting):
+                return self.inputs(n, g)
+
+        return Sampler(self.G, inputs, self.device)
 
 
 @torch.no_grad()
@@ -82,10 +90,9 @@ def sampling_curve(sampler: Sampler, data: Dataset, spec: RunSpec) -> list[dict]
     if not sampler.curves:
         return None
     rows = []
-    for trick in sampler.curves:
-        for setting in trick.sampling_curve():
-            values, _ = evaluate(sampler, data, spec)
-            rows.append({**setting, **{v.column: float(v.value) for v in values or []}})
+    for trick, setting in sampler.curves:
+        values, _ = evaluate(sampler.at(trick, setting), data, spec)
+        rows.append({**setting, **{v.column: float(v.value) for v in values or []}})
     return rows
 
 
@@ -171,3 +178,12 @@ def save_samples_picture(s: Setup, fake: torch.Tensor, path: Path) -> None:
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
+
+
+def score(s: Setup, draw: int = 0) -> tuple[list, torch.Tensor]:
+    """evaluate() on the run's sampler; non-finite samples mark the run as diverged at its last step (no values)."""
+    values, fake = evaluate(Sampler.of(s), s.data, s.spec, draw)
+    if values is None:
+        s.diverged_at = s.spec.steps
+        return [], fake
+    return values, fake

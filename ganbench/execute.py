@@ -8,14 +8,15 @@ import torch
 
 from ganbench import health, memory, quality, store
 from ganbench.build import Setup, build
-from ganbench.evaluate import (DRAW_STRIDE, EVAL_SEED_OFFSET, METRICS_VERSION, evaluate, metrics_record,
-                               save_samples_picture, Sampler, sampling_curve)
+from ganbench.evaluate import (DRAW_STRIDE, EVAL_SEED_OFFSET, METRICS_VERSION, metrics_record, save_samples_picture,
+                               Sampler, sampling_curve, score)
 from ganbench.spec import RunSpec
 from ganbench.errors import ResultsError
 from ganbench.execution import ExecOptions, check_device, set_threads
 from ganbench.metrics.features import check_weights
 from ganbench.files import write_csv
-from ganbench.train import load_checkpoint, restore, train
+from ganbench.checkpoint import restore
+from ganbench.train import train
 
 def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dict | None:
     """Run `spec` in `path` unless finished; returns metrics.json's content (None if stopped early)."""
@@ -42,26 +43,16 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         s.timings.update(eval_s=time.perf_counter() - t_eval, peak_eval_mib=memory.peak_mib(device),
                          wall_s=time.perf_counter() - t0 + s.timings.pop("resumed_s", 0.0))  # over resumptions
         record = metrics_record(s, values, s.timings)
+        curve = None
+        if s.diverged_at is None:  # else no samples worth showing: the run counts as diverged, with no metrics
+            save_samples_picture(s, fake, path / store.SAMPLES)
+            curve = sampling_curve(Sampler.of(s), s.data, s.spec)
         record["health"] = health.run_verdict(path, record)
-        record["checkpoints"] = checkpoints(path, s)
-        if s.diverged_at is not None:  # no samples worth scoring: the run counts as diverged, with no metrics
-            store.write_json(path / store.METRICS, record)
-            return record
-        save_samples_picture(s, fake, path / store.SAMPLES)
-        curve = sampling_curve(Sampler.of(s), s.data, s.spec)
+        record["checkpoints"] = quality.checkpoints(path, s.data)
         if curve is not None:
             write_csv(path / store.TRUNCATION, curve, list(curve[0]))
         store.write_json(path / store.METRICS, record)
         return record
-
-
-def score(s: Setup, draw: int = 0) -> tuple[list, torch.Tensor]:
-    """evaluate() on the run's sampler; non-finite samples mark the run as diverged at its last step (no values)."""
-    values, fake = evaluate(Sampler.of(s), s.data, s.spec, draw)
-    if values is None:
-        s.diverged_at = s.spec.steps
-        return [], fake
-    return values, fake
 
 
 def execute_here(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dict | None:
@@ -70,9 +61,8 @@ def execute_here(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -
     this machine), then execute the run in this process."""
     check_device(opts.device)
     store.writable_dir(path, "--out")
-    if store.is_finished(path):
-        store.same_spec(path, spec)
-    check_weights([spec])  # offline without the weights
+    if not store.is_finished(path):  # a finished run is only read back (execute first checks it is this spec's)
+        check_weights([spec])  # offline without the weights
     set_threads()
     return execute(spec, path, opts)
 
@@ -86,7 +76,7 @@ def restore_kept(spec: RunSpec, path: Path, device: str = "cpu", checkpoint: str
         raise ResultsError(f"{path.name} has no {checkpoint} (checkpoints are not committed with results; re-run the "
                            "suite to recreate them)")
     if checkpoint == store.CHECKPOINT:
-        state = load_checkpoint(path)
+        state = store.load_checkpoint(path)
         if state is None or state["step"] != spec.steps:
             raise ResultsError(f"{path.name}: no final checkpoint to evaluate (re-run it with `ganbench bench`)")
     else:
@@ -123,7 +113,7 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
     fresh = metrics_record(s, values, {})
     fresh["cost"] = rec["cost"]
     fresh["health"] = health.run_verdict(path, fresh)
-    fresh["checkpoints"] = checkpoints(path, s)
+    fresh["checkpoints"] = quality.checkpoints(path, s.data)
     store.write_json(path / store.METRICS, fresh)
     return "added"
 
@@ -156,10 +146,3 @@ def evaluate_draws(spec: RunSpec, path: Path, draws: int, opts: ExecOptions = Ex
         "run_id": spec.run_id, "draws": draws, "metrics_version": METRICS_VERSION,
         "latent_seeds": [spec.seed + EVAL_SEED_OFFSET + d * DRAW_STRIDE for d in range(draws)], "values": values})
     return "drawn"
-
-
-def checkpoints(path: Path, s) -> dict:
-    """Which checkpoints the run keeps and which one its metrics are of: the last always (the metrics), and the
-    best by the quality probe (with its selection record) when the run was probed."""
-    stored = store.read_json(path / store.SPEC)  # the probe settings the run was trained with
-    return {"reported": "final", "selection": quality.record(path, stored, s.data)}

@@ -62,7 +62,7 @@ def bf16_blockers(s: Setup) -> list[str]:
     return [t.name for t in s.tricks.tricks if not type(t).bf16_safe]
 
 
-def prepare(s: Setup, amp: bool, channels_last: bool, compile: bool) -> dict:
+def fast_path(s: Setup, amp: bool, channels_last: bool, compile: bool) -> dict:
     """Apply the requested options to the run's networks (in place) and return what is in force, with reasons."""
     record: dict = {"amp": "off", "channels_last": False, "compile": False}
     if amp:

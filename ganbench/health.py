@@ -1,19 +1,15 @@
-"""Training health: the signals recorded while training (gradient norms, the top singular values of every weight
-matrix) and the verdict on a finished run (ok, mode-collapse, diverged, stalled) with its step and evidence.
+"""Training health: the verdict on a finished run (ok, mode-collapse, diverged, stalled) with its step and evidence,
+from the signals training recorded (ganbench.monitor: losses, D accuracies, gradient norms, the top singular values
+of every weight matrix) and the run's metrics.
 
 The verdict is a pure function of a run's stored files (metrics.json and history.csv), so the leaderboard can
 recompute it for runs trained before a detector changed, without training them again."""
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-import torch
-from torch import nn
-
-from ganbench.tricks.base import WEIGHT_LAYERS
 from ganbench import store
 
 VERDICTS = ("ok", "mode-collapse", "diverged", "stalled")
@@ -47,82 +43,6 @@ LOSS_GROWTH = 100.0  # growth of |loss| over max(1, |first logged loss|): diverg
 STALL_ACCURACY = 0.99
 STALL_GRAD_SHARE = 0.01
 TAIL = 0.25  # the share of logged steps at the end that the stall detector reads
-
-
-def grad_norm(params: Iterable[nn.Parameter]) -> torch.Tensor:
-    """The global L2 norm of the gradients of `params` (0 when none has a gradient); no host synchronisation."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-
-
-def finite_weights(*modules: nn.Module) -> bool:
-    """Whether every floating-point parameter and buffer of `modules` is finite (one host synchronisation)."""
-    tensors = [t for m in modules for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
-    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True
-
-
-@contextmanager
-def _frozen_parametrizations(layer: nn.Module) -> Iterator[None]:
-    """Read a parametrized weight (spectral norm) without running its power iteration: the parametrizations in
-    eval mode use their stored vectors and change no state."""
-    params = getattr(layer, "parametrizations", None)
-    mods = [m for plist in params.values() for m in plist] if params is not None else []
-    modes = [m.training for m in mods]
-    for m in mods:
-        m.eval()
-    try:
-        yield
-    finally:
-        for m, mode in zip(mods, modes):
-            m.train(mode)
-
-
-def weight_matrix(layer: nn.Module) -> torch.Tensor:
-    """The layer's (effective) weight as outputs x inputs."""
-    with _frozen_parametrizations(layer):
-        w = layer.weight.detach()
-    if isinstance(layer, nn.ConvTranspose2d):
-        w = w.transpose(0, 1)
-    return w.flatten(1).float()
-
-
-EXACT_SPECTRUM_MAX = 1 << 22  # matrices up to this many entries get exact singular values (svdvals)
-
-
-def top_singular_values(w: torch.Tensor, k: int) -> torch.Tensor:
-    """The k largest singular values of w: exact for small matrices; for large ones (Lucic et al.'s InfoGAN dense
-    layer at 64x64 is 32768 x 1024, whose full SVD costs seconds) randomized subspace iteration (Halko et al. 2011)
-    with oversampling and 6 power iterations, accurate to about 1e-4 for the leading values, on the matrix's
-    device and without touching the global random streams."""
-    if w.numel() <= EXACT_SPECTRUM_MAX or min(w.shape) <= 4 * k:
-        return torch.linalg.svdvals(w.cpu())
-    with torch.random.fork_rng(devices=[w.device] if w.device.type == "cuda" else []):
-        torch.manual_seed(0)
-        _, sv, _ = torch.svd_lowrank(w.float(), q=k + 10, niter=6)
-    return sv.cpu()
-
-
-@torch.no_grad()
-def spectra(nets: Mapping[str, nn.Module], k: int = 3) -> list[dict[str, Any]]:
-    """The top-k singular values sigma0 >= sigma1 >= ... of every weight matrix, one row per layer (BigGAN watched
-    these to find the precursors of collapse); see top_singular_values."""
-    rows = []
-    for net_name, net in nets.items():
-        layers = [(n, m) for n, m in net.named_modules() if isinstance(m, WEIGHT_LAYERS)]
-        for name, layer in layers:
-            w = weight_matrix(layer).detach()
-            sv = top_singular_values(w, k) if torch.isfinite(w).all() else torch.full((k,), math.inf)
-            row = {"net": net_name, "layer": name}
-            row.update({f"s{i}": float(sv[i]) if i < sv.numel() else math.nan for i in range(k)})
-            rows.append(row)
-    return rows
-
-
-def largest_sigma(rows: Sequence[Mapping[str, Any]], net: str) -> float:
-    vals = [r["s0"] for r in rows if r["net"] == net]
-    return max(vals) if vals else math.nan
 
 
 def _column(history: Sequence[Mapping[str, Any]], key: str) -> list[tuple[int, float]]:

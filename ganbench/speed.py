@@ -19,13 +19,14 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ganbench import execution, health, quality
+from ganbench import execution, monitor
+from ganbench.metrics.probe import features_and_modes
 from ganbench.build import build
 from ganbench.data.base import BatchSampler, resident
 from ganbench.errors import SpecError
 from ganbench.models import build_models
 from ganbench.spec import RunSpec
-from ganbench.train import gan_step, seed_step, step_seed
+from ganbench.step import gan_step, seed_step, step_seed
 from ganbench.data import get_dataset
 from ganbench.evaluate import Sampler, generate
 
@@ -112,7 +113,7 @@ def ganbench_loop(spec: RunSpec, device: str = "cpu", amp: bool = False, channel
     steps with the health signals, as `ganbench run` trains)."""
 
     s = build(spec, device)
-    execution.prepare(s, amp, channels_last, compile)
+    execution.fast_path(s, amp, channels_last, compile)
     sampler = BatchSampler(resident(s.data.x, s.device), s.batch_size, spec.seed)
     s.G.train()
     s.D.train()
@@ -127,7 +128,7 @@ def ganbench_loop(spec: RunSpec, device: str = "cpu", amp: bool = False, channel
                 out = gan_step(s, sampler, step / spec.steps)
             if s.log_step:  # what train() does at a logged step: the values to the host, and the spectra
                 [float(v) for v in out.values()]
-                health.spectra({"G": s.G, "D": s.D})
+                monitor.spectra({"G": s.G, "D": s.D})
             step += 1
 
     return Loop(train, s.G, s.D)
@@ -148,9 +149,9 @@ def eval_throughput(spec: RunSpec, device: str = "cpu", n: int = 2000) -> float:
     """Images per second of evaluation's sampling and feature pass (the probe's work) on n samples."""
 
     s = build(spec, device)
-    quality.features_and_modes(s.data, generate(Sampler.of(s), min(n, 100), spec.seed))  # warm-up (extractor load)
+    features_and_modes(s.data, generate(Sampler.of(s), min(n, 100), spec.seed))  # warm-up (extractor load)
     t = time.perf_counter()
-    quality.features_and_modes(s.data, generate(Sampler.of(s), n, spec.seed))
+    features_and_modes(s.data, generate(Sampler.of(s), n, spec.seed))
     return n / (time.perf_counter() - t)
 
 

@@ -16,7 +16,7 @@ its paper changes. The hooks by phase, each called on every trick of the run in 
 | latent | each time G's input is drawn | latent, latent_codes, fake_labels (train=False when sampling for evaluation) |
 | D step | each D update | d_inputs, d_targets, d_penalty, after_d_step |
 | G step | each step's G updates | g_context (around them), d_inputs, g_objective, g_penalty, after_g_step |
-| sampling | evaluation, quality probes | eval_generator, the latent hooks with train=False, sampling_curve |
+| sampling | evaluation, quality probes | eval_generator, the latent hooks with train=False, sampling_curve and sampling_setting |
 | state | checkpoints, run identity | state_dict, load_state_dict, params |
 
 Every hook receives what it works on as arguments (networks, batches, D's outputs in a DBatch, an optimizer's
@@ -32,7 +32,7 @@ import contextlib
 import dataclasses
 import difflib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Iterable
 
 import torch
 from torch import Tensor, nn
@@ -193,11 +193,16 @@ class Trick:
         """The generator to evaluate (an average of G's weights, for example)."""
         return G
 
-    def sampling_curve(self) -> Iterator[dict[str, Any]]:
-        """Sampling-time settings to score besides the run's own, e.g. truncation's psi values: set each in turn
-        and yield its label ({"psi": 0.5}); restore the trick's own setting when done. Every metric is computed at
-        each (ganbench.evaluate.sampling_curve)."""
-        return iter(())
+    def sampling_curve(self) -> list[dict[str, Any]]:
+        """Sampling-time settings to score besides the run's own, e.g. truncation's psi values, each as its label
+        ({"psi": 0.5}); every metric is computed at each (ganbench.evaluate.sampling_curve). A trick that offers
+        some applies one with sampling_setting."""
+        return []
+
+    def sampling_setting(self, setting: dict[str, Any]) -> ContextManager[None]:
+        """A context in which G's inputs are drawn at `setting` (one of sampling_curve's); the trick's own setting
+        is back when it exits."""
+        raise NotImplementedError(f"{type(self).__name__} offers a sampling curve but no sampling_setting")
 
     # ---- State: checkpoints and identity
 

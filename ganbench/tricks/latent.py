@@ -1,6 +1,7 @@
 """Latent tricks: the prior G is trained on, and BigGAN's truncation at evaluation."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
@@ -59,11 +60,13 @@ class Truncation(Trick):
             return None
         return truncated_normal(n, z_dim, self.psi, device, generator)
 
-    def sampling_curve(self) -> Iterator[dict[str, float]]:
-        psi = self.psi
+    def sampling_curve(self) -> list[dict[str, float]]:
+        return [{"psi": p} for p in self.curve]
+
+    @contextmanager
+    def sampling_setting(self, setting: dict[str, float]) -> Iterator[None]:
+        psi, self.psi = self.psi, setting["psi"]
         try:
-            for p in self.curve:
-                self.psi = p
-                yield {"psi": p}
+            yield
         finally:
             self.psi = psi

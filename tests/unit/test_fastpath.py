@@ -11,7 +11,7 @@ from ganbench.build import build
 from ganbench.execute import execute
 from ganbench.spec import build_spec
 from ganbench.execution import ExecOptions
-from ganbench.train import next_real
+from ganbench.step import next_real
 from ganbench.data.base import BatchSampler
 
 SMALL = {"dataset": "cifar10", "loss": "ns", "arch": "dcgan", "steps": 4, "eval_samples": 32, "quality_every": 0,
@@ -22,7 +22,7 @@ def test_bf16_autocast_runs_the_step_in_bf16(monkeypatch):
     monkeypatch.setenv("GANBENCH_FEATURES", "ganbench-mnist")
     spec = build_spec(SMALL)
     s = build(spec)
-    assert fastpath.prepare(s, amp=True, channels_last=False, compile=False)["amp"] == "bf16"
+    assert fastpath.fast_path(s, amp=True, channels_last=False, compile=False)["amp"] == "bf16"
     seen = []
     s.D.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
     with fastpath.step_context(s):
@@ -39,20 +39,20 @@ def test_bf16_autocast_runs_the_step_in_bf16(monkeypatch):
 @pytest.mark.parametrize("trick", ["gp", "dragan", "r1", "r2"])
 def test_gradient_penalties_keep_float32(trick):
     s = build(build_spec({**SMALL, "tricks": [trick]}))
-    assert fastpath.prepare(s, amp=True, channels_last=False, compile=False)["amp"] == f"off: {trick} not bf16-safe"
+    assert fastpath.fast_path(s, amp=True, channels_last=False, compile=False)["amp"] == f"off: {trick} not bf16-safe"
     with fastpath.step_context(s):
         assert not torch.is_autocast_enabled("cpu")
 
 
 def test_channels_last_converts_networks_and_batches():
     s = build(build_spec(SMALL))
-    fastpath.prepare(s, amp=False, channels_last=True, compile=False)
+    fastpath.fast_path(s, amp=False, channels_last=True, compile=False)
     conv = next(m for m in s.D.modules() if isinstance(m, nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     x, _ = next_real(s, BatchSampler(s.data.x, 8, 0))
     assert x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
     s2 = build(build_spec({**SMALL, "dataset": "ring8", "arch": "mlp", "arch_options": {}}))
-    assert fastpath.prepare(s2, amp=False, channels_last=True, compile=False)["channels_last"] is False  # 2-D data
+    assert fastpath.fast_path(s2, amp=False, channels_last=True, compile=False)["channels_last"] is False  # 2-D data
 
 
 def test_compile_compiles_in_place_and_keeps_checkpoint_keys(monkeypatch):
@@ -60,7 +60,7 @@ def test_compile_compiles_in_place_and_keeps_checkpoint_keys(monkeypatch):
     monkeypatch.setattr(nn.Module, "compile", lambda self, *a, **k: compiled.append(type(self).__name__))
     s = build(build_spec(SMALL))
     keys = list(s.G.state_dict())
-    assert fastpath.prepare(s, amp=False, channels_last=False, compile=True)["compile"] is True
+    assert fastpath.fast_path(s, amp=False, channels_last=False, compile=True)["compile"] is True
     assert len(compiled) == 2 and list(s.G.state_dict()) == keys  # no _orig_mod. prefix: checkpoints stay loadable
 
 

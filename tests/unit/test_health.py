@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganbench import health, store
+from ganbench import health, monitor, store
 from ganbench.execute import execute
 from ganbench.spec import build_spec
 from ganbench.execution import ExecOptions
@@ -92,8 +92,8 @@ def test_verdict_rules_on_synthetic_runs():
 def test_grad_norm_is_the_global_l2_norm():
     a, b = nn.Parameter(torch.zeros(3)), nn.Parameter(torch.zeros(2, 2))
     a.grad, b.grad = torch.tensor([1.0, 2.0, 2.0]), torch.full((2, 2), 2.0)
-    assert health.grad_norm([a, b]).item() == pytest.approx(math.sqrt(9 + 16))
-    assert health.grad_norm([nn.Parameter(torch.zeros(1))]).item() == 0  # no gradient yet
+    assert monitor.grad_norm([a, b]).item() == pytest.approx(math.sqrt(9 + 16))
+    assert monitor.grad_norm([nn.Parameter(torch.zeros(1))]).item() == 0  # no gradient yet
 
 
 def test_spectra_are_the_top_singular_values_and_leave_spectral_norm_untouched():
@@ -102,7 +102,7 @@ def test_spectra_are_the_top_singular_values_and_leave_spectral_norm_untouched()
     sn = nn.utils.parametrizations.spectral_norm(nn.Linear(6, 5))
     net = nn.Sequential(nn.Linear(4, 6), conv_t, sn)
     u = sn.parametrizations.weight[0]._u.clone()
-    rows = health.spectra({"G": net})
+    rows = monitor.spectra({"G": net})
     assert [r["layer"] for r in rows] == ["0", "1", "2"]
     want = torch.linalg.svdvals(net[0].weight.detach())
     assert [rows[0][f"s{i}"] for i in range(3)] == pytest.approx(want[:3].tolist())
@@ -140,7 +140,7 @@ def test_top_singular_values_of_a_large_matrix_match_the_exact_ones():
     """Above EXACT_SPECTRUM_MAX entries the leading singular values come from randomized subspace iteration: on a
     matrix with a known spectrum (10, 9, 8, then a tail below 1) they agree with svdvals, and the global random
     stream is left as it was."""
-    from ganbench.health import EXACT_SPECTRUM_MAX, top_singular_values
+    from ganbench.monitor import EXACT_SPECTRUM_MAX, top_singular_values
 
     g = torch.Generator().manual_seed(0)
     m, n = EXACT_SPECTRUM_MAX // 512 + 64, 512

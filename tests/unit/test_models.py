@@ -61,7 +61,7 @@ def test_one_step_of_every_loss_moves_both_players(arch, dataset, loss):
     from ganbench.build import build
     from ganbench.data.base import BatchSampler
     from ganbench.spec import build_spec
-    from ganbench.train import gan_step
+    from ganbench.step import gan_step
 
     s = build(build_spec({"dataset": dataset, "loss": loss, "arch": arch, "arch_options": SMALL[arch], "batch_size": 4, "z_dim": 8}))
     before_g = [p.detach().clone() for p in s.G.parameters()]

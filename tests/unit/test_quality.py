@@ -11,7 +11,10 @@ from ganbench.execute import execute
 from ganbench.spec import build_spec
 from ganbench.store import prepare
 from ganbench.execution import ExecOptions
-from ganbench.train import gan_step, load_checkpoint, restore, train
+from ganbench.checkpoint import improves, restore
+from ganbench.step import gan_step
+from ganbench.store import load_checkpoint
+from ganbench.train import train
 
 OPTS = ExecOptions(progress=False)
 
@@ -38,7 +41,7 @@ def test_selection_picks_the_lowest_distance_to_half_a_and_reports_half_b():
     # choosing on half B itself would have reported its minimum, 2.9: lower by 0.5
     assert sel["flattery"] == pytest.approx(0.5)
     assert quality.selection([{"step": 1, "select": math.nan, "report": math.nan}]) is None
-    assert quality.improves(rows[:1], 4.0) and not quality.improves(rows[:2], 3.0) and not quality.improves([], math.nan)
+    assert improves(rows[:1], 4.0) and not improves(rows[:2], 3.0) and not improves([], math.nan)
 
 
 class FixedSampler(nn.Module):

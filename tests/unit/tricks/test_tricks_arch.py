@@ -8,7 +8,7 @@ from torch import nn
 from ganbench.build import build
 from ganbench.data.base import BatchSampler
 from ganbench.errors import SpecError
-from ganbench.train import gan_step
+from ganbench.step import gan_step
 from trickspecs import digits_spec, family_names, spec_with
 
 

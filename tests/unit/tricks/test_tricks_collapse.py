@@ -11,7 +11,7 @@ from ganbench.build import build
 from ganbench.data.base import BatchSampler
 from ganbench.errors import SpecError
 from ganbench.losses import LOSSES
-from ganbench.train import gan_step
+from ganbench.step import gan_step
 from trickspecs import count_steps, digits_spec, family_names, spec_with
 
 

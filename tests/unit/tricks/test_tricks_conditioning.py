@@ -6,7 +6,7 @@ import torch
 from ganbench.build import build
 from ganbench.data.base import BatchSampler
 from ganbench.tricks.base import DBatch
-from ganbench.train import gan_step
+from ganbench.step import gan_step
 from trickspecs import digits_spec, family_names, spec_with
 
 

@@ -7,7 +7,7 @@ from ganbench.build import build
 from ganbench.data.base import BatchSampler
 from ganbench.errors import SpecError
 from ganbench.spec import build_spec
-from ganbench.train import gan_step
+from ganbench.step import gan_step
 from trickspecs import digits_spec, spec_with
 
 

@@ -6,7 +6,7 @@ from torch import nn
 
 from ganbench.build import build
 from ganbench.data.base import BatchSampler
-from ganbench.train import gan_step
+from ganbench.step import gan_step
 from trickspecs import family_names, spec_with
 
 

@@ -6,7 +6,7 @@ import torch
 from ganbench.build import build
 from ganbench.data.base import BatchSampler
 from ganbench.errors import SpecError
-from ganbench.train import gan_step
+from ganbench.step import gan_step
 from trickspecs import count_steps, digits_spec, family_names, spec_with
 
 
@@ -28,7 +28,7 @@ def mech_d_steps():
 
 def _one_step(tricks, lr_g, lr_d):
     """G's and D's parameters after one training step from the same initial state and batch."""
-    from ganbench.train import simultaneous_step
+    from ganbench.step import simultaneous_step
 
     s = build(spec_with(tricks, optimizer="sgd", lr_g=lr_g, lr_d=lr_d))
     torch.manual_seed(0)
