@@ -228,6 +228,60 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataF
     return out.drop(columns=empty)
 
 
+COLLAPSE_COLUMNS = ("modes", "recall")  # the compact table's view of collapse: modes covered, else recall
+SEED_COLUMNS = ("seed", "health", "train_s")
+
+
+def compact_table(full: pd.DataFrame, main_col: str) -> pd.DataFrame:
+    """leaderboard.md's table of one data set, at most 10 columns, from its full table: rank, method, seeds, the
+    main metric (mean ± std over seeds [bootstrap 95% CI]), its spread over sampling seeds (where measured), Δ
+    against the baseline with Holm's p, the modes covered (else the recall), the main metric of the probe's chosen
+    checkpoint (`@best`), the seeds' health and the median training time."""
+    base = TAG.sub("", main_col)
+    out = full[["rank", "method", "seeds"]].copy()
+    if main_col in full:
+        ci = full["95% CI"] if "95% CI" in full else ""
+        out[f"{base} (95% CI)"] = [f"{v} {c}".strip() if v else "" for v, c in zip(full[main_col], ci)]
+    if "± sampling" in full:
+        out["± sampling"] = full["± sampling"]
+    if "Δ" in full:
+        ps = full["p (Holm)"] if "p (Holm)" in full else [""] * len(full)
+        out["Δ (p Holm)"] = [f"{d} (p {p})" if d and p else d for d, p in zip(full["Δ"], ps)]
+    collapse = next((c for name in COLLAPSE_COLUMNS for c in full.columns
+                     if TAG.sub("", c) == name and TAG.sub("", c) != base), None)
+    if collapse is not None:
+        out[TAG.sub("", collapse)] = full[collapse]
+    best = next((c for c in full.columns if TAG.sub("", c) == f"{base}@best"), None)
+    if best is not None:
+        out[f"{base}@best"] = full[best]
+    for c in ("health", "train s"):
+        if c in full:
+            out[c] = full[c]
+    return out
+
+
+def seed_details(df: pd.DataFrame, dataset: str, runs_dir: Path, main_col: str) -> dict[str, render.Seeds]:
+    """Each method's seeds on a data set, for the HTML page's expanded rows: one row per run (seed, main metric,
+    every other metric, health, training seconds) and each run's sample grid (runs/<run_id>/samples.png)."""
+    out = {}
+    for method, g in df[df.dataset == dataset].groupby("method"):
+        g = g.sort_values("seed")
+        metrics = [main_col] + sorted(c for c in g.columns
+                                      if c not in ID_COLUMNS and c not in (main_col, FAILED) and g[c].notna().any())
+        table = pd.DataFrame({"seed": g["seed"].astype(int)})
+        for c in metrics:
+            if c in g:
+                table[TAG.sub("", c)] = [f"{v:.4g}" if not pd.isna(v) else "" for v in g[c]]
+        for c in ("health", "train_s"):
+            if c in g:
+                table[c.replace("_", " ")] = [v if isinstance(v, str) else ("" if pd.isna(v) else f"{v:.3g}")
+                                              for v in g[c]]
+        samples = tuple((f"seed {int(seed)}", runs_dir / run_id / store.SAMPLES)
+                        for seed, run_id in zip(g["seed"], g["run_id"]))
+        out[method] = render.Seeds(table.reset_index(drop=True), samples)
+    return out
+
+
 def health_counts(verdicts: pd.Series) -> str:
     """'3 ok' or '1 ok, 2 mode-collapse': the health verdicts of a method's seeds, in the order of VERDICTS."""
     counts = Counter(verdicts)
@@ -241,6 +295,18 @@ class Options:
 
     test: str = "welch"
     baseline: str | None = None
+
+
+DOCS = "../../docs/leaderboards.md"  # the columns' full definitions, from results/<suite>/ in the repository
+
+
+def short_legend(options: Options) -> str:
+    """leaderboard.md's two-line legend."""
+    test = {"welch": "Welch's t-test", "mannwhitney": "Mann-Whitney U"}.get(options.test, options.test)
+    return (f"Mean ± std over training seeds [bootstrap 95% CI of the mean]; Δ: change against the baseline ± its "
+            f"standard error, ▲/▼ significant after Holm's correction ({test}, p shown), △/▽ beyond two standard "
+            f"errors only; health: each seed's verdict.\nEvery column, each seed's values and sample grids: "
+            f"leaderboard.html and leaderboard.csv; every definition: [docs/leaderboards.md]({DOCS}).")
 
 
 def legend(options: Options, has_draws: bool) -> str:
@@ -281,7 +347,8 @@ def build_report(suite_path: Path, run_ids: Collection[str] | None = None, optio
     has_deltas = bool(baselines(res.df, options.baseline))
     if has_deltas:
         agg = add_deltas(agg, res.df, groups, options.test, options.baseline)
-    blocks = [Block.title(f"Leaderboard: {suite_path.name}"), Block.para(legend(options, not res.draws.empty))]
+    blocks = [Block.title(f"Leaderboard: {suite_path.name}"), Block.para(short_legend(options), only="markdown"),
+              Block.para(legend(options, not res.draws.empty), only="html")]
     if res.left_out:
         blocks.append(Block.para(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite "
                                  "and are not included."))
@@ -295,7 +362,7 @@ def build_report(suite_path: Path, run_ids: Collection[str] | None = None, optio
     summary = delta_summary(agg, main, higher) if has_deltas else None
     if summary is not None:
         blocks += [Block.section("Change against the baseline"),
-                   Block.para("Each method's main metric minus that of its baseline (the same settings without its "
+                   Block.para(only="html", text="Each method's main metric minus that of its baseline (the same settings without its "
                               "tricks, or the suite's baseline method): Δ of the means ± the standard error of the "
                               f"difference. ▲: significantly better, ▼: significantly worse (p (Holm) < "
                               f"{stats.ALPHA}, {options.test} test); △/▽: better/worse by more than two standard "
@@ -313,10 +380,13 @@ def build_report(suite_path: Path, run_ids: Collection[str] | None = None, optio
         note = flattery_note(res.df, dataset)
         proto = protocol_note(res.protocols, dataset)
         cost = cost_note(res.df, dataset)
+        main_col = TAG.sub("", main[dataset]) if space else main[dataset]
         blocks += [Block.section(dataset),
-                   Block.para(f"Main metric: `{main[dataset]}` ({arrow}).{space}{note}{proto}{cost}"),
-                   Block.data(table, f"{suite_path.name} on {dataset}: `{main[dataset]}` ({arrow}), mean ± std over "
-                                     "training seeds", slug(dataset))]
+                   Block.para(f"Main metric: `{main[dataset]}` ({arrow}).{space}{cost}", only="markdown"),
+                   Block.para(f"Main metric: `{main[dataset]}` ({arrow}).{space}{note}{proto}{cost}", only="html"),
+                   Block.data(compact_table(table, main_col), f"{suite_path.name} on {dataset}: `{main[dataset]}` "
+                              f"({arrow}), mean ± std over training seeds", slug(dataset), full=table,
+                              seeds=seed_details(res.df, dataset, suite_path / "runs", main[dataset]))]
         blocks += [Block.figure(f, f.stem.replace("_", " on ", 1))
                    for f in sorted(plots.glob(f"*_{dataset}.png")) if f.stem.split("_", 1)[1] == dataset]
     return agg, blocks

@@ -1,5 +1,5 @@
 """The HTML leaderboard opened in a real browser (headless Chromium): the page loads from a file with every
-figure decoded and every table present. .ci/run installs Debian's chromium; elsewhere the test skips without it."""
+figure decoded and every table present, its tables sort and filter, and a row expands to its seeds. .ci/run installs Debian's chromium; elsewhere the test skips without it."""
 import os
 import re
 import shutil
@@ -34,11 +34,16 @@ def test_leaderboard_page_renders_in_headless_chromium(tmp_path):
     profile = tmp_path / "profile"
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()]
+           f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri() + "#selftest"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     body = re.search(r"<body([^>]*)>", out.stdout)
     assert body, out.stdout[:500]
     attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(1)))
-    assert attrs == {"figures": str(figures), "figures-decoded": str(figures), "tables": "2"}, attrs  # the change summary and ring8
+    # the change summary, ring8's table, its every-column table and the three methods' seeds
+    assert {k: attrs[k] for k in ("figures", "figures-decoded", "tables")} == {
+        "figures": str(figures), "figures-decoded": str(figures), "tables": "6"}, attrs
+    # the page's self-test clicked the method header twice, expanded the top row and filtered by a method's name
+    assert attrs["sorted-asc"] == "ns" and attrs["sorted-desc"] == "ns+ttur", attrs
+    assert attrs["expanded"] == "1" and attrs["seed-rows"] == "3" and attrs["visible-rows"] == "1", attrs
     assert "ns+sn" in out.stdout and "Leaderboard: " in out.stdout

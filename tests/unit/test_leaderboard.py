@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from ganbench import store
-from ganbench.leaderboard import build_leaderboard, fmt_delta
+from ganbench.leaderboard import build_leaderboard, build_report, fmt_delta
 from ganbench.spec import build_spec
 from helpers import fake_run
 
@@ -81,8 +81,13 @@ def test_diverged_runs_are_counted_not_averaged(tmp_path):
     assert sn["n"] == 1 and sn["mean"] == 8.0
     lines = {line.split("|")[2].strip(): line for line in md.splitlines() if line.startswith("|") and "ns" in line}
     cells = {m: [c.strip() for c in line.strip(" |").split("|")] for m, line in lines.items()}
-    assert cells["ns+ttur"][2] == "0" and cells["ns+ttur"][-3:] == ["2 diverged", "100%", "100, 100"]  # listed, not averaged
-    assert cells["ns+sn"][-3:] == ["1 ok, 1 diverged", "50%", "100"] and cells["ns"][-2:] == ["2 ok", "0%"]  # no failure step
+    assert cells["ns+ttur"][2] == "0" and cells["ns+ttur"][-1] == "2 diverged"  # listed, not averaged
+    assert cells["ns+sn"][-1] == "1 ok, 1 diverged" and cells["ns"][-1] == "2 ok"
+    _, blocks = build_report(tmp_path, ids)
+    full = next(b.full for b in blocks if b.kind == "table" and b.full is not None).set_index("method")
+    assert list(full.loc["ns+ttur", ["failure rate", "failure step"]]) == ["100%", "100, 100"]  # every column in full
+    assert list(full.loc["ns+sn", ["failure rate", "failure step"]]) == ["50%", "100"]
+    assert list(full.loc["ns", ["failure rate", "failure step"]]) == ["0%", ""]  # no failure step
     rate = agg[(agg.method == "ns+sn") & (agg.metric == "failure_rate")].iloc[0]
     assert rate["mean"] == 0.5 and rate["n"] == 2  # the failure rate is in leaderboard.csv as well
 
@@ -120,11 +125,11 @@ def test_values_of_different_protocols_never_share_a_column(tmp_path):
                                            "generator": "ema" if s else "G"},
                            "modes": {"features": "none", "n_gen": 2500}, "hq": {"features": "none", "n_gen": 2500}}
         store.write_json(p, rec)
-    agg, md = build_leaderboard(tmp_path, ids)
+    agg, blocks = build_report(tmp_path, ids)
     fd = agg[agg.metric.str.startswith("fd")].set_index("metric")
     assert set(fd.index) == {"fd [coords, n_gen=2500]", "fd [coords, n_gen=10000]"}
     assert fd.loc["fd [coords, n_gen=2500]", "n"] == 2 and fd.loc["fd [coords, n_gen=10000]", "mean"] == pytest.approx(0.3)
-    header = md.split("## ring8")[1].split("|")[0]
+    header = next(b.text for b in blocks if b.kind == "text" and b.only == "html" and b.text.startswith("Main metric"))
     assert "(coords: n_gen 2500, reference train)" in header and "(coords: n_gen 10000, reference train)" in header
     assert "generator" not in header
 
@@ -180,7 +185,9 @@ def test_html_and_latex_leaderboards(tmp_path):
     paths = write_leaderboard(tmp_path, ids, formats=("csv", "markdown", "html", "latex"))
     assert [p.name for p in paths] == ["leaderboard.csv", "leaderboard.md", "leaderboard.html", "leaderboard.tex"]
     page = (tmp_path / "leaderboard.html").read_text()
-    assert page.count("<table") == 2 and "ns+sn" in page and "+4.00 ± 0.82 ▲" in page
+    # the change summary, ring8's table and its every-column table (sortable), and each method's seeds
+    assert page.count('<table class="sortable"') == 3 and page.count("<table") == 3 + 2
+    assert "ns+sn" in page and "+4.00 ± 0.82 ▲" in page and page.count('class="expand"') == 2
     figures = sorted(p.name for p in (tmp_path / "plots").glob("*_ring8.png"))
     assert page.count('src="data:image/png;base64,') == len(figures) > 0
     assert not re.search(r'(src|href)="(?!data:|#)', page)  # nothing outside the file
@@ -215,3 +222,36 @@ def test_a_setting_an_older_record_does_not_state_does_not_split_a_column(tmp_pa
     assert fd.loc["fd [coords, layer=features]", "n"] == 2  # the unstated one joined the agreeing one
     agg, _ = build_leaderboard(tmp_path, ids[:2])
     assert set(agg[agg.metric.str.startswith("fd")].metric) == {"fd [coords]"}
+
+
+def test_markdown_tables_are_compact_and_the_html_page_has_every_column(tmp_path):
+    """leaderboard.md: at most 10 columns per table whatever the metrics; every metric stays in the HTML page's
+    every-column table and in the CSV; each method's seeds are behind its row."""
+    from ganbench.leaderboard import write_leaderboard
+
+    modes = {(): [4.0, 5.0, 6.0], ("sn",): [8.0, 9.0, 10.0]}
+    ids = [fake_run(tmp_path, list(t), s, v, 0.1 * (s + 1)) for t, vs in modes.items() for s, v in enumerate(vs)]
+    extra = [f"metric{i}" for i in range(12)]
+    for run_id in ids:
+        p = tmp_path / "runs" / run_id / store.METRICS
+        rec = store.read_json(p)
+        rec["metrics"].update({m: 1.0 + i for i, m in enumerate(extra)} | {"recall": 0.5})
+        rec["higher_is_better"].update({m: True for m in [*extra, "recall"]})
+        store.write_json(p, rec)
+    write_leaderboard(tmp_path, ids)
+    md = (tmp_path / "leaderboard.md").read_text()
+    headers = [line for line in md.splitlines() if line.startswith("|") and line.strip("| ").startswith("rank")]
+    assert headers and all(h.count("|") - 1 <= 10 for h in headers), headers
+    assert "modes (95% CI)" in headers[0] and "recall" in headers[0] and "metric3" not in headers[0]
+    assert len([line for line in md.split("## ring8")[0].splitlines() if line and not line.startswith(("|", "#"))]) <= 3
+    page = (tmp_path / "leaderboard.html").read_text()
+    assert all(f"<th>{m}</th>" in page for m in extra) and "metric11" in (tmp_path / "leaderboard.csv").read_text()
+
+
+def test_the_docs_define_every_health_verdict_as_the_code_does():
+    from ganbench import health
+    from helpers import REPO
+
+    text = (REPO / "docs" / "leaderboards.md").read_text()
+    for v in health.VERDICTS:
+        assert f"**{v}**: {health.EXPLAINED[v]}." in text, v
