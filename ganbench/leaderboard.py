@@ -382,7 +382,7 @@ def build_report(suite_path: Path, run_ids: Collection[str] | None = None, optio
         cost = cost_note(res.df, dataset)
         main_col = TAG.sub("", main[dataset]) if space else main[dataset]
         blocks += [Block.section(dataset),
-                   Block.para(f"Main metric: `{main[dataset]}` ({arrow}).{space}{cost}", only="markdown"),
+                   Block.para(f"Main metric: `{main[dataset]}` ({arrow}).{space}{proto}{cost}", only="markdown"),
                    Block.para(f"Main metric: `{main[dataset]}` ({arrow}).{space}{note}{proto}{cost}", only="html"),
                    Block.data(compact_table(table, main_col), f"{suite_path.name} on {dataset}: `{main[dataset]}` "
                               f"({arrow}), mean ± std over training seeds", slug(dataset), full=table,
