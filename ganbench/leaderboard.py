@@ -163,6 +163,11 @@ def delta_summary(agg: pd.DataFrame, main: dict[str, str], higher: dict[str, boo
     return out.reset_index()
 
 
+def fmt_num(x: float) -> str:
+    """A number for a table cell: three significant digits, without an exponent up to 10^6."""
+    return f"{x:.0f}" if 100 <= abs(x) < 1e6 else f"{x:.3g}"
+
+
 def fmt(mean: float, std: float) -> str:
     scale = max(abs(mean), 1e-12)
     digits = 2 if scale >= 1 else 3
@@ -192,9 +197,9 @@ def dataset_table(agg: pd.DataFrame, dataset: str, main_col: str, runs: pd.DataF
             row[c] = fmt(by[c]["mean"], by[c]["std"])
             if c != main_col:
                 continue
-            row["median"] = f"{main_row['median']:.3g}"
-            row["best"] = f"{main_row['best']:.3g}"
-            row["95% CI"] = f"[{main_row['ci_lo']:.3g}, {main_row['ci_hi']:.3g}]"
+            row["median"] = fmt_num(main_row["median"])
+            row["best"] = fmt_num(main_row["best"])
+            row["95% CI"] = f"[{fmt_num(main_row['ci_lo'])}, {fmt_num(main_row['ci_hi'])}]"
             if has_draws and not math.isnan(main_row["sampling_sd"]):
                 row["± sampling"] = f"{main_row['sampling_sd']:.2g} ({int(main_row['draws'])} draws)"
             if has_deltas:

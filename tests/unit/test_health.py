@@ -37,7 +37,16 @@ def test_without_modes_coverage_or_recall_judges_collapse():
     assert health.verdict(rec, calm)["verdict"] == "mode-collapse"
     with_modes = record(modes=8)
     with_modes["metrics"]["recall"] = 0.0
-    assert health.verdict(with_modes, calm)["verdict"] == "ok"
+    assert health.verdict(with_modes, calm)["verdict"] == "ok"  # spread samples (no diversity ratio): its own rule
+    # every mode counted, yet bunched noise that reaches almost no real sample (WGAN on MNIST): collapsed
+    noise = record(modes=10, num_modes=10)
+    noise["metrics"].update({"diversity [feat@1]": 0.2, "coverage [feat@1]": 0.001})
+    v = health.verdict(noise, calm)
+    assert v["verdict"] == "mode-collapse" and "0.1% of the real samples" in v["evidence"]
+    noise["metrics"]["coverage [feat@1]"] = 0.3  # bunched but reaching the data: blurry, not collapsed
+    assert health.verdict(noise, calm)["verdict"] == "ok"
+    noise["metrics"].update({"diversity [feat@1]": 0.7, "coverage [feat@1]": 0.01})  # spread: a quality failure
+    assert health.verdict(noise, calm)["verdict"] == "ok"
 
 
 def test_verdict_rules_on_synthetic_runs():
