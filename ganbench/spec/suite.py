@@ -8,6 +8,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -192,13 +193,23 @@ def _matches(when: Mapping[str, Any], cell: Mapping[str, Any]) -> bool:
     return True
 
 
+def shipped_suites() -> Path:
+    """The folder of the suites that come with ganbench: ganbench/suites/ inside an installed wheel (where
+    pyproject.toml packages the repository's top-level suites/), else the top-level suites/ of the checkout this
+    ganbench was imported from (a source tree, an editable install). Always the one beside the imported code."""
+    packaged = Path(str(resources.files("ganbench") / "suites"))
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "suites"
+
+
 def suites_dirs() -> list[Path]:
-    """Where suites are looked up by name: ./suites, then the repository's suites/."""
-    repo = Path(__file__).resolve().parents[2] / "suites"
-    return [Path.cwd() / "suites", repo]
+    """Where suites are looked up by name, the first holding NAME.yaml winning: ./suites in the current directory,
+    then the suites that come with ganbench."""
+    return [Path.cwd() / "suites", shipped_suites()]
 
 
 def find_suite(name: str) -> Path:
+    """The file of a suite: a path ending in .yaml or .yml as given, else the suite of that name in suites_dirs();
+    an unknown name is a SpecError naming the closest known suites."""
     p = Path(name)
     if p.suffix in (".yaml", ".yml"):
         if not p.exists():
@@ -210,6 +221,8 @@ def find_suite(name: str) -> Path:
     known = sorted({f.stem for d in suites_dirs() if d.is_dir() for f in d.glob("*.yaml")})
     close = difflib.get_close_matches(name, known, n=3)
     hint = f"did you mean {', '.join(close)}?" if close else f"known suites: {', '.join(known)}"
+    if len(p.parts) > 1:  # a path, not a name: a suite file of one's own needs its suffix
+        hint += " (a suite file of your own is given by its path, ending in .yaml)"
     raise SpecError(f"unknown suite {name!r}; {hint}")
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from ganbench.errors import GanbenchError, SpecError
-from ganbench.spec import RunSpec, build_spec, load_suite, parse_set
+from ganbench.spec import RunSpec, build_spec, find_suite, list_suites, load_suite, parse_set
 from helpers import REPO
 
 
@@ -125,8 +125,51 @@ def test_malformed_suites(tmp_path, text, match):
 
 
 def test_unknown_suite():
-    with pytest.raises(SpecError, match="did you mean losses"):
+    with pytest.raises(SpecError, match="did you mean losses") as e:
         load_suite("loses")
+    assert "\n" not in str(e.value)
+
+
+def test_shipped_suites_are_found_by_name_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no suites/ here
+    assert find_suite("losses").resolve() == REPO / "suites" / "losses.yaml"
+    assert load_suite("smoke").name == "smoke"
+    assert {"smoke", "losses", "tricks"} <= set(list_suites())
+
+
+def test_the_shipped_suites_are_the_packaged_folder_in_an_installed_wheel(tmp_path, monkeypatch):
+    """Installed from a wheel, ganbench/suites/ (the packaged top-level suites/) is where the suites come from; in
+    a checkout there is no such folder and the checkout's suites/ is."""
+    from ganbench.spec import suite
+
+    assert suite.shipped_suites() == REPO / "suites"
+    (tmp_path / "ganbench" / "suites").mkdir(parents=True)
+    monkeypatch.setattr(suite.resources, "files", lambda package: tmp_path / package)
+    assert suite.shipped_suites() == tmp_path / "ganbench" / "suites"
+
+
+def test_a_suites_folder_in_the_current_directory_comes_first(tmp_path, monkeypatch):
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "smoke.yaml").write_text(
+        "description: my own smoke\nbase: {dataset: ring8, steps: 2}\ngrid: {loss: [ns]}\n")
+    (tmp_path / "suites" / "mine.yaml").write_text("description: mine\nbase: {dataset: ring8}\ngrid: {loss: [ns]}\n")
+    monkeypatch.chdir(tmp_path)
+    assert find_suite("smoke") == tmp_path / "suites" / "smoke.yaml"
+    assert load_suite("smoke").description == "my own smoke" and load_suite("mine").name == "mine"
+    listed = list_suites()
+    assert listed["smoke"] == "my own smoke" and listed["mine"] == "mine" and "losses" in listed
+
+
+def test_a_suite_of_ones_own_is_its_path(tmp_path, monkeypatch):
+    (tmp_path / "my").mkdir()
+    (tmp_path / "my" / "suite.yaml").write_text("name: mine\nbase: {dataset: ring8}\ngrid: {loss: [ns, hinge]}\n")
+    monkeypatch.chdir(tmp_path)
+    assert {s.loss for s in load_suite("my/suite.yaml").expand()} == {"ns", "hinge"}
+    with pytest.raises(SpecError, match=r"unknown suite 'my/suite'.*given by its path, ending in .yaml") as e:
+        load_suite("my/suite")
+    assert "\n" not in str(e.value)
+    with pytest.raises(SpecError, match="suite file 'my/nosuch.yaml' does not exist"):
+        load_suite("my/nosuch.yaml")
 
 
 def test_launch_cost_orders_the_expensive_runs_first():
