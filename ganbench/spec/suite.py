@@ -22,7 +22,7 @@ from ganbench.spec.search import parse_search
 
 
 # A suite file's keys, and a scale's, with what each holds: the schema `load_suite` checks against, and the source
-# of README's suite reference (render_reference; a test keeps the two equal).
+# of docs/suites.md's suite reference (render_reference; a test keeps the two equal).
 SUITE_KEYS = {
     "name": "the suite's name (default: the file's stem); names its results directory: 1-64 letters, digits, '.', '_', '-'",
     "description": "free text; its first line is what `ganbench list suites` prints",
@@ -50,7 +50,7 @@ SCALE_KEYS = {
 
 
 def render_reference() -> str:
-    """README's suite reference, from the schema: suite keys, scale keys, run-spec fields with their types and
+    """docs/suites.md's suite reference, from the schema: suite keys, scale keys, run-spec fields with their types and
     allowed ranges."""
     lines = ["| suite key | holds |", "|---|---|", *[f"| `{k}` | {v} |" for k, v in SUITE_KEYS.items()], "",
              "| scale key | holds |", "|---|---|", *[f"| `{k}` | {v} |" for k, v in SCALE_KEYS.items()], "",

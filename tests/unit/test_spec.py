@@ -214,11 +214,11 @@ def test_features_field_scores_in_another_extractor_and_enters_the_run_id_only_w
         build_spec({"dataset": "ring8", "loss": "ns", "features": "ganbench-mnist"})
 
 
-def test_readme_suite_reference_is_the_schema():
-    """README's suite reference is generated from the schema `load_suite` checks (spec.render_reference): docs and
-    code cannot drift apart."""
+def test_docs_suite_reference_is_the_schema():
+    """docs/suites.md's suite reference is generated from the schema `load_suite` checks (spec.render_reference):
+    docs and code cannot drift apart."""
     from ganbench.spec import render_reference
 
-    text = (REPO / "README.md").read_text()
+    text = (REPO / "docs" / "suites.md").read_text()
     block = text.split("<!-- suite-reference:begin -->\n")[1].split("<!-- suite-reference:end -->")[0]
     assert block == render_reference()
