@@ -357,6 +357,9 @@ def build_report(suite_path: Path, run_ids: Collection[str] | None = None, optio
     if res.left_out:
         blocks.append(Block.para(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite "
                                  "and are not included."))
+    if res.added:
+        blocks.append(Block.para(f"Also shown: {', '.join(f'`{m}`' for m in res.added)}: tricks added to the suite's "
+                                 "axis (`--add-trick`), whose runs share every other setting with the suite's cells."))
     if missing_baseline:
         blocks.append(Block.para(f"The baseline method `{options.baseline}` has no finished runs yet: methods are "
                                  "compared with it once it has."))

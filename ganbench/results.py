@@ -53,6 +53,7 @@ class Results:
     left_out: int = 0
     protocols: dict[tuple[str, str], dict] = field(default_factory=dict)  # (dataset, column) -> evaluation protocol
     draws: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DRAW_COLUMNS))  # sampling-seed spread
+    added: list[str] = field(default_factory=list)  # methods of tricks added to the suite's axis, kept as rows
 
 
 DRAW_COLUMNS = ["dataset", "method", "metric", "var", "draws"]
@@ -140,13 +141,20 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None, searc
     settings with all their seeds), which a leaderboard row must not average as if they were seeds.
 
     A run directory whose spec is no longer in the suite (the YAML changed since) is kept on disk but never
-    mixed into the current tables: its numbers come from another protocol."""
+    mixed into the current tables: its numbers come from another protocol. The rows of tricks added to the suite
+    (`--add-trick`, e.g. from a plugin) stay: a method none of the suite's cells has, whose runs share every other
+    setting with a cell (Results.added names them)."""
     rows, higher, main, left_out, protocols, paths = [], {}, {}, 0, [], []
     wanted = None if run_ids is None else set(run_ids)
-    for path, spec, rec in store.iter_runs(suite_path):
+    runs = list(store.iter_runs(suite_path))
+    ours = [spec for path, spec, _ in runs if wanted is None or path.name in wanted]
+    configs, methods, added = {config_key(s) for s in ours}, {s["method"] for s in ours}, set()
+    for path, spec, rec in runs:
         if wanted is not None and path.name not in wanted:
-            left_out += 1
-            continue
+            if spec["method"] in methods or config_key(spec) not in configs:
+                left_out += 1
+                continue
+            added.add(spec["method"])
         if (spec.get("hp_sample") or 0) and not searched:
             continue
         verdict = health.current_verdict(path, rec)  # recomputed when the detectors changed since
@@ -180,7 +188,7 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None, searc
     for c in ID_COLUMNS:  # e.g. no run of the suite was probed
         if c not in df:
             df[c] = math.nan
-    return Results(df, higher, main, left_out, column_protocols, draws)
+    return Results(df, higher, main, left_out, column_protocols, draws, sorted(added))
 
 
 def cost_columns(rec: dict) -> dict:

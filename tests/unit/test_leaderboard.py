@@ -255,3 +255,22 @@ def test_the_docs_define_every_health_verdict_as_the_code_does():
     text = (REPO / "docs" / "leaderboards.md").read_text()
     for v in health.VERDICTS:
         assert f"**{v}**: {health.EXPLAINED[v]}." in text, v
+
+
+def test_rows_of_added_tricks_are_kept_and_runs_of_another_protocol_are_not(tmp_path):
+    """`ganbench leaderboard` without `--add-trick`: the runs of a trick added earlier (same settings as the suite's
+    cells but for the trick) keep their row, said so; a run whose other settings differ stays out."""
+    ids = [fake_run(tmp_path, t, s, v, 0.1) for t, vals in (([], [4.0, 5.0]), (["sn"], [8.0, 9.0])) for s, v in enumerate(vals)]
+    added = [fake_run(tmp_path, ["ttur"], s, 6.0 + s, 0.1) for s in range(2)]
+    other = build_spec({"dataset": "ring8", "loss": "ns", "tricks": ["ema"], "seed": 0, "steps": 7})
+    d = tmp_path / "runs" / other.run_id
+    d.mkdir(parents=True)
+    store.write_json(d / store.SPEC, other.to_json())
+    store.write_json(d / store.METRICS, {"run_id": other.run_id, "metrics": {"modes": 1.0, "hq": 0.1},
+                                         "higher_is_better": {"modes": True, "hq": True}, "main_metric": "modes"})
+    agg, md = build_leaderboard(tmp_path, ids)
+    methods = set(agg[agg.metric == "modes"].method)
+    assert methods == {"ns", "ns+sn", "ns+ttur"} and "Also shown: `ns+ttur`" in md
+    assert agg[(agg.method == "ns+ttur") & (agg.metric == "modes")].iloc[0]["baseline"] == "ns"  # compared too
+    assert "1 finished runs under runs/ are from an earlier version" in md  # the 7-step run
+    assert set(agg.method) == methods and added
