@@ -28,6 +28,7 @@ class ExecOptions:
     progress: bool | None = None  # None: a bar only when stderr is a terminal
     stop_after: int | None = None  # stop (as if killed) after this many steps; for tests of resume
     plugins: tuple[str, ...] = ()  # the user's plugins (modules or .py paths), loaded in whichever process runs the job
+    tensorboard: str | None = None  # live curves of every run under this directory (monitor.Live)
 
 
 def check_device(name: str, where: str = "--device") -> torch.device:

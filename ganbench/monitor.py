@@ -1,16 +1,18 @@
 """What training measures along the way: the losses, D's accuracies and the gradient norms of each logged step, and
-the top singular values of every weight matrix (at initialisation and at each logged step). The verdict that reads
-these back from a run's files is health.py's."""
+the top singular values of every weight matrix (at initialisation and at each logged step); with `--tensorboard DIR`
+they go to live curves as well. The verdict that reads these back from a run's files is health.py's."""
 from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
 
+from ganbench.errors import ConfigError
 from ganbench.tricks.base import WEIGHT_LAYERS
 
 if TYPE_CHECKING:
@@ -104,12 +106,42 @@ def at_init(s: Setup) -> list[dict[str, Any]]:
     return [{"step": -1, **r} for r in spectra({"G": s.G, "D": s.D})]
 
 
-def log(s: Setup, step: int, out: dict[str, torch.Tensor], logs: Logs, t0: float) -> bool:
-    """Record a logged step's losses, D accuracies, gradient norms and the networks' top singular values in `logs`;
-    False when one of them is not finite (the run diverged)."""
+def log(s: Setup, step: int, out: dict[str, torch.Tensor], logs: Logs, t0: float, live: Live | None = None) -> bool:
+    """Record a logged step's losses, D accuracies, gradient norms and the networks' top singular values in `logs`
+    (and in `live`'s curves); False when one of them is not finite (the run diverged)."""
     row = {k: float(v) for k, v in out.items()}
     layers = spectra({"G": s.G, "D": s.D})
     row.update(sigma0_d=largest_sigma(layers, "D"), sigma0_g=largest_sigma(layers, "G"))
     logs.spectra += [{"step": step, **r} for r in layers]
     logs.history.append({"step": step, **row, "wall_time": time.perf_counter() - t0})
+    if live is not None:
+        live.scalars("train", step, row)
     return all(math.isfinite(v) for v in row.values())
+
+
+def summary_writer() -> type:
+    """torch.utils.tensorboard's SummaryWriter, or one ConfigError line when its package is not installed."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # optional: only with --tensorboard, and only if installed
+    except ImportError:
+        raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard "
+                          "(or leave --tensorboard out: every curve is in the run's history.csv)") from None
+    return SummaryWriter
+
+
+class Live:
+    """Live curves for TensorBoard (`--tensorboard DIR`): a run's logged statistics and its quality probes as
+    scalars under DIR/<run_id>, written while it trains (a resumed run adds to them). Nothing else reads them: the
+    run's files hold the same numbers."""
+
+    def __init__(self, root: str | Path, run_id: str):
+        self.writer = summary_writer()(log_dir=str(Path(root) / run_id), flush_secs=10)
+
+    def scalars(self, group: str, step: int, values: Mapping[str, float]) -> None:
+        """`values` as the curves group/NAME at `step` (wall_time and step left out: TensorBoard has its own)."""
+        for name, value in values.items():
+            if name not in ("step", "wall_time"):
+                self.writer.add_scalar(f"{group}/{name}", float(value), step)
+
+    def close(self) -> None:
+        self.writer.close()

@@ -34,9 +34,10 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
     bar = tqdm(total=spec.steps, initial=start, disable=not show, desc=spec.run_id[:40], leave=False, unit="step")
     t0 = time.perf_counter() - (logs.history[-1]["wall_time"] if logs.history else 0.0)
     stop = spec.steps if opts.stop_after is None else min(spec.steps, start + opts.stop_after)
+    live = monitor.Live(opts.tensorboard, spec.run_id) if opts.tensorboard else None
     for step in range(start, stop):
         out = run_step(s, sampler, step, step_fn)
-        if s.log_step and not monitor.log(s, step, out, logs, t0):
+        if s.log_step and not monitor.log(s, step, out, logs, t0, live):
             s.diverged_at = step  # an outcome to record, not a crash; the kept checkpoints stay as they were
             break
         done = step + 1
@@ -47,6 +48,8 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
             logs.quality.append({"step": done, **scores, "wall_time": t_probe - t0})
             if points is not None:
                 logs.points.append({"step": done, "points": points})
+            if live is not None:
+                live.scalars("probe", done, scores)
             took = time.perf_counter() - t_probe
             s.timings["probe_s"] = s.timings.get("probe_s", 0.0) + took
             t0 += took  # wall_time counts training only; the run's cost counts the probes as probe_s
@@ -57,6 +60,8 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
         bar.update(1)
     if s.diverged_at is not None:
         logs.write(path)
+    if live is not None:
+        live.close()
     bar.close()
     s.batches_drawn = sampler.drawn
     s.timings["train_s"] = time.perf_counter() - t0  # the training steps (over resumptions), without the probes

@@ -144,3 +144,47 @@ def test_atomic_writes_leave_ordinary_file_permissions(tmp_path):
     os.umask(umask)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~umask
     assert not list(tmp_path.glob(".a.txt.*"))  # no temporary file left
+
+
+def test_live_curves_get_every_logged_statistic_and_probe(tmp_path, tiny_mlp, monkeypatch):
+    """--tensorboard: each logged step's row of history.csv and each probe's scores become scalars under
+    DIR/<run_id>, the same numbers as the run's files; the numbers of the run do not change."""
+    from ganbench import monitor
+
+    written = []
+
+    class Writer:  # torch.utils.tensorboard.SummaryWriter's interface, recording what it is given
+        def __init__(self, log_dir, flush_secs):
+            self.log_dir = log_dir
+
+        def add_scalar(self, tag, value, step):
+            written.append((self.log_dir, tag, value, step))
+
+        def close(self):
+            written.append((self.log_dir, "closed", None, None))
+
+    monkeypatch.setattr(monitor, "summary_writer", lambda: Writer)
+    spec = small_spec(tiny_mlp, quality_every=30, quality_samples=200)
+    rec = execute(spec, tmp_path / "run", ExecOptions(progress=False, tensorboard=str(tmp_path / "tb")))
+    plain = execute(spec, tmp_path / "plain", ExecOptions(progress=False))
+    assert rec["metrics"] == plain["metrics"]
+    assert {w[0] for w in written} == {str(tmp_path / "tb" / spec.run_id)} and written[-1][1] == "closed"
+    history = store.read_history(tmp_path / "run")
+    for row in history:
+        got = {tag[6:]: v for _, tag, v, st in written if tag.startswith("train/") and st == int(row["step"])}
+        assert got == {k: pytest.approx(float(v)) for k, v in row.items() if k not in ("step", "wall_time") and v != ""}
+    probes = store.read_history(tmp_path / "run", store.QUALITY)
+    assert [st for _, tag, _, st in written if tag == "probe/select"] == [int(r["step"]) for r in probes] == [30, 60]
+
+
+def test_live_curves_without_tensorboard_are_one_line():
+    from ganbench import monitor
+    from ganbench.errors import ConfigError
+
+    try:
+        import tensorboard  # noqa: F401
+        pytest.skip("tensorboard is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(ConfigError, match="needs the tensorboard package: pip install tensorboard"):
+        monitor.Live("/tmp/never", "run")
