@@ -23,6 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -709,6 +710,9 @@ def budget_plot(c: pd.DataFrame, dataset: str, metric: str, higher: bool, path: 
     name = metric_name(metric)
     for ax in axes.flat[:len(methods) + 1]:
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda k, _: f"{k:g}"))  # budgets: 1, 2, 5, 10, ...
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.tick_params(labelsize=7)
     fig.supxlabel("budget k (hyper-parameter samples)", fontsize=9)
     fig.supylabel(f"expected best {name}", fontsize=9)
