@@ -135,7 +135,8 @@ def write_results(root: Path, ids: list[str], suite) -> list[Path]:
     page), the leaderboard in its formats and the reproduction report. The runs are loaded once for all of them
     (a search's budget curve reads its other hyper-parameter samples too)."""
     res = load_results(root, ids)
-    paths = write_plots(root, ids, res)
+    options = Options(baseline=suite.baseline)
+    paths = write_plots(root, ids, res, options)
     if suite.search is not None:
         paths += write_suite_budget(root, ids)
-    return paths + write_leaderboard(root, ids, suite.reproduces, Options(baseline=suite.baseline), res=res)
+    return paths + write_leaderboard(root, ids, suite.reproduces, options, res=res)

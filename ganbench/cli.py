@@ -320,11 +320,12 @@ def report(suite, results, scale) -> None:
 @ADD_TRICK
 @SCALE
 def plot(suite, results, plugins, add_tricks, scale) -> None:
-    """Write a suite's figures (its current cells only) to RESULTS/SUITE/plots/."""
-    from ganbench import plots  # start-up
+    """Write a suite's figures (its current cells only) to RESULTS/SUITE/plots/; each method is compared with its
+    baseline (the suite's `baseline:`, else its trick-free twin) as in the leaderboard."""
+    from ganbench import leaderboard as board, plots  # start-up
 
-    name, ids, _, _ = _suite_cells(suite, plugins, add_tricks, scale)
-    for p in plots.write_plots(results / name, ids):
+    name, ids, _, baseline = _suite_cells(suite, plugins, add_tricks, scale)
+    for p in plots.write_plots(results / name, ids, options=board.Options(baseline=baseline)):
         click.echo(f"wrote {p}")
 
 
