@@ -241,6 +241,7 @@ class Options:
 
     test: str = "welch"
     baseline: str | None = None
+    variant: str = ""  # what the command line changed in the suite's cells (bench --set/--seeds), stated on top
 
 
 def legend(options: Options, has_draws: bool) -> str:
@@ -282,9 +283,13 @@ def build_report(suite_path: Path, run_ids: Collection[str] | None = None, optio
     if has_deltas:
         agg = add_deltas(agg, res.df, groups, options.test, options.baseline)
     blocks = [Block.title(f"Leaderboard: {suite_path.name}"), Block.para(legend(options, not res.draws.empty))]
+    if options.variant:
+        blocks.append(Block.para(f"The suite's cells as changed on the command line (`ganbench bench --set/--seeds`): "
+                                 f"{options.variant}. `ganbench leaderboard` without them aggregates the suite's own "
+                                 "cells again."))
     if res.left_out:
         blocks.append(Block.para(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite "
-                                 "and are not included."))
+                                 "or from other `--set`/`--seeds` and are not included."))
     if missing_baseline:
         blocks.append(Block.para(f"The baseline method `{options.baseline}` has no finished runs yet: methods are "
                                  "compared with it once it has."))
