@@ -25,7 +25,10 @@ class ExecOptions:
     channels_last: bool = False  # channels-last memory for image networks and batches
     compile: bool = False  # torch.compile G and D
     ckpt_every: int = 1000
-    progress: bool | None = None  # None: a bar only when stderr is a terminal
+    # None: a bar when stderr is a terminal, nothing elsewhere (a suite's runs); True: a bar on a terminal, a line per
+    # tenth of the steps elsewhere (`ganbench run`); False: nothing (-q). A suite's own progress: ganbench.launch.
+    progress: bool | None = None
+    verbose: bool = False  # a line per finished run of a suite (its time and directory), beside a bar too (-v)
     stop_after: int | None = None  # stop (as if killed) after this many steps; for tests of resume
     plugins: tuple[str, ...] = ()  # the user's plugins (modules or .py paths), loaded in whichever process runs the job
     tensorboard: str | None = None  # live curves of every run under this directory (monitor.Live)

@@ -16,9 +16,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from tqdm import tqdm
-
-from ganbench import store
+from ganbench import console, progress, store
 from ganbench.errors import GanbenchError
 from ganbench.registry import Registry, load_builtins, load_plugin
 from ganbench.spec import RunSpec
@@ -39,10 +37,24 @@ class Outcome:
     ok: bool
     message: str = ""
     status: str = ""
+    label: str = ""  # the cell in words (cell_label)
+    seconds: float | None = None  # how long the job took
+    path: str = ""  # the run directory
 
     def __post_init__(self) -> None:
         if not self.status:
             object.__setattr__(self, "status", "done" if self.ok else "failed")
+
+    def line(self, verbose: bool = False) -> str:
+        """The job in one progress line: `ring8 ns s0: ok (14 s)`; verbose adds the run directory."""
+        word = (self.message or "ok") if self.status == "done" else self.status
+        took = f" ({console.seconds(self.seconds)})" if self.seconds is not None else ""
+        return f"{self.label or self.run_id}: {word}{took}" + (f" {self.path}" if verbose and self.path else "")
+
+
+def cell_label(spec: RunSpec) -> str:
+    """A cell in words, for progress lines: data set, method, seed (and hyper-parameter sample)."""
+    return f"{spec.dataset} {spec.method} s{spec.seed}" + (f" h{spec.hp_sample}" if spec.hp_sample else "")
 
 
 @dataclass(frozen=True)
@@ -86,24 +98,27 @@ def run_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
     spec, path, opts = job
     if _WORKER_DEVICE is not None:
         opts = dataclasses.replace(opts, device=_WORKER_DEVICE)
+    about = {"label": cell_label(spec), "path": str(path)}
+    t0 = time.perf_counter()
     try:
         for plugin in opts.plugins:  # a spawned worker or a Slurm job starts without the user's plugins
             load_plugin(plugin)
         execute(spec, path, opts)
         (path / FAILED).unlink(missing_ok=True)
-        return Outcome(spec.run_id, True)
+        return Outcome(spec.run_id, True, seconds=time.perf_counter() - t0, **about)
     except store.ClaimHeld as e:
-        return Outcome(spec.run_id, True, str(e), status="busy")
+        return Outcome(spec.run_id, True, str(e), status="busy", **about)
     except Exception as e:  # noqa: BLE001 - one failed cell must not stop a suite
         path.mkdir(parents=True, exist_ok=True)
         store.write_text(path / FAILED, traceback.format_exc())
-        return Outcome(spec.run_id, False, f"{type(e).__name__}: {e}")
+        return Outcome(spec.run_id, False, f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0, **about)
 
 
 def _interrupted(job: tuple[RunSpec, Path, ExecOptions], exitcode: int | None) -> Outcome:
     how = f"signal {signal.Signals(-exitcode).name}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
     return Outcome(job[0].run_id, False, f"its worker process died ({how}: killed, preempted or out of memory); "
-                   "its checkpoints are kept and the next `ganbench bench` resumes it", status="interrupted")
+                   "its checkpoints are kept and the next `ganbench bench` resumes it", status="interrupted",
+                   label=cell_label(job[0]), path=str(job[1]))
 
 
 @EXECUTORS.register("local")
@@ -114,7 +129,7 @@ def local(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOption
     payload = [(spec, path, opts) for spec, path in ordered]
     devices = launch.devices if launch.devices != ("cpu",) or opts.device == "cpu" else (opts.device,)
     return pool_map(run_one, payload, launch.workers, show=opts.progress is not False, devices=devices,
-                    on_death=_interrupted)
+                    on_death=_interrupted, verbose=opts.verbose)
 
 
 PARENT_POLL_S = 1.0  # how often a worker checks that the process that started it is still alive
@@ -148,12 +163,14 @@ def _worker_main(conn, threads: int, device: str | None, fn: Callable, parent: i
 
 
 def pool_map(fn: Callable, payload: Sequence, workers: int, show: bool = True, desc: str = "runs",
-             devices: Sequence[str] | None = None, on_death: Callable[[Any, int | None], Any] | None = None) -> list:
-    """fn over payload in `workers` spawned single-threaded processes (in this process when workers <= 1), with a
-    progress bar; results in completion order. Each worker has its own pipe (no shared queue lock that a killed
-    worker could take with it); a worker that dies mid-job is replaced, and its job's result is on_death(job,
-    exitcode) (or the pool raises when on_death is None)."""
-    bar = tqdm(total=len(payload), desc=desc, unit="run", disable=not show)
+             devices: Sequence[str] | None = None, on_death: Callable[[Any, int | None], Any] | None = None,
+             verbose: bool = False) -> list:
+    """fn over payload in `workers` spawned single-threaded processes (in this process when workers <= 1), with
+    progress when `show`: a bar on a terminal, else a line per finished job (an Outcome's line(); with `verbose`
+    above the bar too); results in completion order. Each worker has its own pipe (no shared queue lock that a
+    killed worker could take with it); a worker that dies mid-job is replaced, and its job's result is
+    on_death(job, exitcode) (or the pool raises when on_death is None)."""
+    bar = _Done(progress.Progress(len(payload), desc, "run", show, notes=verbose), verbose)
     devices = list(devices or [None])
     try:
         if workers <= 1 and len(devices) == 1:
@@ -167,7 +184,20 @@ def pool_map(fn: Callable, payload: Sequence, workers: int, show: bool = True, d
         bar.close()
 
 
-def _map_here(fn: Callable, payload: Sequence, device: str | None, bar) -> list:
+class _Done:
+    """A pool's progress: each finished job's result counted, with its Outcome.line() as the note."""
+
+    def __init__(self, shown: progress.Progress, verbose: bool):
+        self.shown, self.verbose = shown, verbose
+
+    def update(self, result: Any) -> None:
+        self.shown.update(1, result.line(self.verbose) if isinstance(result, Outcome) else None)
+
+    def close(self) -> None:
+        self.shown.close()
+
+
+def _map_here(fn: Callable, payload: Sequence, device: str | None, bar: _Done) -> list:
     """pool_map without worker processes: in this process, on `device`."""
     global _WORKER_DEVICE
     _init_worker(1, None if device in (None, "cpu") else device)
@@ -175,7 +205,7 @@ def _map_here(fn: Callable, payload: Sequence, device: str | None, bar) -> list:
     try:
         for job in payload:
             outcomes.append(fn(job))
-            bar.update(1)
+            bar.update(outcomes[-1])
     finally:
         _WORKER_DEVICE = None
     return outcomes
@@ -198,7 +228,7 @@ class _Pool:
         child.close()
         return {"k": k, "proc": proc, "conn": parent, "job": None}
 
-    def map(self, payload: Sequence, n: int, bar) -> list:
+    def map(self, payload: Sequence, n: int, bar: _Done) -> list:
         self.workers = [self.start(k) for k in range(n)]
         todo = list(enumerate(payload))[::-1]
         outcomes: list = []
@@ -211,7 +241,7 @@ class _Pool:
             wait([w["conn"] for w in busy] + [w["proc"].sentinel for w in busy])
             for idx in range(len(self.workers)):
                 if self.workers[idx]["job"] is not None and self.collect(idx, outcomes):
-                    bar.update(1)
+                    bar.update(outcomes[-1])
         return outcomes
 
     def collect(self, idx: int, outcomes: list) -> bool:
@@ -311,16 +341,20 @@ def slurm(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOption
     tasks = packs(jobs, launch, dataclasses.replace(opts, progress=False))
     submitted = ex.submit_array(tasks)
     outcomes: list[Outcome] = []
-    bar = tqdm(total=len(jobs), desc=f"{ex.cluster} array", unit="run", disable=opts.progress is False)
+    bar = _Done(progress.Progress(len(jobs), f"{ex.cluster} array", "run", opts.progress is not False,
+                                 notes=opts.verbose), opts.verbose)
     for task, job in zip(tasks, submitted):
         try:
-            outcomes += job.result()
+            got = job.result()
         except Exception as e:  # noqa: BLE001 - the task died: its runs resume next time
             msg = f"array task {job.job_id} ended without a result ({type(e).__name__}); its runs' checkpoints " \
                   "are kept and the next `ganbench bench` resumes them"
-            outcomes += [Outcome(spec.run_id, True) if store.is_finished(p) else
-                         Outcome(spec.run_id, False, msg, status="interrupted") for spec, p, _ in task.jobs]
-        bar.update(len(task.jobs))
+            got = [Outcome(spec.run_id, True, label=cell_label(spec), path=str(p)) if store.is_finished(p) else
+                   Outcome(spec.run_id, False, msg, status="interrupted", label=cell_label(spec), path=str(p))
+                   for spec, p, _ in task.jobs]
+        for o in got:
+            bar.update(o)
+        outcomes += got
     bar.close()
     return outcomes
 
@@ -343,11 +377,12 @@ def reevaluate_one(job: tuple[RunSpec, Path, ExecOptions, int]) -> Outcome:
     (execute.evaluate_draws); a failure is reported, never raised."""
 
     spec, path, opts, draws = job
+    about = {"label": cell_label(spec), "path": str(path)}
+    t0 = time.perf_counter()
     try:
         for plugin in opts.plugins:
             load_plugin(plugin)
-        if draws > 1:
-            return Outcome(spec.run_id, True, evaluate_draws(spec, path, draws, opts))
-        return Outcome(spec.run_id, True, reevaluate(spec, path, opts))
+        done = evaluate_draws(spec, path, draws, opts) if draws > 1 else reevaluate(spec, path, opts)
+        return Outcome(spec.run_id, True, done, seconds=time.perf_counter() - t0, **about)
     except Exception as e:  # noqa: BLE001 - report every run
-        return Outcome(spec.run_id, False, f"{type(e).__name__}: {e}")
+        return Outcome(spec.run_id, False, f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0, **about)

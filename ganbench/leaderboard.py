@@ -300,6 +300,7 @@ class Options:
 
     test: str = "welch"
     baseline: str | None = None
+    variant: str = ""  # what the command line changed in the suite's cells (bench --set/--seeds), stated on top
 
 
 DOCS = "../../docs/leaderboards.md"  # the columns' full definitions, from results/<suite>/ in the repository
@@ -339,6 +340,26 @@ def legend(options: Options, has_draws: bool) -> str:
             "time of a seed. Each data set states its metrics' protocols and what its runs cost.")
 
 
+def preamble(suite_path: Path, res: Results, options: Options, missing_baseline: bool) -> list[Block]:
+    """The title, the legend (two lines in Markdown, in full on the HTML page) and what the tables leave out or add."""
+    blocks = [Block.title(f"Leaderboard: {suite_path.name}"), Block.para(short_legend(options), only="markdown"),
+              Block.para(legend(options, not res.draws.empty), only="html")]
+    if options.variant:
+        blocks.append(Block.para(f"The suite's cells as changed on the command line (`ganbench bench --set/--seeds`): "
+                                 f"{options.variant}. `ganbench leaderboard` without them aggregates the suite's own "
+                                 "cells again."))
+    if res.left_out:
+        blocks.append(Block.para(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite "
+                                 "or from other `--set`/`--seeds` and are not included."))
+    if res.added:
+        blocks.append(Block.para(f"Also shown: {', '.join(f'`{m}`' for m in res.added)}: tricks added to the suite's "
+                                 "axis (`--add-trick`), whose runs share every other setting with the suite's cells."))
+    if missing_baseline:
+        blocks.append(Block.para(f"The baseline method `{options.baseline}` has no finished runs yet: methods are "
+                                 "compared with it once it has."))
+    return blocks
+
+
 def build_report(suite_path: Path, run_ids: Collection[str] | None = None, options: Options = Options(),
                  res: Results | None = None) -> tuple[pd.DataFrame, list[Block]]:
     """The aggregated long table and the leaderboard as blocks (rendered to Markdown, HTML or LaTeX), from the
@@ -352,17 +373,7 @@ def build_report(suite_path: Path, run_ids: Collection[str] | None = None, optio
     has_deltas = bool(baselines(res.df, options.baseline))
     if has_deltas:
         agg = add_deltas(agg, res.df, groups, options.test, options.baseline)
-    blocks = [Block.title(f"Leaderboard: {suite_path.name}"), Block.para(short_legend(options), only="markdown"),
-              Block.para(legend(options, not res.draws.empty), only="html")]
-    if res.left_out:
-        blocks.append(Block.para(f"{res.left_out} finished runs under runs/ are from an earlier version of the suite "
-                                 "and are not included."))
-    if res.added:
-        blocks.append(Block.para(f"Also shown: {', '.join(f'`{m}`' for m in res.added)}: tricks added to the suite's "
-                                 "axis (`--add-trick`), whose runs share every other setting with the suite's cells."))
-    if missing_baseline:
-        blocks.append(Block.para(f"The baseline method `{options.baseline}` has no finished runs yet: methods are "
-                                 "compared with it once it has."))
+    blocks = preamble(suite_path, res, options, missing_baseline)
     if (suite_path / "budget.md").exists():
         blocks.append(Block.para("The suite searches hyper-parameters: each row is its cells' own settings (sample "
                                  "0, all seeds); `budget.md` gives the best score as a function of the number of "

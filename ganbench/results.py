@@ -172,7 +172,8 @@ def load_results(suite_path: Path, run_ids: Collection[str] | None = None, searc
         if rec.get("main_metric"):
             main[spec["dataset"]] = rec["main_metric"]
     if not rows:
-        extra = f" ({left_out} finished runs belong to an earlier version of the suite)" if left_out else ""
+        extra = (f" ({left_out} finished runs belong to an earlier version of the suite or to other "
+                 "--set/--seeds)") if left_out else ""
         raise ResultsError(f"no finished runs of the suite under {suite_path}/runs{extra}; "
                            f"run `ganbench bench {suite_path.name}` first")
     column_protocols, renamed = split_protocols(rows, protocols)

@@ -1,13 +1,10 @@
 """The training loop: resumable to bit-identical results, checkpointed, probed; knows no loss or trick by name."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
-from ganbench import checkpoint, execution, monitor, quality
+from ganbench import checkpoint, execution, monitor, progress, quality
 from ganbench.build import Setup
 from ganbench.data.base import BatchSampler, resident
 from ganbench.execution import ExecOptions
@@ -30,8 +27,8 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
     execution.fast_path(s, opts.amp, opts.channels_last, opts.compile)
     s.G.train()
     s.D.train()
-    show = sys.stderr.isatty() if opts.progress is None else opts.progress
-    bar = tqdm(total=spec.steps, initial=start, disable=not show, desc=spec.run_id[:40], leave=False, unit="step")
+    bar = progress.Progress(spec.steps, spec.run_id, "step", opts.progress, every=progress.RUN_LINES,
+                            initial=start, leave=False)  # off a terminal: a line per tenth (progress True)
     t0 = time.perf_counter() - (logs.history[-1]["wall_time"] if logs.history else 0.0)
     stop = spec.steps if opts.stop_after is None else min(spec.steps, start + opts.stop_after)
     live = monitor.Live(opts.tensorboard, spec.run_id) if opts.tensorboard else None

@@ -1,5 +1,6 @@
 """Helpers shared by tests in tests/unit and tests/e2e (tests/ is on pytest's `pythonpath`): the repository root,
-the reproduction and paper-scale suites, the command line in a subprocess (gb) or in this process (gb_here), and hand-made finished runs."""
+the reproduction and paper-scale suites, the command line in a subprocess (gb) or in this process (gb_here),
+hand-made finished runs, and a tiny suite."""
 import contextlib
 import io
 import os
@@ -49,3 +50,26 @@ def fake_run(root, tricks, seed, modes, hq):
         "run_id": spec.run_id, "metrics": {"modes": modes, "hq": hq},
         "higher_is_better": {"modes": True, "hq": True}, "main_metric": "modes"})
     return spec.run_id
+
+
+TINY_SUITE = """\
+name: tiny
+description: two losses on ring8, a few steps (tests of ganbench.api and bench --set/--seeds)
+seeds: 2
+base:
+  dataset: ring8
+  steps: 20
+  log_every: 5
+  eval_samples: 200
+  quality_samples: 100
+  arch_options: {g_hidden: 16, g_layers: 1, d_hidden: 16, d_layers: 1}
+grid:
+  loss: [ns, hinge]
+"""
+
+
+def tiny_suite(folder):
+    """TINY_SUITE written to folder/tiny.yaml: its path."""
+    path = folder / "tiny.yaml"
+    path.write_text(TINY_SUITE)
+    return path

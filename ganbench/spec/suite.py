@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import itertools
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -14,7 +15,8 @@ from typing import Any, Iterable, Mapping
 
 from ganbench import yamlfile
 from ganbench.errors import SpecError
-from ganbench.spec.fields import FIELD_HELP, FIELDS, FLOAT_RANGE, INT_MIN, SCALARS, check_keys, parse_tricks
+from ganbench.spec.fields import (FIELD_HELP, FIELDS, FLOAT_RANGE, INT_MIN, SCALARS, check_keys, check_scalar,
+                                  parse_tricks)
 from ganbench.spec.resolve import build_spec
 from ganbench.spec.run import RunSpec
 from ganbench.spec.claims import parse as parse_reproduces
@@ -90,6 +92,8 @@ class Suite:
     launch: dict[str, Any] = field(default_factory=dict)  # how to execute it (ganbench.launch.Launch fields)
     search: Any = None  # a ganbench.spec.search.Search: hyper-parameter samples drawn for every cell
     baseline: str | None = None  # the method every other method on a data set is tested against (leaderboard)
+    given: dict[str, Any] = field(default_factory=dict)  # fields set on every cell from the command line, very last
+    variant: str = ""  # what the command line changed (bench --set/--seeds), in words; empty: the suite as written
 
     def cells(self) -> list[dict[str, Any]]:
         """Every cell of every grid block (before seeds), excluded ones left out."""
@@ -140,7 +144,8 @@ class Suite:
 
     def _scale_layers(self, cell: dict[str, Any]) -> list[dict[str, Any]]:
         """A cell's run-spec layers from its scale: the scale's fields, then the scale's overrides it matches."""
-        return [self.scale_set, *[o["set"] for o in self.scale_overrides if _matches(o["when"], {**self.base, **cell})]]
+        return [self.scale_set, *[o["set"] for o in self.scale_overrides if _matches(o["when"], {**self.base, **cell})],
+                self.given]
 
     def _layers(self, cell: dict[str, Any]) -> list[dict[str, Any]]:
         """A cell's run-spec layers before the search and the scale: base, the cell, the overrides it matches."""
@@ -238,10 +243,13 @@ def list_suites() -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: str | None = None) -> Suite:
+def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: str | None = None,
+               given: Mapping[str, Any] | None = None, seeds: int | list[int] | None = None) -> Suite:
     """Read and check a suite YAML (safe_load) by name or path; `add_tricks` extends its tricks axis; `scale` names
     one of its `scales` (e.g. smoke: a few steps and samples), whose fields are set on every cell and whose results
-    live apart (suite name + '-' + scale)."""
+    live apart (suite name + '-' + scale). `given` (run-spec fields, `bench --set`) is set on every cell after
+    everything else, and `seeds` (a count N for seeds 0..N-1, `bench --seeds`, or a list) replaces the suite's
+    seeds: the changed cells have run ids of their own beside the suite's in the same results directory."""
     path = find_suite(str(name_or_path))
     doc = yamlfile.load(path, "suite")
     if not isinstance(doc, dict):
@@ -266,12 +274,49 @@ def load_suite(name_or_path: str | Path, add_tricks: Iterable[str] = (), scale: 
     baseline = doc.get("baseline")
     if baseline is not None and not isinstance(baseline, str):
         raise SpecError(f"suite {path}: baseline must be one method name (a cell's method label), e.g. `baseline: ns`")
+    given = check_given(dict(given or {}), search)
+    if seeds is not None:
+        at["seeds"] = parse_seeds(seeds, "--seeds")
+    variant = describe_given(given, seeds)
+    reproduces = _reproduces(doc, scales, scale, path)
+    if reproduces is not None and variant:
+        changed = f"changed on the command line: {variant}"
+        reproduces = dataclasses.replace(reproduces, variant="; ".join(filter(None, [reproduces.variant, changed])),
+                                         differences=reproduces.differences + (changed,))
     return Suite(
         name=at["name"], description=str(doc.get("description", "")).strip(), seeds=tuple(at["seeds"]), base=base,
         grid=tuple(blocks), overrides=tuple(overrides), exclude=tuple(exclude + at["exclude"]), path=str(path),
-        extra_tricks=add_tricks, scale_set=at["set"], scale_overrides=tuple(at["overrides"]),
-        reproduces=_reproduces(doc, scales, scale, path), launch=launch, search=search, baseline=baseline,
+        extra_tricks=add_tricks, scale_set=at["set"], scale_overrides=tuple(at["overrides"]), reproduces=reproduces,
+        launch=launch, search=search, baseline=baseline, given=given, variant=variant,
     )
+
+
+def check_given(given: dict[str, Any], search: Any) -> dict[str, Any]:
+    """Fields set on every cell from the command line (`bench --set`), checked as `ganbench run --set` checks them;
+    a field the suite's search draws cannot be set (every sample would be the same setting)."""
+    if "seed" in given:
+        raise SpecError("--set seed: a suite's seeds are its own; run others with --seeds N (seeds 0..N-1)")
+    check_keys(given, "--set", suite=True)
+    for k, v in given.items():
+        if k in SCALARS:
+            check_scalar(k, v, "--set")
+    if search is not None:
+        drawn = [p for p, _ in search.space] + [p for p, _ in search.tie]
+        for p in drawn:
+            if (p.kind == "field" and p.key in given) or (
+                    p.kind == "arch_option" and p.key in (given.get("arch_options") or {})):
+                raise SpecError(f"--set {p.path}: the suite's search draws {p.path}; every sample would get the same "
+                                "value (remove it from --set, or from the suite's search)")
+    return given
+
+
+def describe_given(given: Mapping[str, Any], seeds: int | list[int] | None) -> str:
+    """What --set and --seeds changed, in words (leaderboard and reproduction notes): steps=50; seeds 0..2."""
+    parts = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in given.items()]
+    if seeds is not None:
+        count = isinstance(seeds, int)
+        parts.append(f"seeds 0..{seeds - 1}" if count and seeds > 1 else "seed 0" if count else f"seeds {list(seeds)}")
+    return "; ".join(parts)
 
 
 def _grid_blocks(grid: Any, where: str) -> list[dict]:
