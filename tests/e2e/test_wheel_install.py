@@ -72,7 +72,8 @@ def test_wheel_in_a_fresh_venv_runs_the_shipped_smoke_suite(tmp_path):
                  "print(ganbench.__file__, find_suite('losses'), *list_suites())"], cwd=home).stdout.split()
     assert [Path(p).resolve().is_relative_to(venv.resolve()) for p in where[:2]] == [True, True], where
     assert {"smoke", "losses", "tricks", "lucic2018"} <= set(where[2:])
-    run([str(venv / "bin" / "ganbench"), "bench", "smoke", "--results", str(tmp_path / "results"), "--workers", "2"],
-        cwd=home)
+    # one seed of each cell (4 runs): the install is under test here; tests/e2e/test_cli.py runs the whole suite
+    run([str(venv / "bin" / "ganbench"), "bench", "smoke", "--seeds", "1", "--results", str(tmp_path / "results"),
+         "--workers", "2"], cwd=home)
     md = (tmp_path / "results" / "smoke" / "leaderboard.md").read_text()
     assert "## ring8" in md and "## digits" in md
