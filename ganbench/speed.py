@@ -281,7 +281,7 @@ PHASES = {  # name -> what it holds
     "probes": "quality probes",
     "checkpoints": "checkpoints: resume, best.pt, checkpoint.pt",
     "final evaluation": "final evaluation",
-    "run files": "run files: samples.png (matplotlib), health, metrics",
+    "run files": "run files: samples.png, health, metrics.json",
     "other": "other: the loop, progress, bookkeeping",
 }
 TRAINING = ("data", "D step", "G step", "step glue")  # the plain script's training does the work of these
@@ -378,7 +378,9 @@ class RunSplit:
         return self.run_s / (self.plain_s - self.plain["imports"])
 
     def lines(self) -> list[str]:
-        """The split as a table: ganbench's phases with their shares, and the plain script's beside them."""
+        """The split as a table: ganbench's phases with their shares, and the plain script's beside them. A phase
+        holds what its calls load on first use (the run files: matplotlib's import; start-up: torch._dynamo's,
+        which spec checks and optimizers import, the plain script's too)."""
         g, p, w = self.ganbench, self.plain, self.whole_s
         row = lambda label, s, plain="": f"  {label:<48} {s:>9.3f} {100 * s / w:>6.1f}% {plain:>9}"  # noqa: E731
         where = "each in a fresh interpreter" if self.fresh else "in this process, imports not measured"
