@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ganbench import console, status as status_mod, store
+from ganbench import batched, console, status as status_mod, store
 from ganbench.errors import SpecError
 from ganbench.launch import EXECUTORS, LAUNCH_KEYS, Launch, describe
 from ganbench.registry import user_plugins
@@ -114,6 +114,9 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
                        tensorboard=tensorboard, **(fast or {}))
     if ckpt_every is not None:
         opts = dataclasses.replace(opts, ckpt_every=ckpt_every)
+    if opts.batch_seeds and todo:  # which cells train as one stacked model, and why the others do not: once each
+        for line in batched.plan(todo, opts)[1]:
+            say(line)
     outcomes = EXECUTORS.get(executor)(todo, settings, opts) if todo else []
     report_outcomes(outcomes, say, time.perf_counter() - t0)
     return finish(root, jobs, suite, hint, say)
