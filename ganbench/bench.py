@@ -97,6 +97,9 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
     todo, cells = plan(jobs, retry_failed, suite.name, hint, say)
     say(f"results: {root}" + (f" (cells changed on the command line: {suite.variant})" if suite.variant else ""),
         console.VERBOSE)
+    if (fast or {}).get("batch_seeds") and todo:  # which cells train as one stacked model, why others do not: once
+        for line in batched.plan(todo, ExecOptions(**fast))[1]:
+            say(line, console.QUIET if dry_run else console.NORMAL)
     if dry_run:
         for c in cells:
             say(f"  {c.state:<11} {c.spec.run_id}", console.QUIET)
@@ -114,9 +117,6 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
                        tensorboard=tensorboard, **(fast or {}))
     if ckpt_every is not None:
         opts = dataclasses.replace(opts, ckpt_every=ckpt_every)
-    if opts.batch_seeds and todo:  # which cells train as one stacked model, and why the others do not: once each
-        for line in batched.plan(todo, opts)[1]:
-            say(line)
     outcomes = EXECUTORS.get(executor)(todo, settings, opts) if todo else []
     report_outcomes(outcomes, say, time.perf_counter() - t0)
     return finish(root, jobs, suite, hint, say)

@@ -134,6 +134,27 @@ def test_a_batched_group_is_deterministic_and_resumes_exactly(tmp_path):
     assert len({a["metrics"]["fd [coords]"] for a in first}) == 3  # the seeds are different runs
 
 
+def test_a_diverging_seed_stops_alone_and_touches_no_other_seed(tmp_path, monkeypatch):
+    """Seed 1's weights made non-finite after step 15: it is recorded as diverged at the next logged step (20), as
+    an unbatched run would be, and seed 0 ends with exactly the numbers of a group where nothing diverged."""
+    specs = [ring8(s) for s in range(2)]
+    clean = batched.execute_group([(s, tmp_path / "clean" / s.run_id) for s in specs], OPTS)
+    step = batched.gan_step
+
+    def poisoned(g, i):
+        out = step(g, i)
+        if i == 15:
+            with torch.no_grad():
+                g.G.params[0][1].fill_(float("nan"))
+        return out
+
+    monkeypatch.setattr(batched, "gan_step", poisoned)
+    hit = batched.execute_group([(s, tmp_path / "hit" / s.run_id) for s in specs], OPTS)
+    assert hit[0]["metrics"] == clean[0]["metrics"] and hit[0]["diverged_at"] is None
+    assert hit[1]["diverged_at"] == 20 and hit[1]["metrics"] == {}
+    assert history(tmp_path / "hit" / specs[0].run_id) == history(tmp_path / "clean" / specs[0].run_id)
+
+
 def test_batched_metrics_agree_with_unbatched_runs_statistically(tmp_path):
     """10 seeds on ring8, batched vs one by one: a Mann-Whitney test on the main metric (modes) and on the Frechet
     distance does not reject at alpha = 0.05. 400 steps: the seeds' metrics differ (modes from 0 to 7)."""
