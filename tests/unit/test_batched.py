@@ -206,3 +206,16 @@ def test_scope():
     assert lines == ["batch-seeds: 1 cell(s) train their seeds as one stacked model (K = 3)",
                      "batch-seeds: 1 cell(s) train seed by seed: one seed left to train",
                      "batch-seeds: 1 cell(s) train seed by seed: trick r1 acts in every step (d_penalty)"]
+
+
+def test_slurm_array_tasks_keep_a_cells_seeds_together(tmp_path):
+    from ganbench.launch import Launch, packs
+
+    jobs = [(ring8(s, steps=5, quality_every=0), tmp_path / f"ns{s}") for s in range(3)]
+    jobs += [(ring8(s, steps=5, quality_every=0, loss="hinge"), tmp_path / f"hinge{s}") for s in range(3)]
+    tasks = packs(jobs, Launch(runs_per_task=1), OPTS)
+    assert sorted(sorted(p.name for _, p, _ in t.jobs) for t in tasks) == [["hinge0", "hinge1", "hinge2"],
+                                                                            ["ns0", "ns1", "ns2"]]
+    outcomes = tasks[0]()  # what an array task runs
+    assert [o.message for o in outcomes] == ["batched x3"] * 3 and all(o.ok for o in outcomes)
+    assert len(packs(jobs, Launch(runs_per_task=1), ExecOptions())) == 6  # without the option: a run per task
