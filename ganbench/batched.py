@@ -161,7 +161,8 @@ def grad_norms(net: StackedNet) -> Tensor:
 
 
 def d_update(g: Group, report: bool) -> tuple[dict[str, Tensor] | None, Tensor]:
-    """One D update of every seed (step.d_update without tricks); its statistics, (K,) each, when `report`."""
+    """One D update of every seed (step.d_update without tricks); its statistics, (K,) each, when `report` on a
+    logged step (an empty dict on the others)."""
     s = g.first
     real, z = reals(g), latents(g)
     with torch.no_grad():
@@ -177,11 +178,11 @@ def d_update(g: Group, report: bool) -> tuple[dict[str, Tensor] | None, Tensor]:
     g.opt_d.step()
     if not report:
         return None, real
+    if not g.log_step:  # the statistics are read at logged steps only (monitor.log): none computed in between
+        return {}, real
     acc_real, acc_fake = torch.vmap(functools.partial(d_accuracy, s.loss))(d_real.detach(), d_fake.detach())
     stats = {"loss_d": loss_d.detach(), "penalty_d": torch.zeros_like(loss_d), "d_acc_real": acc_real,
-             "d_acc_fake": acc_fake}
-    if g.log_step:
-        stats["grad_norm_d"] = grad_norms(g.D)
+             "d_acc_fake": acc_fake, "grad_norm_d": grad_norms(g.D)}
     return stats, real
 
 
