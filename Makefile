@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
-.PHONY: setup bench test test-fast leaderboard plots bench-aggregate clean
+.PHONY: setup bench test test-fast leaderboard plots bench-aggregate bench-speed clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,20 @@ plots: $(STAMP)
 # Benchmark (not a timed test): aggregate 10,000 synthetic run records into a leaderboard in every format.
 bench-aggregate: $(STAMP)
 	$(BIN)/python tests/benchmarks/aggregate.py
+
+# Benchmark (not a timed test): what the framework costs (docs/scale-out.md, Performance). ganbench's step against
+# the minimal plain-PyTorch loop doing the same work (statistics off and on), and a whole SPEED_RUN_STEPS-step run
+# split by phase against a plain script, for the losses suite's 2-D MLP on ring8 and its DCGAN on digits. Measure on
+# a quiet machine: the numbers are wall-clock times.
+SPEED_STEPS ?= 300
+SPEED_REPEATS ?= 5
+SPEED_RUN_STEPS ?= 300
+bench-speed: $(STAMP)
+	$(BIN)/ganbench speed -d ring8 --set batch_size=128 \
+		--set 'arch_options={g_hidden: 128, g_layers: 3, d_hidden: 128, d_layers: 2, d_act: lrelu, init: torch}' \
+		--steps $(SPEED_STEPS) --repeats $(SPEED_REPEATS) --run-steps $(SPEED_RUN_STEPS)
+	$(BIN)/ganbench speed -d digits --set arch_options.width=16 \
+		--steps $(SPEED_STEPS) --repeats $(SPEED_REPEATS) --run-steps $(SPEED_RUN_STEPS)
 
 # Removes the environment and caches; never the results a user produced.
 clean:

@@ -246,16 +246,20 @@ def run_cost(cost: dict) -> str:
 @click.option("--arch", "-a", default=None, help="Architecture (default: the data set's).")
 @click.option("--set", "sets", multiple=True, help="Override any run-spec field: --set batch_size=256. Repeatable.")
 @click.option("--steps", type=int, default=200, show_default=True, help="Timed training steps per repeat.")
-@click.option("--repeats", type=int, default=3, show_default=True, help="Alternating repeats of both loops.")
+@click.option("--repeats", type=int, default=3, show_default=True, help="Alternating repeats of the loops.")
+@click.option("--run-steps", type=int, default=300, show_default=True,
+              help="Steps of the whole run split by phase against a plain script (0: no whole run).")
 @click.option("--threads", type=int, default=1, show_default=True, help="CPU threads (suites use 1 per worker).")
 @click.option("--device", default="cpu", show_default=True)
 @PLUGIN
 @fast_options
 @data_options
 @verbosity_options
-def speed(dataset, arch, sets, steps, repeats, threads, device, plugins, amp, channels_last, compile_) -> None:
-    """Training images/s of ganbench's loop against a hand-written PyTorch loop with the same models (the plain
-    non-saturating GAN), and evaluation images/s."""
+def speed(dataset, arch, sets, steps, repeats, run_steps, threads, device, plugins, amp, channels_last,
+          compile_) -> None:
+    """What the framework costs: ganbench's training step against a minimal plain-PyTorch loop doing the same work
+    (the plain non-saturating GAN), with statistics off and on, evaluation images/s, and a whole run split by
+    phase against a plain script doing the same training and final evaluation."""
     from ganbench import execution, spec as specs, speed as timing  # start-up
 
     _plugins(plugins)
@@ -263,15 +267,18 @@ def speed(dataset, arch, sets, steps, repeats, threads, device, plugins, amp, ch
     if arch:
         fields["arch"] = arch
     spec = specs.build_spec(fields, specs.parse_set(sets), where="the command line")
-    if steps < 1 or repeats < 1:
-        raise GanbenchError("--steps and --repeats must be at least 1")
+    if steps < 1 or repeats < 1 or run_steps < 0:
+        raise GanbenchError("--steps and --repeats must be at least 1, --run-steps at least 0")
     execution.set_threads(threads)
     fast = {"amp": amp, "channels_last": channels_last, "compile": compile_}
     result = timing.measure(spec, steps=steps, repeats=repeats, device=device, **fast)
     say(f"{spec.dataset} {spec.arch} {dict(spec.arch_options)} batch {spec.batch_size}, {steps} steps x "
         f"{repeats}, {threads} thread(s), {device}")
     for k, v in result.rows():
-        say(f"  {k:<56} {v}", QUIET)
+        say(f"  {k:<62} {v}", QUIET)
+    if run_steps:
+        run_spec = specs.build_spec(fields, specs.parse_set(sets), {"steps": run_steps}, where="the command line")
+        say("\n".join(timing.whole_run(run_spec, device, **fast).lines()), QUIET)
 
 
 def launch_options(f):

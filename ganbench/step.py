@@ -67,7 +67,8 @@ def next_real(s: Setup, sampler: BatchSampler) -> Real:
 def d_update(s: Setup, sampler: BatchSampler, progress: float, report: bool = True,
              batch: Real | None = None) -> tuple[dict[str, torch.Tensor] | None, Real]:
     """One D update (on `batch`, else the sampler's next real batch); returns its statistics (when `report`) and the
-    real batch D saw (before input transforms)."""
+    real batch D saw (before input transforms). The statistics are computed on logged steps only (`s.log_step`): an
+    empty dict on the others."""
     loss, tricks = s.loss, s.tricks
     real, y_real = batch if batch is not None else next_real(s, sampler)
     z = s.latent(s.batch_size)
@@ -85,11 +86,12 @@ def d_update(s: Setup, sampler: BatchSampler, progress: float, report: bool = Tr
     tricks.after_d_step(s.G, s.D)
     if not report:
         return None, (real, y_real)
+    if not s.log_step:  # the statistics are read at logged steps only (monitor.log): none computed in between
+        return {}, (real, y_real)
     acc_real, acc_fake = d_accuracy(loss, d_real, d_fake)
     stats = {"loss_d": loss_d.detach(), "penalty_d": penalty.detach() if penalty is not None else torch.zeros(()),
              "d_acc_real": acc_real, "d_acc_fake": acc_fake}
-    if s.log_step:
-        stats["grad_norm_d"] = grad_norm(s.d_params)
+    stats["grad_norm_d"] = grad_norm(s.d_params)
     return stats, (real, y_real)
 
 
@@ -171,11 +173,12 @@ def simultaneous_step(s: Setup, sampler: BatchSampler, progress: float) -> dict[
 StepFn = Callable[[Setup, BatchSampler, float], dict[str, torch.Tensor]]
 
 
-def run(s: Setup, sampler: BatchSampler, step: int, step_fn: StepFn) -> dict[str, torch.Tensor]:
-    """Training step `step` (0-based): seeded, marked as logged or not, and run by `step_fn` in the fast path's
-    context; returns the step's statistics."""
+def run(s: Setup, sampler: BatchSampler, step: int, step_fn: StepFn, log: bool = True) -> dict[str, torch.Tensor]:
+    """Training step `step` (0-based): seeded, marked as logged or not (every log_every steps and the last; never
+    with log=False, as `ganbench speed` times the step without statistics), and run by `step_fn` in the fast path's
+    context; returns the step's statistics (a logged step's; only loss_g on the others)."""
     spec = s.spec
     seed_step(step_seed(spec.seed, step), s.device)
-    s.log_step = step % spec.log_every == 0 or step == spec.steps - 1
+    s.log_step = log and (step % spec.log_every == 0 or step == spec.steps - 1)
     with execution.step_context(s):
         return step_fn(s, sampler, step / spec.steps)
