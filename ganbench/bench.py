@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ganbench import console, status as status_mod, store
+from ganbench import batched, console, status as status_mod, store
 from ganbench.errors import SpecError
 from ganbench.launch import EXECUTORS, LAUNCH_KEYS, Launch, describe
 from ganbench.registry import user_plugins
@@ -97,6 +97,9 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
     todo, cells = plan(jobs, retry_failed, suite.name, hint, say)
     say(f"results: {root}" + (f" (cells changed on the command line: {suite.variant})" if suite.variant else ""),
         console.VERBOSE)
+    if (fast or {}).get("batch_seeds") and todo:  # which cells train as one stacked model, why others do not: once
+        for line in batched.plan(todo, ExecOptions(**fast))[1]:
+            say(line, console.QUIET if dry_run else console.NORMAL)
     if dry_run:
         for c in cells:
             say(f"  {c.state:<11} {c.spec.run_id}", console.QUIET)

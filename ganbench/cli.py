@@ -320,12 +320,14 @@ def launch_options(f):
 @ADD_TRICK
 @SCALE
 @fast_options
+@click.option("--batch-seeds", is_flag=True, help="Train the pending seeds of each cell as one stacked model (MLP "
+              "cells with Adam and build-time tricks only; other cells train seed by seed, said once).")
 @TENSORBOARD
 @data_options
 @verbosity_options
 def bench(suite, results, device, dry_run, sets, seeds, executor, workers, devices, retry_failed, ckpt_every,
           partition, time_min, gpus_per_task, cpus_per_task, runs_per_task, slurm_cluster, plugins, add_tricks, scale,
-          amp, channels_last, compile_, tensorboard) -> None:
+          amp, channels_last, compile_, batch_seeds, tensorboard) -> None:
     """Run a suite's missing cells, then write its leaderboard and plots. Progress: a bar on a terminal, else a
     line per finished cell (none with -q)."""
     from ganbench import bench as suite_bench  # start-up
@@ -336,7 +338,8 @@ def bench(suite, results, device, dry_run, sets, seeds, executor, workers, devic
     code = suite_bench.bench(suite, results, workers=workers, device=device, dry_run=dry_run, executor=executor,
                              echo=click.echo, add_tricks=add_tricks, scale=scale, retry_failed=retry_failed,
                              launch=launch, ckpt_every=ckpt_every, sets=sets, seeds=seeds,
-                             fast={"amp": amp, "channels_last": channels_last, "compile": compile_},
+                             fast={"amp": amp, "channels_last": channels_last, "compile": compile_,
+                                   "batch_seeds": batch_seeds},
                              progress=False if console.level() == QUIET else None, verbosity=console.level(),
                              tensorboard=_live(tensorboard))
     sys.exit(code)

@@ -37,22 +37,28 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
         if not train(s, path, opts):
             return None
         s.timings["peak_train_mib"] = memory.peak_mib(device)
-        memory.reset_peak(device)
-        t_eval = time.perf_counter()
-        values, fake = score(s) if s.diverged_at is None else ([], None)
-        s.timings.update(eval_s=time.perf_counter() - t_eval, peak_eval_mib=memory.peak_mib(device),
-                         wall_s=time.perf_counter() - t0 + s.timings.pop("resumed_s", 0.0))  # over resumptions
-        record = metrics_record(s, values, s.timings)
-        curve = None
-        if s.diverged_at is None:  # else no samples worth showing: the run counts as diverged, with no metrics
-            save_samples_picture(s, fake, path / store.SAMPLES)
-            curve = sampling_curve(Sampler.of(s), s.data, s.spec)
-        record["health"] = health.run_verdict(path, record)
-        record["checkpoints"] = quality.checkpoints(path, s.data)
-        if curve is not None:
-            write_csv(path / store.TRUNCATION, curve, list(curve[0]))
-        store.write_json(path / store.METRICS, record)
-        return record
+        return finish(s, path, time.perf_counter() - t0)
+
+
+def finish(s: Setup, path: Path, took: float) -> dict:
+    """Evaluate a trained run (`took`: the seconds spent on it so far in this process, its share of a batched
+    group's) and write its metrics.json, last; returns its content."""
+    memory.reset_peak(s.device)
+    t_eval = time.perf_counter()
+    values, fake = score(s) if s.diverged_at is None else ([], None)
+    s.timings.update(eval_s=time.perf_counter() - t_eval, peak_eval_mib=memory.peak_mib(s.device),
+                     wall_s=took + time.perf_counter() - t_eval + s.timings.pop("resumed_s", 0.0))  # over resumptions
+    record = metrics_record(s, values, s.timings)
+    curve = None
+    if s.diverged_at is None:  # else no samples worth showing: the run counts as diverged, with no metrics
+        save_samples_picture(s, fake, path / store.SAMPLES)
+        curve = sampling_curve(Sampler.of(s), s.data, s.spec)
+    record["health"] = health.run_verdict(path, record)
+    record["checkpoints"] = quality.checkpoints(path, s.data)
+    if curve is not None:
+        write_csv(path / store.TRUNCATION, curve, list(curve[0]))
+    store.write_json(path / store.METRICS, record)
+    return record
 
 
 def execute_here(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dict | None:

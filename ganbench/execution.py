@@ -32,6 +32,10 @@ class ExecOptions:
     stop_after: int | None = None  # stop (as if killed) after this many steps; for tests of resume
     plugins: tuple[str, ...] = ()  # the user's plugins (modules or .py paths), loaded in whichever process runs the job
     tensorboard: str | None = None  # live curves of every run under this directory (monitor.Live)
+    # Train the pending seeds of a cell as one stacked model (ganbench.batched, `bench --batch-seeds`): the same data
+    # order, initialisation and latents per seed, so only float rounding differs from training them one by one (the
+    # one option that changes numbers, at that level); recorded in metrics.json as cost.execution.batch_seeds.
+    batch_seeds: bool = False
 
 
 def check_device(name: str, where: str = "--device") -> torch.device:

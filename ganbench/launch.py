@@ -16,13 +16,14 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ganbench import console, progress, store
+from ganbench import batched, console, progress, store
 from ganbench.errors import GanbenchError
 from ganbench.registry import Registry, load_builtins, load_plugin
 from ganbench.spec import RunSpec
 from ganbench.execution import ExecOptions
 from ganbench.execute import evaluate_draws, execute, reevaluate
 from ganbench.execution import set_threads
+from ganbench.stacked import Unstackable
 from ganbench.status import cost
 
 FAILED = "error.txt"
@@ -114,6 +115,40 @@ def run_one(job: tuple[RunSpec, Path, ExecOptions]) -> Outcome:
         return Outcome(spec.run_id, False, f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0, **about)
 
 
+def run_group(job: tuple[list[tuple[RunSpec, Path]], ExecOptions]) -> list[Outcome]:
+    """Execute the seeds of one cell as one stacked model (ganbench.batched; a group of one: run_one); when they
+    cannot train together (Unstackable) or one is another worker's, they run one by one, the reason in each
+    Outcome's message. A failure is recorded in every run directory of the group (error.txt)."""
+    group, opts = job
+    if len(group) == 1:
+        return [run_one((*group[0], opts))]
+    t0 = time.perf_counter()
+    try:
+        for plugin in opts.plugins:
+            load_plugin(plugin)
+        batched.execute_group(group, opts)
+    except (Unstackable, store.ClaimHeld) as e:
+        why = f"trained seed by seed: {e}" if isinstance(e, Unstackable) else ""
+        return [dataclasses.replace(o, message=o.message or why) for o in (run_one((*j, opts)) for j in group)]
+    except Exception as e:  # noqa: BLE001 - one failed group must not stop a suite
+        for _, path in group:
+            path.mkdir(parents=True, exist_ok=True)
+            store.write_text(path / FAILED, traceback.format_exc())
+        return [Outcome(spec.run_id, False, f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0,
+                        label=cell_label(spec), path=str(path)) for spec, path in group]
+    took = time.perf_counter() - t0
+    outcomes = []
+    for spec, path in group:
+        (path / FAILED).unlink(missing_ok=True)
+        outcomes.append(Outcome(spec.run_id, True, f"batched x{len(group)}", seconds=took, label=cell_label(spec),
+                                path=str(path)))
+    return outcomes
+
+
+def _group_interrupted(job: tuple[list[tuple[RunSpec, Path]], ExecOptions], exitcode: int | None) -> list[Outcome]:
+    return [_interrupted((spec, path, job[1]), exitcode) for spec, path in job[0]]
+
+
 def _interrupted(job: tuple[RunSpec, Path, ExecOptions], exitcode: int | None) -> Outcome:
     how = f"signal {signal.Signals(-exitcode).name}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
     return Outcome(job[0].run_id, False, f"its worker process died ({how}: killed, preempted or out of memory); "
@@ -126,10 +161,16 @@ def local(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOption
     """Worker processes on this machine (spawned, one thread each, `launch.workers` of them), worker i pinned to
     device i mod len(devices); runs in the calling process when there is one worker on one device."""
     ordered = sorted(jobs, key=lambda j: -cost(j[0]))
-    payload = [(spec, path, opts) for spec, path in ordered]
     devices = launch.devices if launch.devices != ("cpu",) or opts.device == "cpu" else (opts.device,)
-    return pool_map(run_one, payload, launch.workers, show=opts.progress is not False, devices=devices,
-                    on_death=_interrupted, verbose=opts.verbose)
+    show = opts.progress is not False
+    if opts.batch_seeds:  # a cell's seeds as one job (ganbench.batched); the longest groups first
+        groups = sorted(batched.plan(ordered, opts)[0], key=lambda g: -sum(cost(spec) for spec, _ in g))
+        done = pool_map(run_group, [(g, opts) for g in groups], launch.workers, show=show, devices=devices,
+                        on_death=_group_interrupted, verbose=opts.verbose, total=len(ordered))
+        return [o for outcomes in done for o in outcomes]
+    payload = [(spec, path, opts) for spec, path in ordered]
+    return pool_map(run_one, payload, launch.workers, show=show, devices=devices, on_death=_interrupted,
+                    verbose=opts.verbose)
 
 
 PARENT_POLL_S = 1.0  # how often a worker checks that the process that started it is still alive
@@ -164,13 +205,14 @@ def _worker_main(conn, threads: int, device: str | None, fn: Callable, parent: i
 
 def pool_map(fn: Callable, payload: Sequence, workers: int, show: bool = True, desc: str = "runs",
              devices: Sequence[str] | None = None, on_death: Callable[[Any, int | None], Any] | None = None,
-             verbose: bool = False) -> list:
+             verbose: bool = False, total: int | None = None) -> list:
     """fn over payload in `workers` spawned single-threaded processes (in this process when workers <= 1), with
     progress when `show`: a bar on a terminal, else a line per finished job (an Outcome's line(); with `verbose`
     above the bar too); results in completion order. Each worker has its own pipe (no shared queue lock that a
     killed worker could take with it); a worker that dies mid-job is replaced, and its job's result is
-    on_death(job, exitcode) (or the pool raises when on_death is None)."""
-    bar = _Done(progress.Progress(len(payload), desc, "run", show, notes=verbose), verbose)
+    on_death(job, exitcode) (or the pool raises when on_death is None). A job may return a list of Outcomes (a
+    group of runs): each is counted towards `total` (default: one per job)."""
+    bar = _Done(progress.Progress(total or len(payload), desc, "run", show, notes=verbose), verbose)
     devices = list(devices or [None])
     try:
         if workers <= 1 and len(devices) == 1:
@@ -191,7 +233,8 @@ class _Done:
         self.shown, self.verbose = shown, verbose
 
     def update(self, result: Any) -> None:
-        self.shown.update(1, result.line(self.verbose) if isinstance(result, Outcome) else None)
+        for one in result if isinstance(result, list) else [result]:
+            self.shown.update(1, one.line(self.verbose) if isinstance(one, Outcome) else None)
 
     def close(self) -> None:
         self.shown.close()
@@ -289,7 +332,11 @@ class Pack:
 
     def __call__(self) -> list[Outcome]:
         _init_worker(1)  # one thread, as in local workers: CPU numbers are bit-identical for a fixed thread count
-        return [run_one(job) for job in self.jobs]
+        opts = self.jobs[0][2] if self.jobs else ExecOptions()
+        if not opts.batch_seeds:
+            return [run_one(job) for job in self.jobs]
+        groups = batched.plan([(spec, path) for spec, path, _ in self.jobs], opts)[0]
+        return [o for g in groups for o in run_group((g, opts))]
 
     def checkpoint(self, *args: Any, **kwargs: Any):
         return _submitit().helpers.DelayedSubmission(Pack(self.jobs))
@@ -298,9 +345,11 @@ class Pack:
 def packs(jobs: Sequence[tuple[RunSpec, Path]], launch: Launch, opts: ExecOptions) -> list[Pack]:
     """The jobs in array tasks of `runs_per_task`, longest first, balanced: task i takes jobs i, i+T, i+2T..."""
     ordered = sorted(jobs, key=lambda j: -cost(j[0]))
+    units = batched.plan(ordered, opts)[0] if opts.batch_seeds else [[job] for job in ordered]  # a cell's seeds stay
+    units.sort(key=lambda u: -sum(cost(spec) for spec, _ in u))  # together with --batch-seeds
     per = max(1, launch.runs_per_task)
-    tasks = max(1, -(-len(ordered) // per))
-    return [Pack([(spec, p, opts) for spec, p in ordered[i::tasks]]) for i in range(tasks) if ordered[i::tasks]]
+    tasks = max(1, -(-len(units) // per))
+    return [Pack([(spec, p, opts) for u in units[i::tasks] for spec, p in u]) for i in range(tasks) if units[i::tasks]]
 
 
 def slurm_parameters(launch: Launch) -> dict[str, Any]:

@@ -34,25 +34,9 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
     live = monitor.Live(opts.tensorboard, spec.run_id) if opts.tensorboard else None
     for step in range(start, stop):
         out = run_step(s, sampler, step, step_fn)
-        if s.log_step and not monitor.log(s, step, out, logs, t0, live):
-            s.diverged_at = step  # an outcome to record, not a crash; the kept checkpoints stay as they were
-            break
-        done = step + 1
-        probed = quality.is_probe_step(done, spec.quality_every, spec.steps)
-        if probed:
-            t_probe = time.perf_counter()
-            scores, points = quality.probe(s)
-            logs.quality.append({"step": done, **scores, "wall_time": t_probe - t0})
-            if points is not None:
-                logs.points.append({"step": done, "points": points})
-            if live is not None:
-                live.scalars("probe", done, scores)
-            took = time.perf_counter() - t_probe
-            s.timings["probe_s"] = s.timings.get("probe_s", 0.0) + took
-            t0 += took  # wall_time counts training only; the run's cost counts the probes as probe_s
-        due = done % opts.ckpt_every == 0 or done == stop
-        if (probed or due) and not checkpoint.keep(s, path, done, sampler.drawn, logs, probed, due):
-            s.diverged_at = step
+        kept, took = bookkeep(s, path, step, stop, out, logs, sampler.drawn, opts, live, t0)
+        t0 += took  # wall_time counts training only; the run's cost counts the probes as probe_s
+        if not kept:
             break
         bar.update(1)
     if s.diverged_at is not None:
@@ -63,3 +47,32 @@ def train(s: Setup, path: Path, opts: ExecOptions, step_fn: StepFn | None = None
     s.batches_drawn = sampler.drawn
     s.timings["train_s"] = time.perf_counter() - t0  # the training steps (over resumptions), without the probes
     return s.diverged_at is not None or stop == spec.steps
+
+
+def bookkeep(s: Setup, path: Path, step: int, stop: int, out: dict, logs: checkpoint.Logs, drawn: int,
+             opts: ExecOptions, live: monitor.Live | None, t0: float) -> tuple[bool, float]:
+    """What follows training step `step` (0-based; `stop`: the last step of this segment, `drawn`: real batches
+    drawn so far, `t0`: the clock's start): the logged statistics, the quality probe, the kept state. Returns
+    (False when the run diverged: `s.diverged_at` is set; the seconds the probe took, which wall_time leaves out)."""
+    spec = s.spec
+    if s.log_step and not monitor.log(s, step, out, logs, t0, live):
+        s.diverged_at = step  # an outcome to record, not a crash; the kept checkpoints stay as they were
+        return False, 0.0
+    done = step + 1
+    probed = quality.is_probe_step(done, spec.quality_every, spec.steps)
+    took = 0.0
+    if probed:
+        t_probe = time.perf_counter()
+        scores, points = quality.probe(s)
+        logs.quality.append({"step": done, **scores, "wall_time": t_probe - t0})
+        if points is not None:
+            logs.points.append({"step": done, "points": points})
+        if live is not None:
+            live.scalars("probe", done, scores)
+        took = time.perf_counter() - t_probe
+        s.timings["probe_s"] = s.timings.get("probe_s", 0.0) + took
+    due = done % opts.ckpt_every == 0 or done == stop
+    if (probed or due) and not checkpoint.keep(s, path, done, drawn, logs, probed, due):
+        s.diverged_at = step
+        return False, took
+    return True, took
