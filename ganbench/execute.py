@@ -43,10 +43,10 @@ def execute(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> dic
 def finish(s: Setup, path: Path, took: float) -> dict:
     """Evaluate a trained run (`took`: the seconds spent on it so far in this process, its share of a batched
     group's) and write its metrics.json, last; returns its content."""
-    memory.reset_peak(s.device)
     t_eval = time.perf_counter()
-    values, fake = score(s) if s.diverged_at is None else ([], None)
-    s.timings.update(eval_s=time.perf_counter() - t_eval, peak_eval_mib=memory.peak_mib(s.device),
+    with memory.peak_of(s.device, s.timings, "peak_eval_mib"):
+        values, fake = score(s) if s.diverged_at is None else ([], None)
+    s.timings.update(eval_s=time.perf_counter() - t_eval,
                      wall_s=took + time.perf_counter() - t_eval + s.timings.pop("resumed_s", 0.0))  # over resumptions
     record = metrics_record(s, values, s.timings)
     curve = None

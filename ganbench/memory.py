@@ -2,7 +2,9 @@
 /proc/self/clear_refs; elsewhere the process's max RSS, which cannot be reset)."""
 from __future__ import annotations
 
+import contextlib
 import resource
+from typing import Iterator
 from pathlib import Path
 
 import torch
@@ -34,3 +36,11 @@ def peak_mib(device: torch.device) -> float:
 
 def kind(device: torch.device) -> str:
     return "cuda max_memory_allocated" if device.type == "cuda" else "process peak RSS (VmHWM)"
+
+
+@contextlib.contextmanager
+def peak_of(device: torch.device, into: dict, key: str) -> Iterator[None]:
+    """The peak memory (MiB) of what runs inside the block, stored as into[key] when it ends."""
+    reset_peak(device)
+    yield
+    into[key] = peak_mib(device)
