@@ -94,6 +94,8 @@ def keep(s: Setup, path: Path, step: int, drawn: int, logs: Logs, probed: bool, 
     the run has diverged, and the last good checkpoint is never replaced by a broken one."""
     best = probed and improves(logs.quality[:-1], float(logs.quality[-1]["select"]))
     finite = not due or finite_weights(s.G, s.D)
+    if not (best or due and finite):
+        return finite
     kept = state(s, step, drawn, logs)
     if best:
         store.save_checkpoint(path / store.BEST, kept)

@@ -32,12 +32,6 @@ def grad_norm(params: Iterable[nn.Parameter]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
-def finite_weights(*modules: nn.Module) -> bool:
-    """Whether every floating-point parameter and buffer of `modules` is finite (one host synchronisation)."""
-    tensors = [t for m in modules for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
-    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True
-
-
 @contextmanager
 def _frozen_parametrizations(layer: nn.Module) -> Iterator[None]:
     """Read a parametrized weight (spectral norm) without running its power iteration: the parametrizations in
