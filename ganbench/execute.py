@@ -92,6 +92,13 @@ def restore_kept(spec: RunSpec, path: Path, device: str = "cpu", checkpoint: str
     return s, int(state["step"])
 
 
+def unreproduced(recorded: dict, scored: dict, s: Setup) -> str:
+    """What a re-scoring of a run failed to reproduce of its metrics.json ('' when nothing): the columns whose value
+    changed, else "finite samples" when the samples were not finite this time."""
+    changed = sorted(k for k, v in recorded.items() if k in scored and scored[k] != v)
+    return ", ".join(changed) or ("finite samples" if s.diverged_at is not None else "")
+
+
 def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> str:
     """Evaluate a finished run again from its final checkpoint with the current metric code and add the metrics
     its metrics.json lacks (a metric added to ganbench after the run was trained). Every number the file already
@@ -106,10 +113,9 @@ def reevaluate(spec: RunSpec, path: Path, opts: ExecOptions = ExecOptions()) -> 
     s, _ = restore_kept(spec, path, opts.device)
     values, _ = score(s)
     new = {v.column: float(v.value) for v in values}
-    changed = sorted(k for k, v in rec["metrics"].items() if k in new and new[k] != v)
-    if changed or s.diverged_at is not None:
-        raise ResultsError(f"{path.name}: re-evaluation does not reproduce {', '.join(changed) or 'finite samples'}; "
-                           "metrics.json left as it was")
+    missing = unreproduced(rec["metrics"], new, s)
+    if missing:
+        raise ResultsError(f"{path.name}: re-evaluation does not reproduce {missing}; metrics.json left as it was")
     if not set(new) - set(rec["metrics"]):  # nothing new: record that this version has checked it, and the
         # protocol as the current code states it (the numbers are proven the same; older records may lack keys)
         protocol = metrics_record(s, values, {})["protocol"]
@@ -141,10 +147,10 @@ def evaluate_draws(spec: RunSpec, path: Path, draws: int, opts: ExecOptions = Ex
         scored, _ = score(s, d)
         if d == 0:
             own = {v.column: float(v.value) for v in scored}
-            changed = sorted(k for k, v in rec["metrics"].items() if k in own and own[k] != v)
-            if changed or s.diverged_at is not None:
-                raise ResultsError(f"{path.name}: draw 0 does not reproduce {', '.join(changed) or 'finite samples'} "
-                                   "of metrics.json; run `ganbench evaluate` (without --draws) first")
+            missing = unreproduced(rec["metrics"], own, s)
+            if missing:
+                raise ResultsError(f"{path.name}: draw 0 does not reproduce {missing} of metrics.json; run "
+                                   "`ganbench evaluate` (without --draws) first")
         for v in scored:
             values.setdefault(v.column, []).append(float(v.value))
 
