@@ -65,6 +65,8 @@ def make_launch(suite_launch: dict[str, Any], given: dict[str, Any], where: str)
     for k in ("workers", "time_min", "gpus_per_task", "cpus_per_task", "runs_per_task", "array_parallelism"):
         if k in fields and (not isinstance(fields[k], int) or fields[k] < (0 if k == "gpus_per_task" else 1)):
             raise SpecError(f"{where}: launch {k} must be a positive integer, not {fields[k]!r}")
+    if not isinstance(fields.get("batch_seeds", False), bool):
+        raise SpecError(f"{where}: launch batch_seeds must be true or false, not {fields['batch_seeds']!r}")
     fields["extra"] = check_extra(fields.get("extra", {}), where)
     if "folder" in fields and fields["folder"] is not None:
         fields["folder"] = Path(fields["folder"])
@@ -92,12 +94,15 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
     EXECUTORS.get(executor)  # an unknown executor is a one-line error before anything runs
     settings = make_launch(suite.launch, {"workers": workers, **(launch or {})}, f"suite {suite.name}")
     settings = dataclasses.replace(settings, folder=settings.folder or root / "slurm")
+    fast = {**(fast or {})}
+    if fast.get("batch_seeds") is None:  # not said on the command line: the suite's launch.batch_seeds
+        fast["batch_seeds"] = settings.batch_seeds
     hint = " ".join([str(suite_name), *(["--scale", scale] if scale else []),
                      *[f"--set {shlex.quote(x)}" for x in sets], *([f"--seeds {seeds}"] if seeds is not None else [])])
     todo, cells = plan(jobs, retry_failed, suite.name, hint, say)
     say(f"results: {root}" + (f" (cells changed on the command line: {suite.variant})" if suite.variant else ""),
         console.VERBOSE)
-    if (fast or {}).get("batch_seeds") and todo:  # which cells train as one stacked model, why others do not: once
+    if fast["batch_seeds"] and todo:  # which cells train as one stacked model, why others do not: once
         for line in batched.plan(todo, ExecOptions(**fast))[1]:
             say(line, console.QUIET if dry_run else console.NORMAL)
     if dry_run:
@@ -114,7 +119,7 @@ def bench(suite_name: str, results: Path, workers: int | None = None, device: st
         store.writable_dir(root, "--results")
         check_weights([spec for spec, _ in todo])  # offline without the weights: one line before any training
     opts = ExecOptions(device=device, progress=progress, plugins=user_plugins(), verbose=verbosity >= console.VERBOSE,
-                       tensorboard=tensorboard, **(fast or {}))
+                       tensorboard=tensorboard, **fast)
     if ckpt_every is not None:
         opts = dataclasses.replace(opts, ckpt_every=ckpt_every)
     outcomes = EXECUTORS.get(executor)(todo, settings, opts) if todo else []

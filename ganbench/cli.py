@@ -320,8 +320,9 @@ def launch_options(f):
 @ADD_TRICK
 @SCALE
 @fast_options
-@click.option("--batch-seeds", is_flag=True, help="Train the pending seeds of each cell as one stacked model (MLP "
-              "cells with Adam and build-time tricks only; other cells train seed by seed, said once).")
+@click.option("--batch-seeds/--no-batch-seeds", default=None, help="Train the pending seeds of each cell as one "
+              "stacked model (MLP cells with Adam and build-time tricks only; other cells train seed by seed, said "
+              "once), or not (default: the suite's launch.batch_seeds, else not).")
 @TENSORBOARD
 @data_options
 @verbosity_options

@@ -73,10 +73,11 @@ class Launch:
     folder: Path | None = None  # submitit's logs and pickles (default: <suite>/slurm)
     cluster: str | None = None  # submitit's cluster: None (auto: Slurm when sbatch exists), "slurm", "local", "debug"
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # more submitit parameters (slurm_* names)
+    batch_seeds: bool = False  # a cell's seeds as one stacked model where it can be (ganbench.batched)
 
 
 LAUNCH_KEYS = {"partition", "time_min", "gpus_per_task", "cpus_per_task", "runs_per_task", "array_parallelism",
-               "extra", "workers", "devices"}
+               "extra", "workers", "devices", "batch_seeds"}
 Executor = Callable[[Sequence[tuple[RunSpec, Path]], Launch, ExecOptions], list[Outcome]]
 EXECUTORS: Registry[Executor] = Registry("executor")
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from ganbench.data.digits import load_digits_tensor
 from ganbench.metrics.pinned import load_net
+from ganbench.metrics.pool import MaxPool2x2
 
 
 VERSION = 1
@@ -26,8 +27,8 @@ class DigitNet(nn.Module):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), MaxPool2x2(),
+            nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), MaxPool2x2(),
             nn.Flatten(), nn.Linear(128 * 2 * 2, FEATURE_DIM), nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(FEATURE_DIM, 10))

@@ -24,6 +24,7 @@ from ganbench.data import get_dataset
 from ganbench.errors import DataError, MetricError
 from ganbench.cache import cache_dir, file_safe
 from ganbench.metrics import pinned
+from ganbench.metrics.pool import MaxPool2x2
 from ganbench.files import load_torch
 
 VERSION = 1  # raised when the recipe changes: part of the cached file's name
@@ -54,7 +55,7 @@ class ClassNet(nn.Module):
         super().__init__()
         blocks = []
         for c_in, c_out in ((channels, 16), (16, 32), (32, 64)):
-            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), MaxPool2x2()]
         self.body = nn.Sequential(*blocks, nn.Flatten(), nn.Linear(64 * (SIZE // 8) ** 2, FEATURE_DIM), nn.ReLU())
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(FEATURE_DIM, classes))
 

@@ -36,7 +36,9 @@ SUITE_KEYS = {
     "scales": "named variants ({name: scale}), chosen with --scale; results go to <suite>-<scale>/",
     "reproduces": "the paper this suite sets its numbers against: citation, published numbers, claims, margin",
     "launch": "how to execute it: workers, devices, partition, time_min, gpus_per_task, cpus_per_task, "
-              "runs_per_task, array_parallelism, extra (known submitit parameters, plain values)",
+              "runs_per_task, array_parallelism, extra (known submitit parameters, plain values), batch_seeds (true: "
+              "each cell's seeds as one stacked model where the cell allows it, `bench --batch-seeds`; "
+              "`--no-batch-seeds` overrides)",
     "search": "a random hyper-parameter search: samples, space, tie, include_base, seeds, seed",
     "baseline": "the method label every other method on a data set is tested against",
 }

@@ -190,6 +190,18 @@ def test_batched_cells_are_ordinary_runs_and_other_cells_train_seed_by_seed(tmp_
     assert "6 done" in status.stdout, status.stdout
 
 
+def test_a_suite_asks_for_batched_seeds_and_the_command_line_overrides(tmp_path):
+    """`launch: {batch_seeds: true}` in a suite batches its cells as --batch-seeds does; --no-batch-seeds trains every
+    seed alone."""
+    suite = tiny_suite(tmp_path)
+    suite.write_text(suite.read_text() + "launch:\n  batch_seeds: true\n")
+    plan = gb_here("bench", str(suite), "--results", str(tmp_path / "res"), "--seeds", "3", "--dry-run")
+    assert "batch-seeds: 2 cell(s) train their seeds as one stacked model (K = 3)" in plan.stdout, plan.stdout
+    alone = gb_here("bench", str(suite), "--results", str(tmp_path / "res"), "--seeds", "3", "--dry-run",
+                    "--no-batch-seeds")
+    assert alone.returncode == 0 and "batch-seeds" not in alone.stdout
+
+
 def test_scope():
     opts = OPTS
     assert batched.out_of_scope(ring8(0), opts) is None

@@ -53,6 +53,34 @@ def test_digits_are_sklearns():
     assert d.x.min() == -1 and d.x.max() == 1
 
 
+def test_digits_cache_holds_sklearns_conversion_bit_for_bit(tmp_path, monkeypatch):
+    """The digits are converted from scikit-learn's copy once and kept in the cache; a later process reads the cached
+    tensors (without importing scikit-learn: a subprocess checks) and they equal the conversion bit for bit; a
+    damaged cache file is converted again."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from ganbench.data import digits
+
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path))
+    x, y = digits.load_digits_tensor()
+    path = digits.cached_path()
+    assert path.parent.parent == tmp_path and path.exists()
+    d = load_digits()
+    assert torch.equal(x, torch.from_numpy(d.images).float().div(16.0).mul(2.0).sub(1.0).unsqueeze(1))
+    assert torch.equal(y, torch.from_numpy(d.target).long())
+    code = ("import sys; from ganbench.data.digits import load_digits_tensor; x, y = load_digits_tensor(); "
+            "print('sklearn' in sys.modules, float(x.double().sum()), int(y.sum()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "GANBENCH_CACHE": str(tmp_path)}).stdout.split()
+    assert out == ["False", repr(float(x.double().sum())), str(int(y.sum()))]
+    path.write_bytes(b"not a tensor file")
+    x2, y2 = digits.load_digits_tensor()
+    assert torch.equal(x2, x) and torch.equal(y2, y) and digits.load_torch(path)["x"].shape == x.shape
+
+
 def test_stacked_digits_has_1000_modes():
     d = get_dataset("stacked-digits")
     assert d.x.shape[1:] == (3, 8, 8)

@@ -90,3 +90,35 @@ def test_readme_is_the_front_door():
     figures = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
     assert figures and all((REPO / f).exists() for f in figures)
     assert "make bench SUITE=losses" in text and "make test" in text and "## Add a trick" in text
+
+
+MAX_TABLE_COLUMNS = 10
+# Committed leaderboards still in the wide format of before the compact tables: their runs are being re-trained
+# (issue 19: the leaderboard must come from runs of the current code). Strict: once regenerated, the entry must go.
+NOT_YET_REGENERATED = {"tricks", "unrolled-ring", "veegan-pacgan-2d-cpu"}
+BOARDS = sorted((REPO / "results").glob("*/leaderboard.md"))
+
+
+def table_widths(text: str) -> list[int]:
+    """The number of columns of every Markdown table in `text` (from each table's header row)."""
+    widths, inside = [], False
+    for line in text.splitlines():
+        row = line.startswith("|")
+        if row and not inside:
+            widths.append(len(line.strip().strip("|").split("|")))
+        inside = row
+    return widths
+
+
+@pytest.mark.parametrize("board", [
+    pytest.param(b, id=b.parent.name, marks=[pytest.mark.xfail(strict=True, reason="old wide format, re-training")]
+                 if b.parent.name in NOT_YET_REGENERATED else []) for b in BOARDS])
+def test_committed_leaderboards_have_at_most_10_columns_per_table(board):
+    """Each committed leaderboard.md shows per data set a table of at most 10 columns (the rest is in the HTML page
+    and the CSV); the test fails on a table of more, and on a leaderboard that has none."""
+    widths = table_widths(board.read_text())
+    assert widths and max(widths) <= MAX_TABLE_COLUMNS, (board, widths)
+
+
+def test_table_widths_counts_each_tables_header():
+    assert table_widths("x\n| a | b |\n|---|---|\n| 1 | 2 |\n\n| a | b | c |\n|-|-|-|\n") == [2, 3]

@@ -29,6 +29,10 @@ def test_launch_section_and_command_line():
         make_launch({"partitoin": "gpu"}, {}, "suite x")
     with pytest.raises(SpecError, match="positive integer"):
         make_launch({"runs_per_task": 0}, {}, "suite x")
+    assert make_launch({"batch_seeds": True}, {}, "suite x").batch_seeds is True
+    assert make_launch({}, {}, "suite x").batch_seeds is False
+    with pytest.raises(SpecError, match="launch batch_seeds must be true or false, not 'yes please'"):
+        make_launch({"batch_seeds": "yes please"}, {}, "suite x")
 
 
 def test_packs_balance_and_cover_every_job(tiny_mlp, tmp_path):

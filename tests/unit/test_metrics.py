@@ -291,3 +291,26 @@ def test_image_sets_without_a_classifier_get_collapse_statistics(monkeypatch):
     calm = [{"step": "0", "loss_d": "1.3", "loss_g": "0.8"}]
     assert health.verdict({"metrics": scores["same"], "protocol": {}}, calm)["verdict"] == "mode-collapse"
     assert health.verdict({"metrics": scores["real"], "protocol": {}}, calm)["verdict"] == "ok"
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 8, 8), (4, 2, 7, 9), (2, 1, 28, 28), (3, 4, 2, 2)])
+def test_fast_max_pool_equals_max_pool2d(shape):
+    """The classifiers' 2x2 pooling gives max_pool2d's values without autograd (ties from ReLU zeros, odd sizes
+    cropped as max_pool2d floors them, NaN propagated) and is max_pool2d itself while a gradient is recorded (the
+    gradient then goes to one maximum per window, as when the shipped classifiers were trained)."""
+    from torch.nn import functional as F
+
+    from ganbench.metrics.pool import MaxPool2x2
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.relu(torch.randn(shape, generator=g))
+    x.view(-1)[3] = float("nan")
+    pool = MaxPool2x2()
+    with torch.no_grad():
+        fast = pool(x)
+    assert torch.equal(fast.isnan(), F.max_pool2d(x, 2).isnan()) and fast.isnan().any()
+    assert torch.equal(fast.nan_to_num(-1.0), F.max_pool2d(x, 2).nan_to_num(-1.0))
+    y = torch.zeros(2, 1, 4, 4, requires_grad=True)  # every window a tie
+    pool(y).sum().backward()
+    assert y.grad.sum() == 8 and set(y.grad.unique().tolist()) == {0.0, 1.0}
+    assert pool.state_dict() == {} and isinstance(pool, torch.nn.MaxPool2d)
