@@ -370,15 +370,20 @@ def committed_runs(rep: Reproduction, md: str) -> pd.DataFrame | None:
     return pd.DataFrame([{"dataset": d, "method": m, "seed": seed, **v} for (d, m, seed), v in seeds.items()])
 
 
+PREVIOUS_NOTE = " (per-seed values as the previous report printed them; the runs are not committed)"
+
+
 def render_committed(rep: Reproduction, suite_path: Path) -> str:
     """The report re-rendered from a committed results/<suite>/leaderboard.csv (mean, std, n per cell: all that the
     cell verdicts and comparative claims need); the per-run criteria keep the per-seed values the committed
     reproduction.md shows, if any."""
     agg = pd.read_csv(suite_path / "leaderboard.csv")
     old = suite_path / "reproduction.md"
-    runs = committed_runs(rep, old.read_text()) if old.is_file() else None
-    note = (" (per-seed values as the previous report printed them; the runs are not committed)"
-            if runs is not None else "")
+    text = old.read_text() if old.is_file() else ""
+    runs = committed_runs(rep, text) if text else None
+    # Values printed from the runs themselves stay unmarked (re-rendering such a report gives it back byte for byte);
+    # a report that already carried them over from an earlier one keeps saying so.
+    note = PREVIOUS_NOTE if runs is not None and PREVIOUS_NOTE in text else ""
     return report(rep, agg, suite_path.name, runs, missing="per-seed values not committed", seeds_note=note)
 
 
