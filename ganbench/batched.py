@@ -10,9 +10,11 @@ its networks and optimizers are copied back from the stack whenever something re
 checkpoints, the final evaluation), so history.csv, the checkpoints (resumable batched or not) and metrics.json are
 an ordinary run's; metrics.json's cost.execution.batch_seeds records the group (K and its seeds).
 
-Scope: MLP G and D (the layers ganbench.stacked knows), any loss of the registry, Adam, and only tricks that act
-when the run is built (no per-step hook: no penalty, input transform, latent trick, average or state); the bf16 and
-compile fast paths stay per seed. Other cells train seed by seed, said once in the log (`plan`)."""
+Scope: MLP G and D (the layers ganbench.stacked knows), any loss of the registry, Adam or RMSprop, tricks that act
+when the run is built, and the per-step tricks with a stacked form here (STACKED_HOOKS: WGAN-GP's gradient penalty
+and WGAN's weight clipping, so both WGAN presets); no other penalty, input transform, latent trick, average or
+state. The bf16 and compile fast paths stay per seed. Other cells train seed by seed, said once in the log
+(`plan`)."""
 from __future__ import annotations
 
 import contextlib
@@ -21,7 +23,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -39,6 +41,7 @@ from ganbench.stacked import (StackedNet, Unstackable, copy_optimizer_state, loa
 from ganbench.step import step_seed, to_device
 from ganbench.train import bookkeep
 from ganbench.tricks.base import Trick, compose
+from ganbench.tricks.penalties import GradientPenalty, WeightClipping
 
 MAX_SEEDS = 64  # seeds stacked in one group at most (a cell with more trains in several groups)
 PER_STEP_HOOKS = ("latent", "latent_codes", "fake_labels", "d_inputs", "d_targets", "d_penalty", "after_d_step",
@@ -48,6 +51,12 @@ Job = tuple[RunSpec, Path]
 
 
 # ---------------------------------------------------------------- which cells, in which groups
+
+def unstacked_hooks(t: Trick) -> list[str]:
+    """The per-step hooks trick `t` overrides that have no stacked form (STACKED_HOOKS)."""
+    mine = STACKED_HOOKS.get(type(t), {})
+    return [h for h in PER_STEP_HOOKS if getattr(type(t), h) is not getattr(Trick, h) and h not in mine]
+
 
 def out_of_scope(spec: RunSpec, opts: ExecOptions) -> str | None:
     """Why `spec`'s seeds cannot train as one stacked model (None: they can), in a few words."""
@@ -59,12 +68,13 @@ def out_of_scope(spec: RunSpec, opts: ExecOptions) -> str | None:
         return "virtual batch norm or dropout in the MLP"
     tricks = compose(spec.tricks)
     for t in tricks.tricks:
-        hooks = [h for h in PER_STEP_HOOKS if getattr(type(t), h) is not getattr(Trick, h)]
+        hooks = unstacked_hooks(t)
         if hooks or t.simultaneous or t.needs_labels:
             return f"trick {t.name} acts in every step ({', '.join(hooks) or 'simultaneous or labelled'})"
     settings = tricks.configure_optim(OptimSettings(spec.optimizer, spec.lr_g, spec.lr_d, spec.beta1, spec.beta2))
-    if {settings.optimizer, settings.optimizer_d or settings.optimizer} != {"adam"}:
-        return f"optimizer {settings.optimizer}/{settings.optimizer_d or settings.optimizer} (only Adam is stacked)"
+    if not {settings.optimizer, settings.optimizer_d or settings.optimizer} <= {"adam", "rmsprop"}:
+        return (f"optimizer {settings.optimizer}/{settings.optimizer_d or settings.optimizer} (only Adam and "
+                "RMSprop are stacked)")
     return None
 
 
@@ -114,6 +124,11 @@ class Group:
     samplers: list[BatchSampler]
     generators: list[torch.Generator] = field(default_factory=list)
     log_step: bool = True
+    hooks: list[tuple[Trick, dict[str, Callable]]] = field(default_factory=list)  # the tricks' stacked hooks, in order
+
+    def hook(self, name: str):
+        """The stacked form of hook `name` of each trick that has one, bound to its trick, in the tricks' order."""
+        return [functools.partial(forms[name], t) for t, forms in self.hooks if name in forms]
 
     @property
     def first(self) -> Setup:
@@ -134,6 +149,9 @@ def assemble(runs: list[Setup], drawn: Sequence[int]) -> Group:
     first = runs[0]
     if first.tricks.simultaneous or first.conditional or first.needs_labels:
         raise Unstackable("the run's step is not the plain alternating one")
+    for t in first.tricks.tricks:
+        if unstacked_hooks(t):
+            raise Unstackable(f"trick {t.name} acts in every step ({', '.join(unstacked_hooks(t))})")
     G, D = stack([s.G for s in runs]), stack([s.D for s in runs])
     opt_g, opt_d = stacked_optimizer(first.opt_g, G), stacked_optimizer(first.opt_d, D)
     load_optimizer_state(opt_g, [s.opt_g for s in runs])
@@ -141,7 +159,8 @@ def assemble(runs: list[Setup], drawn: Sequence[int]) -> Group:
     data = resident(first.data.x, first.device)  # one copy of the training set, shared by every seed's sampler
     samplers = [BatchSampler(data, s.batch_size, s.spec.seed, n) for s, n in zip(runs, drawn)]
     generators = [torch.Generator(device=first.device) for _ in runs]
-    return Group(runs, G, D, opt_g, opt_d, samplers, generators)
+    hooks = [(t, STACKED_HOOKS[type(t)]) for t in first.tricks.tricks if type(t) in STACKED_HOOKS]
+    return Group(runs, G, D, opt_g, opt_d, samplers, generators, hooks=hooks)
 
 
 def latents(g: Group) -> Tensor:
@@ -173,17 +192,49 @@ def d_update(g: Group, report: bool) -> tuple[dict[str, Tensor] | None, Tensor]:
     else:
         d_real, d_fake = g.D(real), g.D(fake)
     loss_d = torch.vmap(s.loss.d_loss)(d_real, d_fake)  # each seed's loss; their sum's gradient is each one's own
+    penalty = None
+    for term in g.hook("d_penalty"):  # summed in the tricks' order, as TrickStack.d_penalty does
+        penalty = term(g, real, fake) if penalty is None else penalty + term(g, real, fake)
     g.opt_d.zero_grad(set_to_none=True)
-    loss_d.sum().backward()
+    (loss_d if penalty is None else loss_d + penalty).sum().backward()
     g.opt_d.step()
+    for after in g.hook("after_d_step"):
+        after(g)
     if not report:
         return None, real
     if not g.log_step:  # the statistics are read at logged steps only (monitor.log): none computed in between
         return {}, real
     acc_real, acc_fake = torch.vmap(functools.partial(d_accuracy, s.loss))(d_real.detach(), d_fake.detach())
-    stats = {"loss_d": loss_d.detach(), "penalty_d": torch.zeros_like(loss_d), "d_acc_real": acc_real,
+    stats = {"loss_d": loss_d.detach(),
+             "penalty_d": penalty.detach() if penalty is not None else torch.zeros_like(loss_d), "d_acc_real": acc_real,
              "d_acc_fake": acc_fake, "grad_norm_d": grad_norms(g.D)}
     return stats, real
+
+
+# ---------------------------------------------------------------- per-step tricks in stacked form
+
+def gradient_penalty(t: GradientPenalty, g: Group, real: Tensor, fake: Tensor) -> Tensor:
+    """WGAN-GP's penalty of every seed, (K,): each seed's interpolation weights drawn from its own generator where
+    the unbatched step draws them (after its latents), the norm of its own D's gradient at its interpolates."""
+    shape = (real.shape[1], *([1] * (real.dim() - 2)))
+    eps = torch.stack([torch.rand(shape, generator=gen, device=real.device, dtype=real.dtype) for gen in g.generators])
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(g.D(x_hat).sum(), x_hat, create_graph=True)  # seeds and samples are independent
+    return t.lam * ((grad.flatten(2).norm(2, dim=2) - 1) ** 2).mean(1)
+
+
+@torch.no_grad()
+def clip_weights(t: WeightClipping, g: Group) -> None:
+    """WGAN's clipping of every seed's D parameters to [-c, c] (elementwise: each seed's own clipping)."""
+    for p in g.D.params:
+        p.clamp_(-t.c, t.c)
+
+
+# the tricks whose per-step hooks have a stacked form: {trick class: {hook: function(trick, group, ...)}}
+STACKED_HOOKS: dict[type, dict[str, Callable]] = {
+    GradientPenalty: {"d_penalty": gradient_penalty},
+    WeightClipping: {"after_d_step": clip_weights},
+}
 
 
 def g_update(g: Group, real: Tensor) -> tuple[Tensor, Tensor | None]:

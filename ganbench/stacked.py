@@ -165,12 +165,16 @@ def stack(nets: Sequence[nn.Module]) -> StackedNet:
 
 # ---- optimizers: an elementwise optimizer over the stacked parameters is one optimizer per network
 
+STACKED_OPTIMIZERS = (torch.optim.Adam, torch.optim.RMSprop)  # elementwise; tested equal to K separate ones
+
+
 def check_optimizer(opt: torch.optim.Optimizer) -> None:
-    """Only Adam (elementwise; tested equal to K separate Adams) trains stacked networks."""
-    if type(opt) is not torch.optim.Adam:
-        raise Unstackable(f"optimizer {type(opt).__name__} has no stacked form (Adam has)")
+    """Only plain Adam and RMSprop (elementwise; tested equal to K separate ones) train stacked networks."""
+    if type(opt) not in STACKED_OPTIMIZERS:
+        raise Unstackable(f"optimizer {type(opt).__name__} has no stacked form (Adam and RMSprop have)")
     if len(opt.param_groups) != 1 or any(opt.defaults.get(k) for k in ("amsgrad", "weight_decay", "differentiable")):
-        raise Unstackable("only plain Adam (one parameter group, no amsgrad or weight decay) has a stacked form")
+        raise Unstackable("only plain Adam and RMSprop (one parameter group, no amsgrad or weight decay) have a "
+                          "stacked form")
 
 
 def stacked_optimizer(opt: torch.optim.Optimizer, net: StackedNet) -> torch.optim.Optimizer:

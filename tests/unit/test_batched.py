@@ -15,7 +15,9 @@ from ganbench.build import build
 from ganbench.execute import execute
 from ganbench.execution import ExecOptions
 from ganbench.models import build_models
-from ganbench.optim import adam
+from ganbench import step
+from ganbench.data.base import BatchSampler, resident
+from ganbench.optim import adam, rmsprop
 from ganbench.spec import build_spec
 from ganbench.stats import mann_whitney
 from ganbench.step import step_seed
@@ -73,13 +75,16 @@ def test_parts_without_a_stacked_form_are_refused_with_their_reason():
         stacked.stacked_optimizer(torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1), stacked.stack([nn.Linear(2, 2)]))
 
 
-def test_adam_on_stacked_parameters_is_k_separate_adams_bit_for_bit():
-    """Adam is elementwise: its stacked update is each network's own, to the last bit (ganbench's fused Adam)."""
+@pytest.mark.parametrize("make, moment", [(lambda ps: adam(ps, 1e-3, 0.5, 0.999), "exp_avg_sq"),
+                                          (lambda ps: rmsprop(ps, 5e-5, 0.5, 0.999), "square_avg")])
+def test_adam_and_rmsprop_on_stacked_parameters_are_k_separate_ones_bit_for_bit(make, moment):
+    """Adam and RMSprop are elementwise: the stacked update is each network's own, to the last bit (ganbench's
+    fused Adam, its foreach RMSprop of WGAN)."""
     k, shapes = 4, [(128, 128), (128,), (37, 13), (1,)]  # 37 x 13: a length that leaves a tail past the vector width
     torch.manual_seed(0)
     params = [[nn.Parameter(torch.randn(s)) for s in shapes] for _ in range(k)]
     ref = [[nn.Parameter(p.detach().clone()) for p in ps] for ps in params]
-    opts = [adam(ps, 1e-3, 0.5, 0.999) for ps in ref]
+    opts = [make(ps) for ps in ref]
     net = nn.Module()
     net.params = nn.ParameterList([nn.Parameter(torch.stack([ps[i].detach() for ps in params])) for i in range(4)])
     opt = type(opts[0])(net.params.parameters(), **opts[0].defaults)
@@ -98,7 +103,35 @@ def test_adam_on_stacked_parameters_is_k_separate_adams_bit_for_bit():
     stacked.copy_optimizer_state(opt, opts)  # and the state copied back is each Adam's own
     for i, p in enumerate(net.params):
         for j, o in enumerate(opts):
-            assert torch.equal(o.state[ref[j][i]]["exp_avg_sq"], opt.state[p]["exp_avg_sq"][j])
+            assert torch.equal(o.state[ref[j][i]][moment], opt.state[p][moment][j])
+
+
+@pytest.mark.parametrize("preset", ["wgan", "wgan-gp"])
+def test_the_wgan_presets_stacked_step_is_each_seeds_own_step(preset):
+    """WGAN's clipping and RMSprop, WGAN-GP's gradient penalty (its interpolation weights from each seed's own
+    stream, where the unbatched step draws them) and their 5 D steps: three batched steps leave every seed's
+    networks where three unbatched steps do (float rounding only), with the same per-seed penalty."""
+    specs = [ring8(s, loss=preset, steps=3, log_every=1) for s in range(2)]
+    runs = [build(spec) for spec in specs]
+    group = batched.assemble(runs, [0, 0])
+    hooks = [type(t).__name__ for t, _ in group.hooks]
+    assert hooks == (["WeightClipping"] if preset == "wgan" else ["GradientPenalty"])
+    alone = [build(spec) for spec in specs]
+    samplers = [BatchSampler(resident(s.data.x, s.device), s.batch_size, s.spec.seed) for s in alone]
+    for i in range(3):
+        out = batched.gan_step(group, i)
+        for k, (s, sampler) in enumerate(zip(alone, samplers)):
+            ref = step.run(s, sampler, i, step.gan_step)
+            for name in ("loss_d", "penalty_d", "loss_g"):
+                torch.testing.assert_close(out[name][k], ref[name], rtol=1e-4, atol=1e-6)
+    assert (out["penalty_d"] > 0).all() if preset == "wgan-gp" else (out["penalty_d"] == 0).all()
+    for k, s in enumerate(alone):
+        for a, b in zip(group.D.params, s.D.parameters()):
+            torch.testing.assert_close(a[k], b, rtol=1e-4, atol=1e-6)
+        for a, b in zip(group.G.params, s.G.parameters()):
+            torch.testing.assert_close(a[k], b, rtol=1e-4, atol=1e-6)
+    if preset == "wgan":
+        assert max(p.abs().max().item() for p in group.D.params) <= 0.01
 
 
 def test_a_group_starts_from_each_seeds_own_initialisation_and_latents():
@@ -174,16 +207,16 @@ def test_batched_metrics_agree_with_unbatched_runs_statistically(tmp_path):
 
 def test_batched_cells_are_ordinary_runs_and_other_cells_train_seed_by_seed(tmp_path):
     suite = tiny_suite(tmp_path)
-    suite.write_text(suite.read_text().replace("loss: [ns, hinge]", "loss: [ns, wgan-gp]"))
+    suite.write_text(suite.read_text().replace("loss: [ns, hinge]", "loss: [wgan-gp]\n  tricks: [[], [ema]]"))
     out = gb_here("bench", str(suite), "--results", str(tmp_path / "res"), "--seeds", "3", "--batch-seeds")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "batch-seeds: 1 cell(s) train their seeds as one stacked model (K = 3)" in out.stdout
     assert out.stdout.count("train seed by seed") == 1
-    assert "batch-seeds: 1 cell(s) train seed by seed: trick gp acts in every step (d_penalty)" in out.stdout
+    assert "batch-seeds: 1 cell(s) train seed by seed: trick ema acts in every step (after_g_step," in out.stdout
     res = api.load_results(suite, tmp_path / "res", seeds=3)
-    assert len(res) == 6 and set(res["method"]) == {"ns", "wgan-gp"}
+    assert len(res) == 6 and set(res["method"]) == {"wgan-gp", "wgan-gp+ema"}
     board = api.leaderboard(suite, tmp_path / "res", seeds=3)
-    assert set(board["method"]) == {"ns", "wgan-gp"}
+    assert set(board["method"]) == {"wgan-gp", "wgan-gp+ema"}
     records = [store.read_json(p / store.METRICS) for p in (tmp_path / "res" / "tiny" / "runs").iterdir()]
     assert sorted(r["cost"]["execution"].get("batch_seeds", {}).get("k", 1) for r in records) == [1, 1, 1, 3, 3, 3]
     status = gb_here("status", str(suite), "--results", str(tmp_path / "res"), "--seeds", "3")
@@ -209,6 +242,8 @@ def test_scope():
     assert "r1" in batched.out_of_scope(ring8(0, tricks=["r1"]), opts)
     assert "ema" in batched.out_of_scope(ring8(0, tricks=["ema"]), opts)
     assert "sgd" in batched.out_of_scope(ring8(0, tricks=["sgd-d"]), opts)
+    assert batched.out_of_scope(ring8(0, loss="wgan"), opts) is None  # clipping, RMSprop and 5 D steps: stacked
+    assert batched.out_of_scope(ring8(0, loss="wgan-gp"), opts) is None  # the gradient penalty: stacked
     assert "dcgan" in batched.out_of_scope(build_spec({"dataset": "digits", "loss": "ns"}), opts)
     assert "bf16" in batched.out_of_scope(ring8(0), dataclasses.replace(opts, amp=True))
     jobs = [(ring8(s), f"a{s}") for s in (2, 0, 1)] + [(ring8(0, loss="hinge"), "h0")] + \
@@ -231,3 +266,18 @@ def test_slurm_array_tasks_keep_a_cells_seeds_together(tmp_path):
     outcomes = tasks[0]()  # what an array task runs
     assert [o.message for o in outcomes] == ["batched x3"] * 3 and all(o.ok for o in outcomes)
     assert len(packs(jobs, Launch(runs_per_task=1), ExecOptions())) == 6  # without the option: a run per task
+
+
+def test_the_losses_suite_stacks_the_seeds_of_every_2d_cell():
+    """suites/losses.yaml asks for batched seeds: all 18 of its 2-D cells (the seven losses and both WGAN presets)
+    train their 3 seeds as one model; the 9 digits cells (DCGAN) seed by seed."""
+    from ganbench.spec.suite import load_suite
+
+    suite = load_suite("losses")
+    assert suite.launch == {"batch_seeds": True}
+    groups, lines = batched.plan([(s, s.run_id) for s in suite.expand()], OPTS)
+    stacked_cells = {(g[0][0].dataset, g[0][0].method) for g in groups if len(g) == 3}
+    losses = suite.grid[0]["loss"]
+    assert stacked_cells == {(d, m) for d in ("ring8", "grid25") for m in losses} and len(stacked_cells) == 18
+    assert lines == ["batch-seeds: 18 cell(s) train their seeds as one stacked model (K = 3)",
+                     "batch-seeds: 9 cell(s) train seed by seed: arch dcgan (only the MLP is stacked)"]
