@@ -62,3 +62,15 @@ def save_torch(path: Path, obj: Any) -> None:
 def load_torch(path: Path) -> Any:
     """Load a tensor file safely (tensors and plain containers only)."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def cached_torch(path: Path, compute: Callable[[], Any]) -> Any:
+    """The tensors stored at `path`, else compute() stored there (temporary file + rename: concurrent workers at
+    worst compute it twice; an absent, damaged or unreadable file is computed again and replaced)."""
+    try:
+        return load_torch(path)
+    except Exception:  # noqa: BLE001 - any failure to read a cache file means: compute it again
+        pass
+    out = compute()
+    save_torch(path, out)
+    return out

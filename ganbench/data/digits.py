@@ -1,7 +1,6 @@
 """scikit-learn's real 8x8 handwritten digits (offline), and their stacked three-channel sibling."""
 from __future__ import annotations
 
-import pickle
 from importlib.metadata import version
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import torch
 
 from ganbench.cache import cache_dir, file_safe
 from ganbench.data.base import DATASETS, Dataset
-from ganbench.files import load_torch, save_torch
+from ganbench.files import cached_torch
 
 STACKED_SIZE = 12_800  # Stacked MNIST uses 128k images; the 8x8 sibling uses a tenth
 STACKED_SEED = 1000
@@ -28,19 +27,17 @@ def load_digits_tensor() -> tuple[torch.Tensor, torch.Tensor]:
     """All 1,797 digits as N x 1 x 8 x 8 float32 in [-1, 1] (pixel values 0..16), and their labels. Converted from
     scikit-learn's bundled copy once and kept in the cache: a process that only reads them skips importing
     scikit-learn (1.4 s); the cached tensors are the converted ones, bit for bit."""
-    path = cached_path()
-    try:
-        kept = load_torch(path)
-        return kept["x"], kept["y"]
-    except (OSError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError):  # absent or damaged: convert again
-        pass
+    kept = cached_torch(cached_path(), convert_digits)
+    return kept["x"], kept["y"]
+
+
+def convert_digits() -> dict[str, torch.Tensor]:
+    """scikit-learn's digits as ganbench's tensors (x, y)."""
     from sklearn.datasets import load_digits  # heavy: scikit-learn, 1.4 s, only to fill the cache
 
     d = load_digits()
     x = torch.from_numpy(d.images).float().div(16.0).mul(2.0).sub(1.0).unsqueeze(1).contiguous()
-    y = torch.from_numpy(d.target).long()
-    save_torch(path, {"x": x, "y": y})
-    return x, y
+    return {"x": x, "y": torch.from_numpy(d.target).long()}
 
 
 @DATASETS.register("digits")

@@ -16,7 +16,7 @@ import torch
 from ganbench.metrics.base import METRICS, EvalContext, MetricValue
 from ganbench.cache import cache_dir, file_safe
 from ganbench.data import get_dataset
-from ganbench.files import load_torch, save_torch
+from ganbench.files import cached_torch
 
 ALPHA = 0.05
 Z_CRIT = 1.959963984540054  # two-sided 5% quantile of the standard normal
@@ -81,14 +81,14 @@ def _reference(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
     subset = reference_subset(len(data), dim)
     n = len(data) if subset is None else len(subset)
     path = cache_dir("reference") / f"{file_safe(dataset)[:60]}-{data.fingerprint}-ndb-n{n}-s{SUBSET_SEED}-v1.pt"
-    if path.exists():
-        ref = load_torch(path)
-        return ref["centres"], ref["counts"]
-    x = data.floats(subset)
-    centres = kmeans_centres(x, num_bins(len(x)))
-    counts = bin_counts(x, centres)
-    save_torch(path, {"centres": centres, "counts": counts})
-    return centres, counts
+
+    def compute() -> dict[str, torch.Tensor]:
+        x = data.floats(subset)
+        centres = kmeans_centres(x, num_bins(len(x)))
+        return {"centres": centres, "counts": bin_counts(x, centres)}
+
+    ref = cached_torch(path, compute)
+    return ref["centres"], ref["counts"]
 
 
 @METRICS.register("ndb")

@@ -6,13 +6,11 @@ real-vs-real distances were most of an MNIST evaluation's time and memory)."""
 from __future__ import annotations
 
 import functools
-from pathlib import Path
-from typing import Callable
 
 import torch
 
 from ganbench.cache import cache_dir, file_safe
-from ganbench.files import load_torch, save_torch
+from ganbench.files import cached_torch
 from ganbench.data import get_dataset
 from ganbench.metrics.fidelity import PR_REAL_MAX, frechet_statistics, knn_radii, pr_real_subset
 from ganbench.metrics.features import extract
@@ -22,20 +20,6 @@ from ganbench.metrics.features import weights_digest
 REFERENCE_VERSION = 2
 PR_K = 3  # Kynkaenniemi et al. 2019
 DC_K = 5  # Naeem et al. 2020
-
-
-def _cached(path: Path, compute: Callable[[], dict]) -> dict:
-    """The dictionary stored at `path`, else computed and stored (temporary file + rename: concurrent workers at
-    worst compute it twice; an unreadable file is recomputed and replaced)."""
-
-    if path.exists():
-        try:
-            return load_torch(path)
-        except Exception:
-            pass
-    out = compute()
-    save_torch(path, out)
-    return out
 
 
 def _stem(dataset: str, name: str, fingerprint: str, digest: str) -> str:
@@ -51,7 +35,7 @@ def _features(dataset: str, name: str, fingerprint: str, digest: str, device: st
                 "class_counts": torch.bincount(out["logits"].argmax(1), minlength=out["logits"].shape[1])}
 
     path = cache_dir("reference") / f"{_stem(dataset, name, fingerprint, digest)}-v{REFERENCE_VERSION}.pt"
-    return _cached(path, compute)
+    return cached_torch(path, compute)
 
 
 @functools.lru_cache(maxsize=4)
@@ -66,7 +50,7 @@ def _radii(dataset: str, name: str, fingerprint: str, digest: str, device: str) 
 
     protocol = f"k{PR_K}-k{DC_K}-max{PR_REAL_MAX}"  # the subset's seed is fixed in pr_real_subset
     path = cache_dir("reference") / f"{_stem(dataset, name, fingerprint, digest)}-radii-{protocol}-v{REFERENCE_VERSION}.pt"
-    return _cached(path, compute)
+    return cached_torch(path, compute)
 
 
 def _key(dataset: str, name: str, device: str) -> tuple[str, str, str, str, str]:

@@ -6,6 +6,7 @@ import torch
 
 from ganbench.data import DATASETS, get_dataset
 from ganbench.data.base import BatchSampler
+from ganbench.files import load_torch
 from datafixtures import case_id, dataset_cases
 
 
@@ -78,7 +79,7 @@ def test_digits_cache_holds_sklearns_conversion_bit_for_bit(tmp_path, monkeypatc
     assert out == ["False", repr(float(x.double().sum())), str(int(y.sum()))]
     path.write_bytes(b"not a tensor file")
     x2, y2 = digits.load_digits_tensor()
-    assert torch.equal(x2, x) and torch.equal(y2, y) and digits.load_torch(path)["x"].shape == x.shape
+    assert torch.equal(x2, x) and torch.equal(y2, y) and load_torch(path)["x"].shape == x.shape
 
 
 def test_stacked_digits_has_1000_modes():

@@ -261,7 +261,7 @@ def test_real_side_statistics_are_computed_once_and_cached_on_disk(monkeypatch):
         assert path.exists(), f"recomputed a cached reference: {path.name}"
         return load_torch(path)
 
-    monkeypatch.setattr(reference, "_cached", only_read)
+    monkeypatch.setattr(reference, "cached_torch", only_read)
     again = reference.radii("digits", "ganbench-digits")
     assert [f.stat().st_mtime_ns for f in files] == stamps and torch.equal(again["dc_radii"], rad["dc_radii"])
     clear()
