@@ -7,7 +7,7 @@ The cell is suites/losses.yaml's ring8 cell (G 3x128 ReLU+BN, D 2x128 LeakyReLU,
 1e-3, log every 50 steps, a quality probe every steps/10), so the numbers include what a suite's run does besides
 its steps. Reports per round: seed-steps/s of the training loop (K * steps / the summed train_s: the steps with
 their logged statistics and checkpoints, without the probes), and the whole runs' wall time (build, train, probes,
-evaluation). Not a timed test: on a shared machine say "under load"; BATCHED_NOTES.md reports the numbers."""
+evaluation). Not a timed test: on a shared machine say "under load"; docs/scale-out.md reports the numbers."""
 from __future__ import annotations
 
 import argparse
