@@ -48,11 +48,21 @@ def pytest_configure(config):
     load_builtins()
 
 
+def expected_seconds(item) -> float:
+    """How long a test marked `slow(seconds=N)` takes (0 for the others)."""
+    mark = item.get_closest_marker("slow")
+    return float(mark.kwargs.get("seconds", 0)) if mark else 0.0
+
+
 def pytest_collection_modifyitems(config, items):
-    """Every test under tests/e2e carries the `e2e` marker (registered in pyproject.toml)."""
+    """Every test under tests/e2e carries the `e2e` marker (registered in pyproject.toml); the tests marked slow come
+    first, longest first (the rest keep their order). pytest-xdist's worksteal hands each worker a contiguous share
+    of this order and an idle worker steals from the end of another's: with the long tests at the front, the last
+    tests to run are short ones, and neither worker waits long for the other to finish one."""
     for item in items:
         if E2E in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: -expected_seconds(item))
 
 
 @pytest.fixture

@@ -93,9 +93,6 @@ def test_readme_is_the_front_door():
 
 
 MAX_TABLE_COLUMNS = 10
-# Committed leaderboards still in the wide format of before the compact tables: their runs are being re-trained
-# (issue 19: the leaderboard must come from runs of the current code). Strict: once regenerated, the entry must go.
-NOT_YET_REGENERATED = {"veegan-pacgan-2d-cpu"}
 BOARDS = sorted((REPO / "results").glob("*/leaderboard.md"))
 
 
@@ -110,9 +107,7 @@ def table_widths(text: str) -> list[int]:
     return widths
 
 
-@pytest.mark.parametrize("board", [
-    pytest.param(b, id=b.parent.name, marks=[pytest.mark.xfail(strict=True, reason="old wide format, re-training")]
-                 if b.parent.name in NOT_YET_REGENERATED else []) for b in BOARDS])
+@pytest.mark.parametrize("board", [pytest.param(b, id=b.parent.name) for b in BOARDS])
 def test_committed_leaderboards_have_at_most_10_columns_per_table(board):
     """Each committed leaderboard.md shows per data set a table of at most 10 columns (the rest is in the HTML page
     and the CSV); the test fails on a table of more, and on a leaderboard that has none."""
