@@ -8,7 +8,10 @@ in the unbatched order, so the latents are the unbatched run's own); only float 
 seeds one by one, and a batched run is deterministic for a fixed group. Each seed keeps an ordinary run directory:
 its networks and optimizers are copied back from the stack whenever something reads them (logged steps, probes,
 checkpoints, the final evaluation), so history.csv, the checkpoints (resumable batched or not) and metrics.json are
-an ordinary run's; metrics.json's cost.execution.batch_seeds records the group (K and its seeds).
+an ordinary run's; metrics.json's cost.execution.batch_seeds records the group (K, its seeds and data sets).
+Cells that differ only in their data set, on data of the same sample shape (ring8 and grid25: points in the plane),
+share one stacked model: each seed draws its batches from its own data set, so a group of 2 cells x 3 seeds is
+K = 6, where the stacking pays more than at K = 3 (the step's cost is mostly per operation, not per seed).
 
 Scope: MLP G and D (the layers ganbench.stacked knows), any loss of the registry, Adam or RMSprop, tricks that act
 when the run is built, and the per-step tricks with a stacked form here (STACKED_HOOKS: WGAN-GP's gradient penalty
@@ -30,7 +33,7 @@ from torch import Tensor
 
 from ganbench import checkpoint, memory, monitor, progress, quality, store
 from ganbench.build import Setup, build
-from ganbench.data.base import BatchSampler, resident
+from ganbench.data.base import BatchSampler, get_dataset, resident
 from ganbench.execute import finish
 from ganbench.execution import ExecOptions
 from ganbench.losses import d_accuracy
@@ -83,29 +86,54 @@ def cell_key(spec: RunSpec) -> str:
     return json.dumps({k: v for k, v in spec.to_json().items() if k != "seed"}, sort_keys=True, default=str)
 
 
+def stack_key(spec: RunSpec) -> str:
+    """The runs that can share one stacked model: the same spec but the seed and the data set, on data of the same
+    sample shape (the data set is loaded once per process, as building the spec did)."""
+    rest = {k: v for k, v in spec.to_json().items() if k not in ("seed", "dataset")}
+    return json.dumps([list(get_dataset(spec.dataset).sample_shape), rest], sort_keys=True, default=str)
+
+
 def plan(jobs: Sequence[Job], opts: ExecOptions) -> tuple[list[list[Job]], list[str]]:
-    """The jobs in groups, each group in seed order: the pending seeds of a cell in scope together (at most
-    MAX_SEEDS), every other job alone; and the lines that say so, once per reason a cell trains seed by seed."""
+    """The jobs in groups, each group in (data set, seed) order: the pending seeds of the cells in scope that differ
+    only in their data set (of one sample shape) together, at most MAX_SEEDS to a group; every other job alone; and
+    the lines that say so, once per reason a cell trains seed by seed."""
     cells: dict[str, list[Job]] = {}
     for job in jobs:
         cells.setdefault(cell_key(job[0]), []).append(job)
-    groups: list[list[Job]] = []
     reasons: dict[str, int] = {}
-    batched = 0
-    for cell in cells.values():
+    units: dict[str, list[list[Job]]] = {}  # stack key (or a cell's own key) -> its cells, in the jobs' order
+    for key, cell in cells.items():
         cell.sort(key=lambda j: j[0].seed)
-        why = out_of_scope(cell[0][0], opts) or (None if len(cell) > 1 else "one seed left to train")
-        if why is not None:
-            reasons[why] = reasons.get(why, 0) + 1
-            groups += [[job] for job in cell]
+        why = out_of_scope(cell[0][0], opts)
+        if why is None:
+            units.setdefault("stack " + stack_key(cell[0][0]), []).append(cell)
             continue
-        batched += 1
-        groups += [cell[i:i + MAX_SEEDS] for i in range(0, len(cell), MAX_SEEDS)]
+        reasons[why] = reasons.get(why, 0) + 1
+        units["alone " + key] = [[job] for job in cell]
+    groups: list[list[Job]] = []
+    batched = []
+    for key, unit in units.items():
+        together = sorted((job for cell in unit for job in cell), key=lambda j: (j[0].dataset, j[0].seed))
+        if key.startswith("alone ") or len(together) == 1:
+            if key.startswith("stack "):
+                reasons["one seed left to train"] = reasons.get("one seed left to train", 0) + 1
+            groups += [[job] for job in together]
+            continue
+        batched.append(len(unit))
+        groups += [together[i:i + MAX_SEEDS] for i in range(0, len(together), MAX_SEEDS)]
+    return groups, plan_lines(groups, batched, reasons)
+
+
+def plan_lines(groups: list[list[Job]], batched: list[int], reasons: dict[str, int]) -> list[str]:
+    """What `plan` decided, a line per kind: the stacked cells (and how many shared a model across data sets),
+    then the cells that train seed by seed, by reason."""
     sizes = sorted({len(g) for g in groups if len(g) > 1})
-    lines = [f"batch-seeds: {batched} cell(s) train their seeds as one stacked model "
-             f"(K = {', '.join(map(str, sizes))})"] if batched else []
-    lines += [f"batch-seeds: {n} cell(s) train seed by seed: {why}" for why, n in sorted(reasons.items())]
-    return groups, lines
+    shared = sum(n for n in batched if n > 1)
+    models = len([n for n in batched if n > 1])
+    across = f"; {shared} of them in {models} model(s) shared across data sets of one sample shape" if shared else ""
+    lines = [f"batch-seeds: {sum(batched)} cell(s) train their seeds as one stacked model "
+             f"(K = {', '.join(map(str, sizes))}{across})"] if batched else []
+    return lines + [f"batch-seeds: {n} cell(s) train seed by seed: {why}" for why, n in sorted(reasons.items())]
 
 
 # ---------------------------------------------------------------- the stacked step
@@ -156,8 +184,12 @@ def assemble(runs: list[Setup], drawn: Sequence[int]) -> Group:
     opt_g, opt_d = stacked_optimizer(first.opt_g, G), stacked_optimizer(first.opt_d, D)
     load_optimizer_state(opt_g, [s.opt_g for s in runs])
     load_optimizer_state(opt_d, [s.opt_d for s in runs])
-    data = resident(first.data.x, first.device)  # one copy of the training set, shared by every seed's sampler
-    samplers = [BatchSampler(data, s.batch_size, s.spec.seed, n) for s, n in zip(runs, drawn)]
+    data: dict[int, Tensor] = {}  # one copy of each training set, shared by its seeds' samplers
+    for s in runs:
+        data.setdefault(id(s.data), resident(s.data.x, first.device))
+    if len({tuple(x.shape[1:]) for x in data.values()}) > 1:
+        raise Unstackable("the data sets' samples differ in shape")
+    samplers = [BatchSampler(data[id(s.data)], s.batch_size, s.spec.seed, n) for s, n in zip(runs, drawn)]
     generators = [torch.Generator(device=first.device) for _ in runs]
     hooks = [(t, STACKED_HOOKS[type(t)]) for t in first.tricks.tricks if type(t) in STACKED_HOOKS]
     return Group(runs, G, D, opt_g, opt_d, samplers, generators, hooks=hooks)
@@ -298,6 +330,14 @@ class Clock:
         return now - (resumed + (now - self.start - self.probes) / self.k)
 
 
+def group_record(g: Group) -> dict:
+    """What metrics.json records of the group a run trained in: K and the seeds (and the data sets, one per seed,
+    when the group spans several)."""
+    record = {"k": len(g.runs), "seeds": [r.spec.seed for r in g.runs]}
+    datasets = [r.spec.dataset for r in g.runs]
+    return record | ({"datasets": datasets} if len(set(datasets)) > 1 else {})
+
+
 def train_group(g: Group, paths: Sequence[Path], logs: Sequence[checkpoint.Logs], start: int,
                 opts: ExecOptions) -> bool:
     """train.train for the group: each step, the stacked update, then each live seed's logged statistics, probe
@@ -308,7 +348,7 @@ def train_group(g: Group, paths: Sequence[Path], logs: Sequence[checkpoint.Logs]
     live = [monitor.Live(opts.tensorboard, s.spec.run_id) if opts.tensorboard else None for s in g.runs]
     for s in g.runs:
         s.execution = {"amp": "off", "channels_last": False, "compile": False,
-                       "batch_seeds": {"k": k, "seeds": [r.spec.seed for r in g.runs]}}
+                       "batch_seeds": group_record(g)}
     for net in (g.G, g.D, *[s.G for s in g.runs], *[s.D for s in g.runs]):
         net.train()
     bar = progress.Progress(spec.steps, f"{spec.run_id} x{k}", "step", opts.progress, every=progress.RUN_LINES,

@@ -46,6 +46,7 @@ def test_run_dry_run_prints_resolved_spec():
     assert r.returncode == 0 and '"lr_d": 0.0003' in r.stdout and '"optimizer": "adam"' in r.stdout
 
 
+@pytest.mark.slow(seconds=252)
 def test_smoke_bench_end_to_end(tmp_path):
     r = gb("bench", "smoke", "--results", str(tmp_path), "--workers", "2")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -153,6 +154,7 @@ def test_report_rerenders_a_committed_report_and_refuses_in_one_line(tmp_path):
         assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow(seconds=46)
 def test_a_plugin_file_gives_its_row_with_two_workers(tmp_path):
     """`--plugin path/to/file.py` needs no PYTHONPATH, and every spawned worker loads it: the README's gp0 trick,
     added to a suite's tricks axis with --workers 2, trains in the workers and gets its leaderboard row."""

@@ -83,6 +83,7 @@ def serial_grid6(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("how", [["--workers", "2"], ["--executor", "slurm", "--slurm-cluster", "local",
                                                        "--runs-per-task", "3"]], ids=["local-2-workers", "submitit-local"])
+@pytest.mark.slow(seconds=153)
 def test_killed_worker_then_rerun_equals_the_serial_run(serial_grid6, tmp_path, how):
     ref_dir, reference = serial_grid6
     suite = ref_dir / "grid6.yaml"
@@ -107,6 +108,7 @@ def test_killed_worker_then_rerun_equals_the_serial_run(serial_grid6, tmp_path, 
 
 # ---------------------------------------------------------------- the pool
 
+@pytest.mark.slow(seconds=59)
 def test_pool_replaces_a_killed_worker_and_finishes_the_rest():
     jobs = ["a", "b", "die", "c", "d"]
     out = launch.pool_map(_die_on, jobs, 2, show=False, on_death=lambda job, code: f"died:{job}:{code}")

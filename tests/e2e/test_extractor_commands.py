@@ -10,6 +10,7 @@ import datafixtures
 from helpers import gb
 
 
+@pytest.mark.slow(seconds=105)
 def test_mnist_classifier_ships_pinned_weights_and_retrains_only_on_request(tmp_path, monkeypatch):
     """The MNIST classifier scores with the weights shipped in the package (hash and real-MNIST test accuracy
     recorded beside them), whatever MNIST copy the data root holds; `ganbench extractor train` retrains it (here on

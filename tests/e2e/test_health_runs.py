@@ -40,6 +40,7 @@ def test_planted_failures_are_detected(tmp_path):
     assert {r["step"] for r in spectra} >= {"-1", "0", "499"}  # at initialisation and at every logged step
 
 
+@pytest.mark.slow(seconds=67)
 def test_health_command_prints_the_verdict_and_plots_the_signals(tmp_path):
     rec = run(tmp_path, "lr", lr_g=10.0, lr_d=10.0, steps=120)
     r = gb("health", str(tmp_path / "lr"))
@@ -50,6 +51,7 @@ def test_health_command_prints_the_verdict_and_plots_the_signals(tmp_path):
     assert r.returncode == 2 and "not a finished run directory" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow(seconds=46)
 def test_health_command_writes_the_sample_plots(digits_run):
     path, _ = digits_run
     r = gb("health", str(path), "--checkpoint", "best")

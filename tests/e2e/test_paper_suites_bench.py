@@ -9,6 +9,7 @@ from helpers import PAPER_SUITES
 
 
 @pytest.mark.parametrize("name", PAPER_SUITES)
+@pytest.mark.slow(seconds=81)
 def test_smoke_scale_runs_end_to_end(name, tmp_path, monkeypatch):
     monkeypatch.setenv("GANBENCH_FEATURES", "ganbench-mnist")
     lines = []

@@ -62,6 +62,7 @@ def table(md: str, *header: str) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("name", REPRODUCTIONS)
+@pytest.mark.slow(seconds=93)
 def test_reproduction_suite_smoke_writes_its_report(name, tmp_path, monkeypatch):
     monkeypatch.setenv("GANBENCH_FEATURES", "ganbench-mnist")  # image sets: the offline stand-in for Inception
     rep = load_suite(name).reproduces

@@ -2,6 +2,8 @@
 budget-digits suite's smoke scale writes its budget table and figure while its leaderboard keeps the defaults only."""
 import math
 
+import pytest
+
 from ganbench import store
 
 
@@ -37,6 +39,7 @@ search: {samples: 3, space: {lr_g: {log_uniform: [1.0e-4, 1.0e-2]}}, tie: {lr_d:
     assert "| method" in md and "k=1" in md and "k=3" in md and math.isfinite(df[main].mean())
 
 
+@pytest.mark.slow(seconds=73)
 def test_budget_digits_smoke_writes_the_budget_curve_and_keeps_searched_runs_off_the_leaderboard(tmp_path):
     """`ganbench bench budget-digits --scale smoke` end to end: 4 formulations x 2 settings (the defaults and one
     draw), the budget table and figure from all 8 runs, the leaderboard from the 4 default runs only."""

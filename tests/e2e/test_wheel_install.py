@@ -13,6 +13,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 from helpers import REPO
 
 # What a wheel is built from: the project's metadata, its code and its suites (copied, so that the build writes
@@ -61,6 +63,7 @@ def run(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedPr
     return r
 
 
+@pytest.mark.slow(seconds=85)
 def test_wheel_in_a_fresh_venv_runs_the_shipped_smoke_suite(tmp_path):
     assert not tmp_path.resolve().is_relative_to(REPO)
     wheel = build_wheel(tmp_path / "build")

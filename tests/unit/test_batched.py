@@ -134,6 +134,38 @@ def test_the_wgan_presets_stacked_step_is_each_seeds_own_step(preset):
         assert max(p.abs().max().item() for p in group.D.params) <= 0.01
 
 
+def test_a_group_across_data_sets_steps_each_run_on_its_own_data():
+    """ring8 and grid25 cells of the same spec share one stacked model (points in the plane both): three batched
+    steps leave each run's networks where three steps of that run alone, on its own data set, do."""
+    specs = [ring8(0, steps=3, log_every=1), ring8(0, steps=3, log_every=1, dataset="grid25"),
+             ring8(1, steps=3, log_every=1, dataset="grid25")]
+    group = batched.assemble([build(spec) for spec in specs], [0, 0, 0])
+    assert group.samplers[0].data is not group.samplers[1].data and group.samplers[1].data is group.samplers[2].data
+    alone = [build(spec) for spec in specs]
+    samplers = [BatchSampler(resident(s.data.x, s.device), s.batch_size, s.spec.seed) for s in alone]
+    for i in range(3):
+        out = batched.gan_step(group, i)
+        for k, (s, sampler) in enumerate(zip(alone, samplers)):
+            torch.testing.assert_close(out["loss_d"][k], step.run(s, sampler, i, step.gan_step)["loss_d"], rtol=1e-4,
+                                       atol=1e-6)
+    for k, s in enumerate(alone):
+        for a, b in zip([*group.G.params, *group.D.params], [*s.G.parameters(), *s.D.parameters()]):
+            torch.testing.assert_close(a[k], b, rtol=1e-4, atol=1e-6)
+
+
+def test_plan_stacks_the_cells_that_differ_only_in_data_sets_of_one_shape():
+    jobs = [(ring8(s, dataset=d), f"{d}{s}") for d in ("grid25", "ring8") for s in range(2)]
+    jobs += [(ring8(0, loss="hinge"), "h0"), (ring8(1, loss="hinge", dataset="grid25"), "h1")]
+    groups, lines = batched.plan(jobs, OPTS)
+    assert [[p for _, p in g] for g in groups] == [["grid250", "grid251", "ring80", "ring81"], ["h1", "h0"]]
+    assert lines == ["batch-seeds: 4 cell(s) train their seeds as one stacked model (K = 2, 4; 4 of them in 2 "
+                     "model(s) shared across data sets of one sample shape)"]
+    digits = build_spec({"dataset": "digits", "loss": "ns", "arch": "mlp", "steps": 40})  # 8x8 images: not stacked
+    groups, _ = batched.plan([(digits, "d0"), (dataclasses.replace(digits, seed=1), "d1"),  # with points
+                              (ring8(0, steps=40, arch_options=digits.arch_options), "r0")], OPTS)
+    assert sorted([p for _, p in g] for g in groups) == [["d0", "d1"], ["r0"]]
+
+
 def test_a_group_starts_from_each_seeds_own_initialisation_and_latents():
     """Step 0 of a batched seed is the unbatched seed's step 0 (same init, data and latents; float rounding only)."""
     specs = [ring8(s, steps=1, quality_every=0) for s in range(2)]
@@ -188,6 +220,7 @@ def test_a_diverging_seed_stops_alone_and_touches_no_other_seed(tmp_path, monkey
     assert history(tmp_path / "hit" / specs[0].run_id) == history(tmp_path / "clean" / specs[0].run_id)
 
 
+@pytest.mark.slow(seconds=42)
 def test_batched_metrics_agree_with_unbatched_runs_statistically(tmp_path):
     """10 seeds on ring8, batched vs one by one: a Mann-Whitney test on the main metric (modes) and on the Frechet
     distance does not reject at alpha = 0.05. 400 steps: the seeds' metrics differ (modes from 0 to 7)."""
@@ -269,15 +302,18 @@ def test_slurm_array_tasks_keep_a_cells_seeds_together(tmp_path):
 
 
 def test_the_losses_suite_stacks_the_seeds_of_every_2d_cell():
-    """suites/losses.yaml asks for batched seeds: all 18 of its 2-D cells (the seven losses and both WGAN presets)
-    train their 3 seeds as one model; the 9 digits cells (DCGAN) seed by seed."""
+    """suites/losses.yaml asks for batched seeds: each of its 9 losses trains its 3 seeds on ring8 and its 3 on
+    grid25 as one model (K = 6: the 18 2-D cells in 9 models); the 9 digits cells (DCGAN) seed by seed."""
     from ganbench.spec.suite import load_suite
 
     suite = load_suite("losses")
     assert suite.launch == {"batch_seeds": True}
     groups, lines = batched.plan([(s, s.run_id) for s in suite.expand()], OPTS)
-    stacked_cells = {(g[0][0].dataset, g[0][0].method) for g in groups if len(g) == 3}
+    stacked_groups = [g for g in groups if len(g) > 1]
     losses = suite.grid[0]["loss"]
-    assert stacked_cells == {(d, m) for d in ("ring8", "grid25") for m in losses} and len(stacked_cells) == 18
-    assert lines == ["batch-seeds: 18 cell(s) train their seeds as one stacked model (K = 3)",
+    assert sorted(g[0][0].method for g in stacked_groups) == sorted(losses)
+    assert all([(s.dataset, s.seed) for s, _ in g] == [(d, i) for d in ("grid25", "ring8") for i in range(3)]
+               for g in stacked_groups)
+    assert lines == ["batch-seeds: 18 cell(s) train their seeds as one stacked model (K = 6; 18 of them in 9 "
+                     "model(s) shared across data sets of one sample shape)",
                      "batch-seeds: 9 cell(s) train seed by seed: arch dcgan (only the MLP is stacked)"]
