@@ -289,3 +289,18 @@ def test_a_damaged_probe_points_file_costs_only_its_row_of_the_trajectory_plot(t
     (runs / "a" / store.PROBE_POINTS).write_bytes(b"")
     with pytest.warns(UserWarning):
         assert plots.trajectory_plot(tmp_path, df, "ring8", tmp_path / "plots2") is None
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_an_image_is_shown_as_torchvision_s_make_grid_shows_it(channels):
+    """plots._rgb replaces make_grid(one image, normalize=True, value_range=(-1, 1), padding=0) without importing
+    torchvision: the same pixels bit for bit, grey repeated to three channels, values outside [-1, 1] clipped."""
+    from torchvision.utils import make_grid
+
+    images = torch.randn(3, channels, 8, 8, generator=torch.Generator().manual_seed(0)) * 1.5
+    for i in range(len(images)):
+        expected = make_grid(images[i : i + 1], nrow=1, normalize=True, value_range=(-1, 1), padding=0)
+        shown = plots._rgb(images[i])
+        assert shown.shape == (8, 8, 3)
+        assert np.array_equal(shown, expected.permute(1, 2, 0).numpy())
+    assert plots._rgb(torch.full((channels, 2, 2), 5.0)).max() == 1.0
