@@ -4,10 +4,11 @@ import pytest
 
 from ganbench.errors import SpecError
 from ganbench.spec import load_suite
+from ganbench.tricks.base import make_trick
 from helpers import PAPER_SUITES
 
 
-@pytest.mark.parametrize("name", PAPER_SUITES)
+@pytest.mark.parametrize("name", [*PAPER_SUITES, "tricks-mnist"])
 def test_paper_suites_state_their_protocol(name):
     s = load_suite(name, scale="smoke")
     assert all(k in s.description for k in ("Protocol:", "Budget:", "Evaluation:", "Inception-v3", "VGG16"))
@@ -39,3 +40,21 @@ def test_real_mnist_cpu_scales_state_what_they_run():
     budget = load_suite("budget-mnist").expand()
     assert len(budget) == 4 * (3 + 7) and {s.features for s in budget} == {"ganbench-mnist"}
     assert len({(s.lr_g, s.beta1) for s in budget if s.method == "NS GAN"}) == 8
+
+
+def test_tricks_mnist_cpu_scale_is_losses_mnist_cpu_with_one_trick_per_row():
+    """tricks-mnist --scale cpu: the baseline's runs are losses-mnist --scale cpu's ns runs (the same run ids, so
+    the same numbers), each other row that baseline plus one trick at its default, ttur with its own rates.
+    Its smoke scale is not run end to end like the GPU suites': its tricks are all in tricks-cifar10's smoke run
+    and its data set in losses-mnist's."""
+    losses = {s.seed: s.run_id for s in load_suite("losses-mnist", scale="cpu").expand() if s.method == "ns"}
+    specs = load_suite("tricks-mnist", scale="cpu").expand()
+    assert len(specs) == 27 and {s.seed: s.run_id for s in specs if s.method == "ns"} == losses
+    tricks = {s.method: [t.name for t in s.tricks] for s in specs}
+    assert len(tricks) == 9 and all(v == [m.removeprefix("ns+")] for m, v in tricks.items() if m != "ns")
+    ttur = make_trick("ttur", dict(next(t for s in specs for t in s.tricks if t.name == "ttur").params))
+    assert (ttur.lr_g, ttur.lr_d) == (1e-4, 4e-4)  # Heusel et al.'s rates replace the suite's 1e-3 for both
+    cifar = {t.name for s in load_suite("tricks-cifar10", scale="smoke").expand() for t in s.tricks}
+    assert {t for v in tricks.values() for t in v} <= cifar
+    assert all(s.steps == 3000 and s.arch_options["width"] == 16 and s.eval_samples == 10000 and
+               s.features == "ganbench-mnist" and (s.lr_g, s.lr_d) == (1e-3, 1e-3) for s in specs)
