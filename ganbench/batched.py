@@ -101,21 +101,22 @@ def plan(jobs: Sequence[Job], opts: ExecOptions) -> tuple[list[list[Job]], list[
     for job in jobs:
         cells.setdefault(cell_key(job[0]), []).append(job)
     reasons: dict[str, int] = {}
-    units: dict[str, list[list[Job]]] = {}  # stack key (or a cell's own key) -> its cells, in the jobs' order
+    # (stackable, stack key or the cell's own key) -> its cells, in the jobs' order
+    units: dict[tuple[bool, str], list[list[Job]]] = {}
     for key, cell in cells.items():
         cell.sort(key=lambda j: j[0].seed)
         why = out_of_scope(cell[0][0], opts)
         if why is None:
-            units.setdefault("stack " + stack_key(cell[0][0]), []).append(cell)
+            units.setdefault((True, stack_key(cell[0][0])), []).append(cell)
             continue
         reasons[why] = reasons.get(why, 0) + 1
-        units["alone " + key] = [[job] for job in cell]
+        units[(False, key)] = [cell]
     groups: list[list[Job]] = []
     batched = []
-    for key, unit in units.items():
+    for (stackable, _), unit in units.items():
         together = sorted((job for cell in unit for job in cell), key=lambda j: (j[0].dataset, j[0].seed))
-        if key.startswith("alone ") or len(together) == 1:
-            if key.startswith("stack "):
+        if not stackable or len(together) == 1:
+            if stackable:
                 reasons["one seed left to train"] = reasons.get("one seed left to train", 0) + 1
             groups += [[job] for job in together]
             continue
@@ -186,7 +187,8 @@ def assemble(runs: list[Setup], drawn: Sequence[int]) -> Group:
     load_optimizer_state(opt_d, [s.opt_d for s in runs])
     data: dict[int, Tensor] = {}  # one copy of each training set, shared by its seeds' samplers
     for s in runs:
-        data.setdefault(id(s.data), resident(s.data.x, first.device))
+        if id(s.data) not in data:  # (not setdefault: it would copy the set to the device for every seed)
+            data[id(s.data)] = resident(s.data.x, first.device)
     if len({tuple(x.shape[1:]) for x in data.values()}) > 1:
         raise Unstackable("the data sets' samples differ in shape")
     samplers = [BatchSampler(data[id(s.data)], s.batch_size, s.spec.seed, n) for s, n in zip(runs, drawn)]
